@@ -1,0 +1,1 @@
+"""platykus-lab: the real upstream Kubernetes control plane with simulated nodes, offline."""

@@ -1,0 +1,405 @@
+"""Start, inspect and stop a lab: etcd, the upstream control plane and kwok on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import pki
+from .config import (
+    NodePool,
+    free_port,
+    kubeconfig,
+    load_pins,
+    node_objects,
+    port_is_free,
+    state_root,
+)
+
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+# kwok hands out pod IPs from this range; it is only data in pod status, never routed.
+POD_CIDR = "10.244.0.1/16"
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+PORT_NAMES = ("etcd_client", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
+
+
+class LabError(RuntimeError):
+    """The lab could not be brought to the requested state."""
+
+
+@dataclass
+class Lab:
+    name: str
+    home: Path
+    binaries: Path
+
+    @classmethod
+    def named(cls, name: str, binaries: Path, home: Path | None = None) -> "Lab":
+        return cls(name=name, home=(home or state_root() / name).resolve(), binaries=binaries)
+
+    # -- paths -------------------------------------------------------------------------------------
+    @property
+    def pki_dir(self) -> Path:
+        return self.home / "pki"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.home / "kubeconfig"
+
+    def component_kubeconfig(self, who: str) -> Path:
+        return self.home / f"{who}.kubeconfig"
+
+    @property
+    def state_file(self) -> Path:
+        return self.home / "state.json"
+
+    def state(self) -> dict:
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    def _save_state(self, state: dict) -> None:
+        self.state_file.write_text(json.dumps(state, indent=2, sort_keys=True))
+
+    # -- ports -------------------------------------------------------------------------------------
+    def _ports(self) -> dict[str, int]:
+        """Reuse the ports of an earlier run (kubeconfigs keep working); pick new free ones otherwise."""
+        ports = dict(self.state().get("ports", {}))
+        running = {name for name in COMPONENTS if self.pid(name)}
+        taken: set[int] = set()
+        for key in PORT_NAMES:
+            owner_running = _port_owner(key) in running
+            port = ports.get(key)
+            if port and (owner_running or port_is_free(port)) and port not in taken:
+                taken.add(port)
+                continue
+            port = free_port()
+            while port in taken:
+                port = free_port()
+            ports[key] = port
+            taken.add(port)
+        return ports
+
+    # -- processes ---------------------------------------------------------------------------------
+    def pid(self, component: str) -> int | None:
+        """The pid of a running component of this lab, checked against /proc to survive pid reuse."""
+        pid_file = self.run / f"{component}.pid"
+        if not pid_file.exists():
+            return None
+        try:
+            pid = int(pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (ValueError, OSError):
+            return None
+        if not cmdline or not cmdline[0].endswith(component.encode()):
+            return None
+        if str(self.home).encode() not in b" ".join(cmdline):
+            return None
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        return None if state == "Z" else pid
+
+    def _start(self, component: str, args: list[str]) -> int:
+        existing = self.pid(component)
+        if existing:
+            return existing
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{component}.log", "ab")
+        log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {component}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            [str(self.binaries / component), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives `platykus-lab up`; `down` stops it
+            cwd=self.home,
+        )
+        log.close()
+        (self.run / f"{component}.pid").write_text(str(proc.pid))
+        return proc.pid
+
+    def _stop(self, component: str, timeout: float = 15.0) -> bool:
+        pid = self.pid(component)
+        pid_file = self.run / f"{component}.pid"
+        if not pid:
+            pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.pid(component):
+            time.sleep(0.1)
+        if self.pid(component):
+            os.kill(pid, signal.SIGKILL)
+            while self.pid(component):
+                time.sleep(0.05)
+        pid_file.unlink(missing_ok=True)
+        return True
+
+    # -- component arguments -----------------------------------------------------------------------
+    def _args(self, component: str, ports: dict[str, int], files: dict[str, Path]) -> list[str]:
+        p, f = ports, {k: str(v) for k, v in files.items()}
+        etcd_url = f"https://127.0.0.1:{p['etcd_client']}"
+        if component == "etcd":
+            peer = f"http://127.0.0.1:{p['etcd_peer']}"
+            return [
+                "--name=lab",
+                f"--data-dir={self.home / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=lab={peer}",
+                "--listen-metrics-urls=",
+                f"--cert-file={f['etcd-server_cert']}",
+                f"--key-file={f['etcd-server_key']}",
+                f"--trusted-ca-file={f['ca_cert']}",
+                "--client-cert-auth=true",
+                # A lab is disposable: skip fsync so 10,000-pod runs are not disk-bound.
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=4294967296",
+                "--log-level=warn",
+            ]
+        if component == "kube-apiserver":
+            return [
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={p['apiserver']}",
+                f"--etcd-servers={etcd_url}",
+                f"--etcd-cafile={f['ca_cert']}",
+                f"--etcd-certfile={f['apiserver-etcd-client_cert']}",
+                f"--etcd-keyfile={f['apiserver-etcd-client_key']}",
+                f"--tls-cert-file={f['apiserver_cert']}",
+                f"--tls-private-key-file={f['apiserver_key']}",
+                f"--client-ca-file={f['ca_cert']}",
+                f"--kubelet-client-certificate={f['apiserver-kubelet-client_cert']}",
+                f"--kubelet-client-key={f['apiserver-kubelet-client_key']}",
+                f"--service-account-key-file={f['sa_pub']}",
+                f"--service-account-signing-key-file={f['sa_key']}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=Node,RBAC",
+                # The default chain (NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity,
+                # ResourceQuota, ...) stays on; NodeRestriction is added as kubeadm does.
+                "--enable-admission-plugins=NodeRestriction",
+                "--allow-privileged=true",
+                # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
+                "--endpoint-reconciler-type=none",
+                f"--cert-dir={self.home / 'apiserver-certs'}",
+                "--profiling=false",
+                "--v=1",
+            ]
+        common = [
+            f"--kubeconfig={self.component_kubeconfig(component)}",
+            f"--authentication-kubeconfig={self.component_kubeconfig(component)}",
+            f"--authorization-kubeconfig={self.component_kubeconfig(component)}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+            "--profiling=false",
+            "--v=1",
+        ]
+        if component == "kube-controller-manager":
+            return common + [
+                f"--secure-port={p['controller_manager']}",
+                f"--cert-dir={self.home / 'controller-manager-certs'}",
+                f"--root-ca-file={f['ca_cert']}",
+                f"--service-account-private-key-file={f['sa_key']}",
+                f"--cluster-signing-cert-file={f['ca_cert']}",
+                f"--cluster-signing-key-file={f['ca_key']}",
+                "--use-service-account-credentials=true",
+                "--controllers=*,bootstrapsigner,tokencleaner",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # Simulated nodes report instantly; evict pods from a lost node quickly too.
+                "--node-monitor-grace-period=40s",
+                "--kube-api-qps=100",
+                "--kube-api-burst=200",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-deployment-syncs=10",
+            ]
+        if component == "kube-scheduler":
+            return common + [
+                f"--secure-port={p['scheduler']}",
+                f"--cert-dir={self.home / 'scheduler-certs'}",
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
+            ]
+        if component == "kwok":
+            return [
+                f"--kubeconfig={self.component_kubeconfig('kwok')}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=127.0.0.1",
+                f"--server-address=127.0.0.1:{p['kwok']}",
+                "--node-lease-duration-seconds=40",
+            ]
+        raise LabError(f"unknown component {component}")
+
+    # -- health ------------------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki_dir / "ca.crt"))
+        context.load_cert_chain(str(self.pki_dir / "admin.crt"), str(self.pki_dir / "admin.key"))
+        return context
+
+    def api(self, path: str, method: str = "GET", body: dict | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
+        port = self.state().get("ports", {}).get("apiserver")
+        if not port:
+            return 0, b"lab has no apiserver port yet"
+        request = urllib.request.Request(
+            f"https://127.0.0.1:{port}{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": content_type, "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=self._ssl_context(), timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+        except (urllib.error.URLError, OSError) as err:
+            return 0, str(err).encode()
+
+    def _wait(self, what: str, check, timeout: float, component: str | None = None) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if component and not self.pid(component):
+                raise LabError(f"{component} exited while waiting for {what}; see {self.logs / (component + '.log')}")
+            time.sleep(0.2)
+        raise LabError(f"timed out after {timeout:.0f}s waiting for {what}; logs are in {self.logs}")
+
+    def readyz(self) -> bool:
+        status, _ = self.api("/readyz")
+        return status == 200
+
+    def nodes(self) -> list[dict]:
+        status, body = self.api("/api/v1/nodes")
+        return json.loads(body).get("items", []) if status == 200 else []
+
+    @staticmethod
+    def node_ready(node: dict) -> bool:
+        return any(
+            c.get("type") == "Ready" and c.get("status") == "True" for c in node.get("status", {}).get("conditions", [])
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def up(self, pools: tuple[NodePool, ...], timeout: float = 120.0, log=print) -> dict:
+        """Bring the lab to running with the given nodes; a second call changes nothing."""
+        started = time.monotonic()
+        self.home.mkdir(parents=True, exist_ok=True)
+        files = pki.ensure_pki(self.pki_dir, service_ip=SERVICE_IP)
+        ports = self._ports()
+        self._save_state({"name": self.name, "ports": ports, "binaries": str(self.binaries)})
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        identities = {
+            "admin": ("admin", self.kubeconfig_path),
+            "kube-controller-manager": ("controller-manager", self.component_kubeconfig("kube-controller-manager")),
+            "kube-scheduler": ("scheduler", self.component_kubeconfig("kube-scheduler")),
+            "kwok": ("kwok", self.component_kubeconfig("kwok")),
+        }
+        for user, (stem, path) in identities.items():
+            config = kubeconfig(f"platykus-{self.name}", server, files["ca_cert"], user, files[f"{stem}_cert"], files[f"{stem}_key"])
+            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            path.chmod(0o600)
+
+        self._start("etcd", self._args("etcd", ports, files))
+        self._start("kube-apiserver", self._args("kube-apiserver", ports, files))
+        self._wait("the API server's /readyz", self.readyz, timeout, component="kube-apiserver")
+        log(f"kube-apiserver ready on {server} after {time.monotonic() - started:.1f}s")
+        for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            self._start(component, self._args(component, ports, files))
+
+        self._ensure_nodes(pools)
+        wanted = {n["metadata"]["name"] for n in node_objects(pools, load_pins()["kubernetes"])}
+        self._wait(
+            f"{len(wanted)} Ready nodes",
+            lambda: wanted <= {n["metadata"]["name"] for n in self.nodes() if self.node_ready(n)},
+            timeout,
+            component="kwok",
+        )
+        elapsed = time.monotonic() - started
+        log(f"lab '{self.name}' up in {elapsed:.1f}s with {len(wanted)} Ready nodes")
+        return {"elapsed": elapsed, "server": server, "kubeconfig": str(self.kubeconfig_path), "nodes": sorted(wanted)}
+
+    def _ensure_nodes(self, pools: tuple[NodePool, ...]) -> None:
+        """Create missing simulated nodes and delete lab nodes no longer in the inventory."""
+        desired = {n["metadata"]["name"]: n for n in node_objects(pools, load_pins()["kubernetes"])}
+        existing = {
+            n["metadata"]["name"]: n
+            for n in self.nodes()
+            if (n["metadata"].get("annotations") or {}).get("kwok.x-k8s.io/node") == "fake"
+        }
+        for name, node in desired.items():
+            if name in existing:
+                continue
+            status, body = self.api("/api/v1/nodes", method="POST", body=node)
+            if status not in (200, 201, 409):
+                raise LabError(f"creating node {name} failed ({status}): {body[:300]!r}")
+        for name in set(existing) - set(desired):
+            self.api(f"/api/v1/nodes/{name}", method="DELETE")
+
+    def down(self, purge: bool = False, log=print) -> list[str]:
+        """Stop every component (newest first); with purge, delete the lab's state as well."""
+        stopped = [c for c in reversed(COMPONENTS) if self._stop(c)]
+        if purge and self.home.exists():
+            import shutil
+
+            shutil.rmtree(self.home)
+        log(f"lab '{self.name}' stopped: {', '.join(stopped) or 'nothing was running'}" + (" (state purged)" if purge else ""))
+        return stopped
+
+    def status(self) -> dict:
+        ports = self.state().get("ports", {})
+        components = {
+            name: {"pid": self.pid(name), "log": str(self.logs / f"{name}.log"), "port": ports.get(_component_port(name))}
+            for name in COMPONENTS
+        }
+        nodes = self.nodes() if components["kube-apiserver"]["pid"] else []
+        return {
+            "name": self.name,
+            "home": str(self.home),
+            "kubeconfig": str(self.kubeconfig_path),
+            "server": f"https://127.0.0.1:{ports['apiserver']}" if ports.get("apiserver") else None,
+            "ready": bool(components["kube-apiserver"]["pid"]) and self.readyz(),
+            "components": components,
+            "nodes": {n["metadata"]["name"]: "Ready" if self.node_ready(n) else "NotReady" for n in nodes},
+        }
+
+
+def _component_port(component: str) -> str:
+    return {
+        "etcd": "etcd_client",
+        "kube-apiserver": "apiserver",
+        "kube-controller-manager": "controller_manager",
+        "kube-scheduler": "scheduler",
+        "kwok": "kwok",
+    }[component]
+
+
+def _port_owner(port_name: str) -> str:
+    return {
+        "etcd_client": "etcd",
+        "etcd_peer": "etcd",
+        "apiserver": "kube-apiserver",
+        "controller_manager": "kube-controller-manager",
+        "scheduler": "kube-scheduler",
+        "kwok": "kwok",
+    }[port_name]
