@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Render a validated tenant's Kubernetes objects as plain dicts, in a fixed order.
+
+Per environment namespace: Namespace, ServiceAccounts, Roles, RoleBindings, NetworkPolicies,
+ResourceQuota, LimitRange. Every namespace always gets the same set of objects (an allow
+policy with nothing to allow is rendered empty rather than left out), so switching a setting
+off changes an object instead of leaving a stale one behind.
+
+The Roles are written out resource by resource. Tenants get no RBAC writes, no
+escalate/bind/impersonate, no wildcards, no ``serviceaccounts/token``, no cluster-scoped
+access and no writes on resourcequotas, limitranges, networkpolicies or namespaces: the
+platform owns those. Endpoints/EndpointSlices are read-only (writing them can point a Service
+at another tenant's pods, CVE-2021-25740), and DaemonSets are read-only (one pod per node is
+not a tenant's call on a shared cluster).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
+    Environment,
+    NamespaceQuota,
+    Tenant,
+    format_quantity,
+)
+
+MANAGED_BY = ("app.kubernetes.io/managed-by", "platykus")
+TENANT_LABEL = "platykus.io/tenant"
+ENVIRONMENT_LABEL = "platykus.io/environment"
+COST_CENTER_LABEL = "platykus.io/cost-center"
+PLAN_LABEL = "platykus.io/plan"
+DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
+QUOTA_NAME = "tenant-quota"
+LIMITS_NAME = "tenant-limits"
+CI_SERVICE_ACCOUNT = "ci-deployer"
+ROLE_NAMES = {"admin": "tenant-admin", "developer": "tenant-developer", "viewer": "tenant-viewer"}
+NETWORK_POLICY_NAMES = ("default-deny", "allow-dns", "allow-same-tenant", "allow-from-ingress", "allow-egress-cidrs")
+
+READ = ("get", "list", "watch")
+WRITE = ("create", "update", "patch", "delete", "deletecollection")
+READ_WRITE = READ + WRITE
+# Never granted to a tenant; the unit tests and the audit hold the Roles to this.
+FORBIDDEN_VERBS = ("escalate", "bind", "impersonate", "*")
+FORBIDDEN_WRITE_RESOURCES = (
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "namespaces",
+    "roles",
+    "rolebindings",
+    "clusterroles",
+    "clusterrolebindings",
+    "serviceaccounts/token",
+    "endpoints",
+    "endpointslices",
+)
+
+# (apiGroup, resources) a viewer may read.
+_VIEW = (
+    (
+        "",
+        (
+            "configmaps",
+            "endpoints",
+            "events",
+            "limitranges",
+            "persistentvolumeclaims",
+            "pods",
+            "pods/log",
+            "replicationcontrollers",
+            "resourcequotas",
+            "serviceaccounts",
+            "services",
+        ),
+    ),
+    ("apps", ("daemonsets", "deployments", "replicasets", "statefulsets")),
+    ("autoscaling", ("horizontalpodautoscalers",)),
+    ("batch", ("cronjobs", "jobs")),
+    ("coordination.k8s.io", ("leases",)),
+    ("discovery.k8s.io", ("endpointslices",)),
+    ("events.k8s.io", ("events",)),
+    ("networking.k8s.io", ("ingresses", "networkpolicies")),
+    ("policy", ("poddisruptionbudgets",)),
+)
+# (apiGroup, resources) a developer may also write.
+_DEVELOP = (
+    ("", ("configmaps", "persistentvolumeclaims", "pods", "replicationcontrollers", "secrets", "services")),
+    ("apps", ("deployments", "replicasets", "statefulsets")),
+    ("apps", ("deployments/scale", "replicasets/scale", "statefulsets/scale")),
+    ("autoscaling", ("horizontalpodautoscalers",)),
+    ("batch", ("cronjobs", "jobs")),
+    ("coordination.k8s.io", ("leases",)),
+    ("networking.k8s.io", ("ingresses",)),
+    ("policy", ("poddisruptionbudgets",)),
+)
+
+
+def _rule(group: str, resources: tuple[str, ...], verbs: tuple[str, ...]) -> dict[str, Any]:
+    return {"apiGroups": [group], "resources": sorted(resources), "verbs": list(verbs)}
+
+
+def role_rules(role: str) -> list[dict[str, Any]]:
+    """The PolicyRules of ``tenant-<role>`` (admin, developer or viewer), explicit and least-privilege."""
+    rules = [_rule(group, resources, READ) for group, resources in _VIEW]
+    if role == "viewer":
+        return rules
+    rules += [_rule(group, resources, READ_WRITE) for group, resources in _DEVELOP]
+    rules += [
+        _rule("", ("pods/exec", "pods/portforward"), ("create", "get")),
+        _rule("", ("pods/eviction",), ("create",)),
+    ]
+    if role == "developer":
+        return rules
+    if role != "admin":
+        raise ValueError("unknown tenant role %r" % role)
+    # The admin also manages service accounts (without minting tokens for them) and may read
+    # who has access; people are granted roles through the owner groups in the tenant spec.
+    rules += [
+        _rule("", ("serviceaccounts",), WRITE),
+        _rule("rbac.authorization.k8s.io", ("rolebindings", "roles"), READ),
+    ]
+    return rules
+
+
+def _labels(tenant: Tenant, env: Environment) -> dict[str, str]:
+    labels = {MANAGED_BY[0]: MANAGED_BY[1], TENANT_LABEL: tenant.name, ENVIRONMENT_LABEL: env.name}
+    if tenant.cost_center:
+        labels[COST_CENTER_LABEL] = tenant.cost_center
+    return labels
+
+
+def _meta(tenant: Tenant, env: Environment, name: str, namespaced: bool = True) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespaced:
+        meta["namespace"] = env.namespace
+    meta["labels"] = _labels(tenant, env)
+    return meta
+
+
+def render_namespace(tenant: Tenant, env: Environment) -> dict[str, Any]:
+    meta = _meta(tenant, env, env.namespace, namespaced=False)
+    labels = dict(tenant.labels)
+    labels.update(meta["labels"])
+    labels[PLAN_LABEL] = tenant.plan
+    for mode in ("enforce", "audit", "warn"):
+        labels["pod-security.kubernetes.io/%s" % mode] = tenant.pod_security
+        labels["pod-security.kubernetes.io/%s-version" % mode] = "latest"
+    meta["labels"] = dict(sorted(labels.items()))
+    meta["annotations"] = {DISPLAY_NAME_ANNOTATION: tenant.display_name}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def render_service_accounts(tenant: Tenant, env: Environment) -> list[dict[str, Any]]:
+    """``default`` with token automounting off (CIS 5.1.5) and ``ci-deployer`` for pipelines."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(tenant, env, name),
+            "automountServiceAccountToken": False,
+        }
+        for name in ("default", CI_SERVICE_ACCOUNT)
+    ]
+
+
+def render_roles(tenant: Tenant, env: Environment) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _meta(tenant, env, ROLE_NAMES[role]),
+            "rules": role_rules(role),
+        }
+        for role in ("admin", "developer", "viewer")
+    ]
+
+
+def render_role_bindings(tenant: Tenant, env: Environment) -> list[dict[str, Any]]:
+    """One binding per role to its owner groups (rendered even with no groups, so removals apply)."""
+    bindings = []
+    for role in ("admin", "developer", "viewer"):
+        subjects = [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group} for group in tenant.owners.get(role, ())
+        ]
+        bindings.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": _meta(tenant, env, ROLE_NAMES[role]),
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAMES[role]},
+                "subjects": subjects,
+            }
+        )
+    bindings.append(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta(tenant, env, CI_SERVICE_ACCOUNT),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAMES["developer"]},
+            "subjects": [{"kind": "ServiceAccount", "name": CI_SERVICE_ACCOUNT, "namespace": env.namespace}],
+        }
+    )
+    return bindings
+
+
+def _policy(tenant: Tenant, env: Environment, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(tenant, env, name),
+        "spec": dict({"podSelector": {}}, **spec),
+    }
+
+
+def render_network_policies(tenant: Tenant, env: Environment, ingress_namespace: str | None) -> list[dict[str, Any]]:
+    """Default deny both ways, then allow DNS, the tenant's own namespaces, the ingress controller
+    (when ``allow_from_ingress`` and an ingress namespace is given) and the extra egress CIDRs."""
+    same_tenant = [{"namespaceSelector": {"matchLabels": {TENANT_LABEL: tenant.name}}}]
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    from_ingress: dict[str, Any] = {"policyTypes": ["Ingress"]}
+    if tenant.allow_from_ingress and ingress_namespace:
+        from_ingress["ingress"] = [
+            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ingress_namespace}}}]}
+        ]
+    egress_cidrs: dict[str, Any] = {"policyTypes": ["Egress"]}
+    if tenant.egress_cidrs:
+        egress_cidrs["egress"] = [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in tenant.egress_cidrs]}]
+    return [
+        _policy(tenant, env, "default-deny", {"policyTypes": ["Ingress", "Egress"]}),
+        _policy(
+            tenant,
+            env,
+            "allow-dns",
+            {
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": dns_ports,
+                    }
+                ],
+            },
+        ),
+        _policy(
+            tenant,
+            env,
+            "allow-same-tenant",
+            {"policyTypes": ["Ingress", "Egress"], "ingress": [{"from": same_tenant}], "egress": [{"to": same_tenant}]},
+        ),
+        _policy(tenant, env, "allow-from-ingress", from_ingress),
+        _policy(tenant, env, "allow-egress-cidrs", egress_cidrs),
+    ]
+
+
+def quota_hard(quota: NamespaceQuota) -> dict[str, str]:
+    """The ResourceQuota ``spec.hard`` of one namespace."""
+    return {
+        "requests.cpu": format_quantity(quota.cpu, "cpu"),
+        "requests.memory": format_quantity(quota.memory, "bytes"),
+        "limits.cpu": format_quantity(quota.limits_cpu, "cpu"),
+        "limits.memory": format_quantity(quota.limits_memory, "bytes"),
+        "requests.storage": format_quantity(quota.storage, "bytes"),
+        "pods": str(quota.pods),
+        "count/services": str(quota.services),
+        "services.loadbalancers": str(quota.services_loadbalancers),
+        "services.nodeports": str(quota.services_nodeports),
+        "persistentvolumeclaims": str(quota.persistentvolumeclaims),
+        "count/configmaps": str(quota.configmaps),
+        "count/secrets": str(quota.secrets),
+    }
+
+
+def container_limits(quota: NamespaceQuota) -> dict[str, Any]:
+    """The LimitRange item for containers: default limits and requests, and max when set."""
+    item: dict[str, Any] = {
+        "type": "Container",
+        "default": {
+            "cpu": format_quantity(quota.default_limit_cpu, "cpu"),
+            "memory": format_quantity(quota.default_limit_memory, "bytes"),
+        },
+        "defaultRequest": {
+            "cpu": format_quantity(quota.default_request_cpu, "cpu"),
+            "memory": format_quantity(quota.default_request_memory, "bytes"),
+        },
+    }
+    maximum = {}
+    if quota.max_limit_cpu is not None:
+        maximum["cpu"] = format_quantity(quota.max_limit_cpu, "cpu")
+    if quota.max_limit_memory is not None:
+        maximum["memory"] = format_quantity(quota.max_limit_memory, "bytes")
+    if maximum:
+        item["max"] = maximum
+    return item
+
+
+def render_quota_objects(tenant: Tenant, env: Environment) -> list[dict[str, Any]]:
+    """ResourceQuota ``tenant-quota`` and LimitRange ``tenant-limits`` of one namespace."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": _meta(tenant, env, QUOTA_NAME),
+            "spec": {"hard": quota_hard(env.quota)},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": _meta(tenant, env, LIMITS_NAME),
+            "spec": {"limits": [container_limits(env.quota)]},
+        },
+    ]
+
+
+def render_environment(tenant: Tenant, env: Environment, ingress_namespace: str | None) -> list[dict[str, Any]]:
+    """Every object of one environment namespace, Namespace first."""
+    return (
+        [render_namespace(tenant, env)]
+        + render_service_accounts(tenant, env)
+        + render_roles(tenant, env)
+        + render_role_bindings(tenant, env)
+        + render_network_policies(tenant, env, ingress_namespace)
+        + render_quota_objects(tenant, env)
+    )
+
+
+def render_tenant(tenant: Tenant, ingress_namespace: str | None = None) -> list[dict[str, Any]]:
+    """Every object of a tenant, environment by environment in spec order."""
+    objects: list[dict[str, Any]] = []
+    for env in tenant.environments:
+        objects.extend(render_environment(tenant, env, ingress_namespace))
+    return objects
+
+
+def render_tenant_quotas(tenant: Tenant) -> list[dict[str, Any]]:
+    """Only the ResourceQuota and LimitRange of each of the tenant's namespaces."""
+    objects: list[dict[str, Any]] = []
+    for env in tenant.environments:
+        objects.extend(render_quota_objects(tenant, env))
+    return objects
