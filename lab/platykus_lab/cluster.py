@@ -282,7 +282,9 @@ class Lab:
             if check():
                 return
             if component and not self.pid(component):
-                raise LabError(f"{component} exited while waiting for {what}; see {self.logs / (component + '.log')}")
+                log_path = self.logs / f"{component}.log"
+                tail = log_path.read_text(errors="replace").splitlines()[-5:] if log_path.exists() else []
+                raise LabError(f"{component} exited while waiting for {what}; see {log_path}:\n  " + "\n  ".join(tail))
             time.sleep(0.2)
         raise LabError(f"timed out after {timeout:.0f}s waiting for {what}; logs are in {self.logs}")
 
@@ -303,6 +305,19 @@ class Lab:
     # -- lifecycle ---------------------------------------------------------------------------------
     def up(self, pools: tuple[NodePool, ...], timeout: float = 120.0, log=print) -> dict:
         """Bring the lab to running with the given nodes; a second call changes nothing."""
+        for attempt in range(3):
+            try:
+                return self._up(pools, timeout, log)
+            except LabError as err:
+                # Free ports are picked then released: another process may take one first.
+                if "address already in use" not in str(err) or attempt == 2:
+                    raise
+                log(f"a port was taken meanwhile; retrying with new ports ({err})")
+                self.down(log=lambda _msg: None)
+                self._save_state({"name": self.name, "ports": {}})
+        raise LabError("unreachable")
+
+    def _up(self, pools: tuple[NodePool, ...], timeout: float, log) -> dict:
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         files = pki.ensure_pki(self.pki_dir, service_ip=SERVICE_IP)

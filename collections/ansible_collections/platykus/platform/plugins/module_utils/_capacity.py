@@ -92,9 +92,7 @@ def validate_overcommit(overcommit: Mapping | None) -> dict[str, Decimal]:
     for key, raw in (overcommit or {}).items():
         path = "overcommit.%s" % key
         if key not in RESOURCES:
-            raise PlatykusError(
-                "%s: unknown resource; overcommit takes %s" % (path, ", ".join(RESOURCES)), field=path
-            )
+            raise PlatykusError("%s: unknown resource; overcommit takes %s" % (path, ", ".join(RESOURCES)), field=path)
         try:
             if isinstance(raw, bool):
                 raise ValueError(raw)
@@ -153,7 +151,9 @@ def check_capacity(
     with ``"warn"`` it is returned in ``warnings``. ``setting`` names the overcommit variable in hints.
     """
     if policy not in POLICIES:
-        raise PlatykusError("capacity_policy: %r is not one of %s" % (policy, ", ".join(POLICIES)), field="capacity_policy")
+        raise PlatykusError(
+            "capacity_policy: %r is not one of %s" % (policy, ", ".join(POLICIES)), field="capacity_policy"
+        )
     ratios = validate_overcommit(overcommit)
     tenants = list(tenants)
     per_node = node_allocatable(nodes)
@@ -192,7 +192,11 @@ def check_capacity(
                 resource,
             )
         else:
-            message = "tenants fit cluster %s capacity: requested %s <= %s" % (resource, human(resource, wanted), offered)
+            message = "tenants fit cluster %s capacity: requested %s <= %s" % (
+                resource,
+                human(resource, wanted),
+                offered,
+            )
         findings.append(
             CapacityFinding(
                 resource=resource,

@@ -169,7 +169,7 @@ def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = 
     unknown = sorted(set(raw) - _TOP_LEVEL_KEYS)
     if unknown:
         raise PlatykusError(
-            "%s: unknown key(s) %s; known keys are %s" % (field_name, ", ".join(unknown), ", ".join(sorted(_TOP_LEVEL_KEYS))),
+            "%s.%s: unknown key; known keys are %s" % (field_name, unknown[0], ", ".join(sorted(_TOP_LEVEL_KEYS))),
             field="%s.%s" % (field_name, unknown[0]),
         )
     if "currency" not in raw:
@@ -196,8 +196,8 @@ def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = 
             entry = {"hourly": entry}
         unknown = sorted(set(entry) - _INSTANCE_KEYS)
         if unknown:
-            raise PlatykusError("%s: unknown key(s) %s; known keys are hourly, spot_hourly, spot_discount"
-                                % (where, ", ".join(unknown)), field="%s.%s" % (where, unknown[0]))
+            raise PlatykusError("%s.%s: unknown key; known keys are hourly, spot_hourly, spot_discount"
+                                % (where, unknown[0]), field="%s.%s" % (where, unknown[0]))
         if "hourly" not in entry:
             raise PlatykusError("%s.hourly: missing; set the on-demand price per hour" % where, field="%s.hourly" % where)
         hourly = _price(entry["hourly"], "%s.hourly" % where, MAX_INSTANCE_HOURLY, "per hour")

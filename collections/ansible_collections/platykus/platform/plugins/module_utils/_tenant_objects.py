@@ -183,7 +183,8 @@ def render_role_bindings(tenant: Tenant, env: Environment) -> list[dict[str, Any
     bindings = []
     for role in ("admin", "developer", "viewer"):
         subjects = [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group} for group in tenant.owners.get(role, ())
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+            for group in tenant.owners.get(role, ())
         ]
         bindings.append(
             {

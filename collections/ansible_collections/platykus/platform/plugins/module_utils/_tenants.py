@@ -177,7 +177,8 @@ class Tenant:
             "plan": self.plan,
             "owners": {role: list(groups) for role, groups in self.owners.items()},
             "environments": [
-                {"name": env.name, "namespace": env.namespace, "quota": env.quota.to_dict()} for env in self.environments
+                {"name": env.name, "namespace": env.namespace, "quota": env.quota.to_dict()}
+                for env in self.environments
             ],
             "pod_security": self.pod_security,
             "network": {"allow_from_ingress": self.allow_from_ingress, "egress_cidrs": list(self.egress_cidrs)},
@@ -272,7 +273,7 @@ def reserved_reason(name: str, platform_namespaces: Iterable[str] = ()) -> str |
     return None
 
 
-def _dns_label_problem(value: Any, max_len: int) -> str | None:
+def dns_label_problem(value: Any, max_len: int) -> str | None:
     if not isinstance(value, str) or not value:
         return "%r is not a name; use lowercase letters, digits and '-'" % (value,)
     if len(value) > max_len:
@@ -423,7 +424,9 @@ def validate_plans(plans: Any) -> dict[str, dict[str, tuple[Any, str]]]:
     problems = _Problems()
     catalog: dict[str, dict[str, tuple[Any, str]]] = {}
     if not isinstance(plans, Mapping) or not plans:
-        problems.add("plans", "%r is not a non-empty mapping of plan name to limits; define at least one plan" % (plans,))
+        problems.add(
+            "plans", "%r is not a non-empty mapping of plan name to limits; define at least one plan" % (plans,)
+        )
         problems.raise_if_any("the plans catalog")
     for name in sorted(plans, key=str):
         path = "plans.%s" % name
@@ -545,7 +548,7 @@ def _validate_environments(
         else:
             name = entry
             entry_path = "%s[%s]" % (path, entry if isinstance(entry, str) and entry else index)
-        problem = _dns_label_problem(name, NAMESPACE_NAME_MAX)
+        problem = dns_label_problem(name, NAMESPACE_NAME_MAX)
         if problem:
             problems.add(entry_path + (".name" if isinstance(entry, Mapping) else ""), problem)
             continue
@@ -564,7 +567,9 @@ def _validate_environments(
                 continue
             reason = reserved_reason(namespace, platform_namespaces)
             if reason:
-                problems.add(entry_path, "namespace '%s' is not allowed: %s; rename the environment" % (namespace, reason))
+                problems.add(
+                    entry_path, "namespace '%s' is not allowed: %s; rename the environment" % (namespace, reason)
+                )
                 continue
         found.append((name, entry_path, overrides))
     return found
@@ -678,7 +683,7 @@ def _validate_tenant(
     _check_keys(problems, path, spec, TENANT_KEYS)
 
     name = spec.get("name")
-    problem = _dns_label_problem(name, TENANT_NAME_MAX)
+    problem = dns_label_problem(name, TENANT_NAME_MAX)
     if name is None:
         problems.add("%s.name" % path, "is required; name the tenant, e.g. name: acme")
     elif problem:
@@ -688,6 +693,8 @@ def _validate_tenant(
         reason = reserved_reason(name, platform_namespaces)
         if reason:
             problems.add("%s.name" % path, "%s; choose another tenant name" % reason)
+            problem = reason
+    # Namespaces are only derived from a good name, so a bad name is reported once.
     good_name = name if isinstance(name, str) and problem is None else None
 
     display_name = spec.get("display_name", name)
@@ -738,7 +745,9 @@ def _validate_tenant(
             values = resolve_quota(plan_values, tenant_overrides, env_overrides)
             if tenant_overrides or env_overrides:
                 _check_plan_consistency(problems, env_path, values)
-            resolved.append(Environment(name=env_name, namespace="%s-%s" % (good_name, env_name), quota=_quota_from(values)))
+            resolved.append(
+                Environment(name=env_name, namespace="%s-%s" % (good_name, env_name), quota=_quota_from(values))
+            )
 
     if len(problems.items) > before:
         return None
@@ -813,5 +822,7 @@ def select_tenants(tenants: list[Tenant], name: str | None) -> list[Tenant]:
     chosen = [tenant for tenant in tenants if tenant.name == name]
     if not chosen:
         known = ", ".join(tenant.name for tenant in tenants) or "none"
-        raise PlatykusError("tenant: '%s' is not among the tenant specs (%s); check its name" % (name, known), field="tenant")
+        raise PlatykusError(
+            "tenant: '%s' is not among the tenant specs (%s); check its name" % (name, known), field="tenant"
+        )
     return chosen

@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Filters rendering a usage_report result: report_csv, report_markdown, report_html, report_json."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.platykus.platform.plugins.module_utils import _report_render
+
+
+def _check(report, name):
+    if not isinstance(report, dict) or "window" not in report or "currency" not in report:
+        raise AnsibleFilterError(
+            "%s: expected the 'report' returned by platykus.platform.usage_report (register it and pass result.report)" % name
+        )
+    return report
+
+
+def report_json(report):
+    return _report_render.to_json(_check(report, "report_json"))
+
+
+def report_csv(report):
+    return _report_render.to_csv(_check(report, "report_csv"))
+
+
+def report_markdown(report):
+    return _report_render.to_markdown(_check(report, "report_markdown"))
+
+
+def report_html(report, title=None):
+    return _report_render.to_html(_check(report, "report_html"), title=title)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "report_json": report_json,
+            "report_csv": report_csv,
+            "report_markdown": report_markdown,
+            "report_html": report_html,
+        }

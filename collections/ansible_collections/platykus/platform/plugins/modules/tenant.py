@@ -1,0 +1,247 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tenant
+short_description: Onboard, update or offboard platform tenants
+version_added: 0.1.0
+description:
+  - With O(state=present), validates every tenant spec against the plans catalog, checks that the
+    tenants' quotas fit the cluster, then server-side applies all objects of the chosen tenant(s)
+    in one batch. Per environment namespace C(<tenant>-<environment>) these are the Namespace
+    (with Pod Security labels), the ServiceAccounts C(default) (token automount off) and
+    C(ci-deployer), the Roles C(tenant-admin), C(tenant-developer) and C(tenant-viewer), their
+    RoleBindings to the owner groups, the NetworkPolicies (default deny, DNS, same tenant,
+    ingress controller, extra egress CIDRs), the ResourceQuota C(tenant-quota) and the
+    LimitRange C(tenant-limits).
+  - With O(state=absent), offboards the tenant O(tenant) by deleting every namespace labelled
+    C(platykus.io/tenant=<tenant>) and nothing else. It requires O(confirm) to repeat the tenant
+    name and refuses while PersistentVolumeClaims or objects labelled C(platykus.io/data-service)
+    remain in those namespaces, unless O(force=true).
+  - Tenant roles never get RBAC writes, escalate, bind, impersonate, wildcards, service account
+    token creation, cluster-scoped access, or writes on quotas, limit ranges, network policies
+    or namespaces. See C(docs/tenants.md).
+author:
+  - Platykus engineers
+extends_documentation_fragment:
+  - platykus.platform.kubeconfig
+attributes:
+  check_mode:
+    support: full
+    description: Uses server-side dry runs for applies and deletes.
+  diff_mode:
+    support: full
+    description: Returns the before and after of every changed object (O(state=present)).
+options:
+  state:
+    description:
+      - V(present) applies the tenants' objects; V(absent) offboards O(tenant).
+    type: str
+    choices: [present, absent]
+    default: present
+  tenants:
+    description:
+      - The tenant specs, as loaded from C(inventories/<env>/tenants/*.yml). Required with O(state=present).
+      - The whole list is validated even when O(tenant) picks one of them.
+    type: list
+    elements: dict
+  plans:
+    description:
+      - The plans catalog, plan name to per-namespace limits. Required with O(state=present).
+    type: dict
+  platform_namespaces:
+    description:
+      - Namespaces of the platform itself; no tenant namespace may take these names, and offboarding never deletes them.
+    type: list
+    elements: str
+    default: []
+  overcommit:
+    description:
+      - Ratio of the nodes' allocatable capacity that tenant quotas may add up to, per resource
+        (C(cpu), C(memory), C(pods)). Each defaults to 1.0.
+    type: dict
+    default: {}
+  capacity_policy:
+    description:
+      - What to do when the quotas exceed the capacity; V(fail) stops before writing, V(warn) warns and applies.
+    type: str
+    choices: [fail, warn]
+    default: fail
+  tenant:
+    description:
+      - With O(state=present), apply this tenant only (all tenants when not set).
+      - With O(state=absent), the tenant to offboard; required.
+    type: str
+  ingress_namespace:
+    description:
+      - Namespace of the ingress controller, allowed to reach tenants whose C(network.allow_from_ingress) is true.
+      - When empty, no ingress traffic is allowed from outside the tenant.
+    type: str
+    default: ingress-nginx
+  confirm:
+    description:
+      - With O(state=absent), must equal O(tenant); a guard against offboarding the wrong tenant.
+    type: str
+  force:
+    description:
+      - With O(state=absent), delete the namespaces even though PersistentVolumeClaims or data-service objects remain.
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Onboard or update every tenant
+  platykus.platform.tenant:
+    tenants: "{{ platykus_tenants }}"
+    plans: "{{ platykus_tenant_plans }}"
+    platform_namespaces: "{{ platykus_platform_namespaces }}"
+    ingress_namespace: ingress-nginx
+    overcommit: "{{ platykus_tenant_overcommit }}"
+
+- name: Onboard one tenant
+  platykus.platform.tenant:
+    tenants: "{{ platykus_tenants }}"
+    plans: "{{ platykus_tenant_plans }}"
+    tenant: acme
+
+- name: Offboard acme once its data is gone
+  platykus.platform.tenant:
+    state: absent
+    tenant: acme
+    confirm: acme
+"""
+
+RETURN = r"""
+created:
+  description: Keys (Kind/namespace/name) of the objects created (O(state=present)).
+  returned: state=present
+  type: list
+  elements: str
+updated:
+  description: Keys of the objects changed (O(state=present)).
+  returned: state=present
+  type: list
+  elements: str
+unchanged:
+  description: Keys of the objects already as desired (O(state=present)).
+  returned: state=present
+  type: list
+  elements: str
+namespaces:
+  description: The tenant namespaces applied (O(state=present)).
+  returned: state=present
+  type: list
+  elements: str
+  sample: [acme-dev, acme-prod]
+tenants:
+  description: The validated, normalized tenant specs applied, with each namespace's resolved quota.
+  returned: state=present
+  type: list
+  elements: dict
+capacity:
+  description: Per resource (cpu, memory, pods), what the tenants request against the cluster's capacity.
+  returned: state=present
+  type: list
+  elements: dict
+budget_enforced:
+  description:
+    - Namespaces whose ResourceQuota C(pods) limit is currently lowered by M(platykus.platform.tenant_budget);
+      their C(pods) limit is left alone so budget enforcement holds, the other limits are applied.
+  returned: state=present
+  type: list
+  elements: str
+capacity_warnings:
+  description: Capacity excesses reported instead of failing (O(capacity_policy=warn)); also emitted as warnings.
+  returned: state=present
+  type: list
+  elements: str
+deleted:
+  description: Namespaces deleted (or that would be, in check mode) when offboarding.
+  returned: state=absent
+  type: list
+  elements: str
+  sample: [Namespace/acme-dev, Namespace/acme-prod]
+terminating:
+  description: Tenant namespaces that were already being deleted.
+  returned: state=absent
+  type: list
+  elements: str
+blockers:
+  description: PVCs and data-service objects found when offboarding (deleted anyway with O(force=true)).
+  returned: state=absent
+  type: list
+  elements: str
+"""
+
+from functools import partial
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    KubeClient,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import apply_tenants, offboard_tenant
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            tenants=dict(type="list", elements="dict"),
+            plans=dict(type="dict"),
+            platform_namespaces=dict(type="list", elements="str", default=[]),
+            overcommit=dict(type="dict", default={}),
+            capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
+            tenant=dict(type="str"),
+            ingress_namespace=dict(type="str", default="ingress-nginx"),
+            confirm=dict(type="str"),
+            force=dict(type="bool", default=False),
+            kubeconfig=dict(type="path"),
+            context=dict(type="str"),
+        ),
+        required_if=[("state", "present", ("tenants", "plans")), ("state", "absent", ("tenant",))],
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = module.params
+    connect = partial(KubeClient.from_kubeconfig, params["kubeconfig"], params["context"])
+    try:
+        if params["state"] == "absent":
+            result = offboard_tenant(
+                connect,
+                tenant=params["tenant"],
+                confirm=params["confirm"],
+                force=params["force"],
+                platform_namespaces=params["platform_namespaces"],
+                check_mode=module.check_mode,
+            )
+        else:
+            result = apply_tenants(
+                connect,
+                tenants=params["tenants"],
+                plans=params["plans"],
+                platform_namespaces=params["platform_namespaces"],
+                overcommit=params["overcommit"],
+                capacity_policy=params["capacity_policy"],
+                tenant=params["tenant"],
+                ingress_namespace=params["ingress_namespace"] or None,
+                check_mode=module.check_mode,
+                diff=module._diff,
+            )
+    except PlatykusError as err:
+        module.fail_json(msg=str(err))
+    for warning in result.get("capacity_warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: tenant_audit
+short_description: Audit tenant isolation (read-only)
+version_added: 0.1.0
+description:
+  - For every tenant, role (admin, developer, viewer) and owner group, asks the API server through
+    SubjectAccessReviews whether user C(audit-<tenant>-<role>) in that group (and in
+    C(system:authenticated)) can reach cluster-scoped resources, other tenants' or platform
+    namespaces, change quotas, limit ranges, network policies or its own Namespace, escalate,
+    bind, impersonate, create service account tokens or bind cluster-admin; and whether it can
+    still do its job.
+  - Per tenant namespace, checks the Pod Security enforce label, a default-deny NetworkPolicy,
+    the ResourceQuota and LimitRange, RoleBindings to cluster-admin, admin or edit, wildcards in
+    Roles and the default ServiceAccount, and dry-run creates privileged, hostPath, hostNetwork
+    and hostPID pods that admission must reject.
+  - Check ids follow the Kubernetes Multi-Tenancy Benchmark (C(MTB-)) and the CIS Kubernetes
+    Benchmark section 5 (C(CIS-5.x.y)).
+  - Never changes anything; RV(changed) is always false. SubjectAccessReviews are not stored and
+    pod creates are server-side dry runs.
+author:
+  - Platykus engineers
+extends_documentation_fragment:
+  - platykus.platform.kubeconfig
+attributes:
+  check_mode:
+    support: full
+    description: The audit only reads, so check mode runs it unchanged.
+  diff_mode:
+    support: none
+options:
+  tenants:
+    description:
+      - The tenant specs, as loaded from C(inventories/<env>/tenants/*.yml); validated like M(platykus.platform.tenant) does.
+    type: list
+    elements: dict
+    required: true
+  plans:
+    description:
+      - The plans catalog the tenant specs are validated against.
+    type: dict
+    required: true
+  platform_namespaces:
+    description:
+      - Namespaces of the platform itself; tenants must not reach them.
+    type: list
+    elements: str
+    default: []
+  tenant:
+    description:
+      - Audit this tenant only (the other tenants' namespaces still count as places it must not reach).
+    type: str
+  fail_on_violation:
+    description:
+      - Fail the task, with a table of the failed checks, when any check fails.
+    type: bool
+    default: true
+"""
+
+EXAMPLES = r"""
+- name: Audit tenant isolation
+  platykus.platform.tenant_audit:
+    tenants: "{{ platykus_tenants }}"
+    plans: "{{ platykus_tenant_plans }}"
+    platform_namespaces: "{{ platykus_platform_namespaces }}"
+  register: audit
+
+- name: Report without failing
+  platykus.platform.tenant_audit:
+    tenants: "{{ platykus_tenants }}"
+    plans: "{{ platykus_tenant_plans }}"
+    fail_on_violation: false
+  register: audit
+
+- name: Show the table
+  ansible.builtin.debug:
+    msg: "{{ audit.table.splitlines() }}"
+"""
+
+RETURN = r"""
+checks:
+  description: Every check with its result.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Check id, C(MTB-*) or C(CIS-5.*).
+      type: str
+      sample: MTB-1.4
+    tenant:
+      description: Tenant name.
+      type: str
+    role:
+      description: Tenant role tested (admin, developer, viewer), or C(-) for namespace checks.
+      type: str
+    namespace:
+      description: Namespace checked, or C(*) for checks spanning the tenant.
+      type: str
+    description:
+      description: What the check asserts.
+      type: str
+    result:
+      description: V(pass) or V(fail).
+      type: str
+    detail:
+      description: What was found; for failures, the requests that were allowed.
+      type: str
+failed_count:
+  description: Number of failed checks.
+  returned: always
+  type: int
+passed_count:
+  description: Number of passed checks.
+  returned: always
+  type: int
+table:
+  description: The checks as a plain-text table.
+  returned: always
+  type: str
+"""
+
+from functools import partial
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.platykus.platform.plugins.module_utils._audit import audit_tenants, render_table
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    KubeClient,
+)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            tenants=dict(type="list", elements="dict", required=True),
+            plans=dict(type="dict", required=True),
+            platform_namespaces=dict(type="list", elements="str", default=[]),
+            tenant=dict(type="str"),
+            fail_on_violation=dict(type="bool", default=True),
+            kubeconfig=dict(type="path"),
+            context=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    params = module.params
+    connect = partial(KubeClient.from_kubeconfig, params["kubeconfig"], params["context"])
+    try:
+        report = audit_tenants(
+            connect,
+            tenants=params["tenants"],
+            plans=params["plans"],
+            platform_namespaces=params["platform_namespaces"],
+            tenant=params["tenant"],
+        )
+    except PlatykusError as err:
+        module.fail_json(msg=str(err))
+    result = report.to_dict()
+    if report.failed and params["fail_on_violation"]:
+        module.fail_json(
+            msg="isolation audit: %d of %d checks failed:\n%s"
+            % (len(report.failed), len(report.checks), render_table(report.failed)),
+            changed=False,
+            **result,
+        )
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: usage_report
+short_description: Usage, cost and budget status per tenant and namespace
+version_added: 0.1.0
+description:
+  - Allocates the cost of the cluster over a window the way OpenCost does, and returns it per tenant and per namespace.
+  - Nodes are priced from O(prices) (spot nodes at the spot price) and their price is split into a per-core-hour
+    and a per-GiB-hour price; each running pod pays max(request, usage) at its node's prices.
+    PVCs pay per GiB-month by storage class, LoadBalancer Services per hour.
+  - Node cost not used by pods (idle) and the platform namespaces are lines of their own, or shared across tenants.
+  - Pods, Nodes, PVCs, Services and Namespaces are each listed once, cluster-wide, page by page.
+  - Reads only; never changes anything. See C(docs/cost.md) for a worked example.
+extends_documentation_fragment:
+  - platykus.platform.kubeconfig
+  - platykus.platform.usage
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads, so check mode runs it as usual.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is nothing to diff.
+author:
+  - Platykus engineers (@platykus)
+"""
+
+EXAMPLES = r"""
+- name: Month-to-date cost per tenant
+  platykus.platform.usage_report:
+    prices: "{{ platykus_prices }}"
+    tenants: "{{ platykus_tenants }}"
+    platform_namespaces: [platykus-system, kube-system, ingress-nginx]
+  register: usage
+
+- name: Last week, with idle and the platform shared across tenants, usage from Prometheus
+  platykus.platform.usage_report:
+    prices: "{{ platykus_prices }}"
+    tenants: "{{ platykus_tenants }}"
+    window_start: "2024-06-03T00:00:00Z"
+    window_end: "2024-06-10T00:00:00Z"
+    idle: share
+    platform: share
+    usage_source: prometheus
+    prometheus_url: http://prometheus.monitoring:9090
+"""
+
+RETURN = r"""
+report:
+  description: The allocation. Money in O(prices) currency, rounded half up to 4 decimals; hours to 4; percentages to 2.
+  returned: success
+  type: dict
+  contains:
+    currency:
+      description: ISO 4217 code of every amount.
+      type: str
+      sample: USD
+    window:
+      description: C(start), C(end) (ISO 8601, UTC), C(hours), C(month_to_date), C(month_hours), C(days).
+      type: dict
+    tenants:
+      description:
+        - One entry per tenant with C(name), C(namespaces), C(cost_center), C(core_hours), C(gib_hours),
+          C(storage_gib_hours), C(loadbalancer_hours), C(cost) (C(cpu), C(memory), C(storage), C(loadbalancer),
+          C(idle), C(platform), C(total)), C(budget), C(currency), C(percent_used), C(forecast) (month end),
+          C(forecast_percent), C(status) (ok, notice, warning, exceeded or no_budget) and C(daily) (C(date), C(cost), C(cumulative)).
+      type: list
+      elements: dict
+    namespaces:
+      description: One entry per namespace with C(name), C(category) (tenant, platform, unassigned), C(tenant),
+        C(environment), the hours, C(cost) and C(forecast).
+      type: list
+      elements: dict
+    platform:
+      description: The platform namespaces together, and C(shared_to_tenants).
+      type: dict
+    unassigned:
+      description: Namespaces that are neither a tenant's nor the platform's.
+      type: dict
+    idle:
+      description: Node cost not used by pods, C(core_hours), C(gib_hours), C(cost), and C(shared_to_tenants).
+      type: dict
+    nodes:
+      description: Each node with its instance type, capacity type, hourly price, per-core-hour and per-GiB-hour prices, hours and cost.
+      type: list
+      elements: dict
+    unpriced:
+      description: Nodes, PVCs and Services that could not be priced (with O(unpriced=report)), with the reason and the fix.
+      type: list
+      elements: dict
+    total:
+      description: C(nodes), C(storage), C(loadbalancer), C(cost) and C(forecast) of the whole cluster.
+      type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_report
+
+
+def fetch(url):
+    try:
+        return open_url(url, method="GET", timeout=60).read()
+    except (OSError, ValueError) as err:
+        raise PlatykusError("prometheus_url: GET %s failed: %s" % (url, err), field="prometheus_url") from err
+
+
+def main():
+    module = AnsibleModule(argument_spec=USAGE_ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    try:
+        client = KubeClient.from_kubeconfig(module.params["kubeconfig"], module.params["context"])
+        report = usage_report(client, module.params, fetch=fetch)
+    except PlatykusError as err:
+        module.fail_json(msg="Failed to report usage: %s" % err)
+    module.exit_json(changed=False, report=report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import yaml
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.platykus.platform.plugins.filter.report import FilterModule
+from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate, make_window, usage_from_pod_metrics
+
+def _repo_file(relative):
+    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / relative).is_file():
+            return parent / relative
+    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
+FILTERS = FilterModule().filters()
+
+
+@pytest.fixture(scope="module")
+def report():
+    ex = yaml.safe_load(_repo_file("docs/examples/cost-worked-example.yml").read_text())
+    return allocate(nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
+                    catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
+                    tenants=ex["tenants"], platform_namespaces=ex["platform_namespaces"],
+                    usage=usage_from_pod_metrics(ex["pod_metrics"]))
+
+
+def test_filters_are_registered():
+    assert set(FILTERS) == {"report_json", "report_csv", "report_markdown", "report_html"}
+
+
+def test_json_round_trips(report):
+    assert json.loads(FILTERS["report_json"](report)) == report
+
+
+def test_csv(report):
+    rows = list(csv.DictReader(io.StringIO(FILTERS["report_csv"](report))))
+    lines = {(r["line"], r["name"]): r for r in rows}
+    assert lines[("tenant", "acme")]["total"] == "0.611"
+    assert lines[("tenant", "acme")]["status"] == "warning"
+    assert lines[("namespace:tenant", "globex-dev")]["loadbalancer"] == "0.225"
+    assert lines[("namespace:platform", "platykus-system")]["total"] == "0.1"
+    assert lines[("idle", "idle")]["total"] == "0.933"
+
+
+def test_markdown(report):
+    text = FILTERS["report_markdown"](report)
+    assert "| acme | 0.3608 | 0.1702 | 0.08 | 0 | 0 | 0 | 0.611 | 50 | 1.22 | 43.992 | warning |" in text
+    assert "**2.429 USD**" in text
+
+
+def test_html_is_self_contained(report):
+    page = FILTERS["report_html"](report, title="June <test>")
+    assert page.startswith("<!DOCTYPE html>")
+    assert "June &lt;test&gt;" in page
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert page.count("<svg") == 2  # one chart per tenant
+    # every chart is well-formed XML
+    for chunk in page.split("<svg")[1:]:
+        ElementTree.fromstring("<svg" + chunk.split("</svg>")[0] + "</svg>")
+
+
+def test_unpriced_items_are_rendered(report):
+    broken = copy.deepcopy(report)
+    broken["unpriced"] = [{"kind": "Node", "name": "n9", "reason": "node 'n9' has instance type 'x', which has no price",
+                           "fix": "add 'x' to platykus_prices.instance_types", "hours": 1.0, "core_hours": 0.0,
+                           "gib_hours": 0.0, "storage_gib_hours": 0.0, "loadbalancer_hours": 0.0}]
+    assert "add 'x' to platykus_prices.instance_types" in FILTERS["report_markdown"](broken)
+    assert "n9" in FILTERS["report_html"](broken)
+    assert "Node/n9" in FILTERS["report_csv"](broken)
+
+
+@pytest.mark.parametrize("name", ["report_json", "report_csv", "report_markdown", "report_html"])
+def test_not_a_report(name):
+    with pytest.raises(AnsibleFilterError, match="usage_report"):
+        FILTERS[name]({"changed": False})

@@ -1,0 +1,358 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Allocation tests. Every expected cost is computed by hand in the comments next to it."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._usage import (
+    allocate,
+    make_window,
+    pod_interval,
+    pod_requests,
+    usage_from_pod_metrics,
+    usage_from_prometheus,
+)
+
+def _repo_file(relative):
+    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
+    for parent in Path(__file__).resolve().parents:
+        if (parent / relative).is_file():
+            return parent / relative
+    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _example():
+    global EXAMPLE
+    EXAMPLE = yaml.safe_load(_repo_file("docs/examples/cost-worked-example.yml").read_text())
+
+
+EXAMPLE: dict = {}
+
+
+def example_report(example=None, **overrides):
+    ex = copy.deepcopy(example or EXAMPLE)
+    kwargs = dict(
+        nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
+        catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
+        tenants=ex["tenants"], platform_namespaces=ex["platform_namespaces"],
+        usage=usage_from_pod_metrics(ex["pod_metrics"]),
+    )
+    kwargs.update(overrides)
+    return allocate(**kwargs)
+
+
+def by_name(rows):
+    return {row["name"]: row for row in rows}
+
+
+# -- the worked example of docs/cost.md ----------------------------------------------------------
+def test_worked_example_nodes():
+    nodes = by_name(example_report()["nodes"])
+    # node-a m5.xlarge on demand, weight 8: GiB-hour = 0.192 / (8 x 4 + 16) = 0.004, core-hour = 0.032
+    # 10 hours in the window: 10 x 0.192 = 1.92
+    assert nodes["node-a"]["core_hour_price"] == 0.032
+    assert nodes["node-a"]["gib_hour_price"] == 0.004
+    assert nodes["node-a"]["hours"] == 10.0
+    assert nodes["node-a"]["cost"] == 1.92
+    # node-b c5.large spot: 0.085 x (1 - 0.6) = 0.034; GiB-hour = 0.034 / (8 x 2 + 4) = 0.0017, core-hour 0.0136
+    # created 12:00, so 6 hours: 6 x 0.034 = 0.204
+    assert nodes["node-b"]["capacity_type"] == "spot"
+    assert nodes["node-b"]["hourly"] == 0.034
+    assert nodes["node-b"]["core_hour_price"] == 0.0136
+    assert nodes["node-b"]["gib_hour_price"] == 0.0017
+    assert nodes["node-b"]["cost"] == 0.204
+
+
+def test_worked_example_namespaces():
+    ns = by_name(example_report()["namespaces"])
+    acme = ns["acme-prod"]
+    # web-1: 1 core x 10 h = 10 core-h x 0.032 = 0.32; 4 GiB x 10 h = 40 GiB-h x 0.004 = 0.16
+    # web-2 (spot node-b, from 12:00): 0.5 x 6 = 3 core-h x 0.0136 = 0.0408; 1 x 6 = 6 GiB-h x 0.0017 = 0.0102
+    # web-3 is Pending: nothing.
+    # data PVC: 73 GiB x 10 h = 730 GiB-h x 0.08 / 730 = 0.08
+    assert acme["core_hours"] == 13.0          # 10 + 3
+    assert acme["gib_hours"] == 46.0           # 40 + 6
+    assert acme["storage_gib_hours"] == 730.0
+    assert acme["cost"] == {"cpu": 0.3608, "memory": 0.1702, "storage": 0.08, "loadbalancer": 0.0, "total": 0.611}
+    globex = ns["globex-dev"]
+    # batch-1: started 06:00 (before the window), finished 13:00 -> 5 h: 2 x 5 = 10 core-h x 0.032 = 0.32,
+    #          2 x 5 = 10 GiB-h x 0.004 = 0.04
+    # api-1: requests 0.25 core / 1 GiB, uses 0.5 core / 0.5 GiB -> charged 0.5 core and 1 GiB:
+    #          0.5 x 10 = 5 core-h x 0.032 = 0.16; 1 x 10 = 10 GiB-h x 0.004 = 0.04
+    # api LoadBalancer: 10 h x 0.0225 = 0.225
+    assert globex["core_hours"] == 15.0
+    assert globex["gib_hours"] == 20.0
+    assert globex["loadbalancer_hours"] == 10.0
+    assert globex["cost"] == {"cpu": 0.48, "memory": 0.08, "storage": 0.0, "loadbalancer": 0.225, "total": 0.785}
+    platform = ns["platykus-system"]
+    # controller: 0.25 x 10 = 2.5 core-h x 0.032 = 0.08; 0.5 x 10 = 5 GiB-h x 0.004 = 0.02
+    assert platform["category"] == "platform"
+    assert platform["cost"]["total"] == 0.1
+
+
+def test_worked_example_idle_and_totals():
+    report = example_report()
+    # node-a: 40 core-h, pods use 10 + 10 + 5 + 2.5 = 27.5 -> idle 12.5 x 0.032 = 0.40
+    #         160 GiB-h, pods use 40 + 10 + 10 + 5 = 65 -> idle 95 x 0.004 = 0.38
+    # node-b: 12 core-h, pods use 3 -> idle 9 x 0.0136 = 0.1224; 24 GiB-h, pods use 6 -> idle 18 x 0.0017 = 0.0306
+    assert report["idle"]["core_hours"] == 21.5
+    assert report["idle"]["gib_hours"] == 113.0
+    assert report["idle"]["cost"] == {"cpu": 0.5224, "memory": 0.4106, "total": 0.933}
+    # cluster: nodes 1.92 + 0.204 = 2.124; + storage 0.08 + LB 0.225 = 2.429
+    #        = acme 0.611 + globex 0.785 + platform 0.1 + idle 0.933
+    assert report["total"] == {"nodes": 2.124, "storage": 0.08, "loadbalancer": 0.225, "cost": 2.429,
+                               "forecast": 174.888}  # 2.429 x 720 / 10
+    assert report["unpriced"] == []
+
+
+def test_worked_example_tenants_budget_and_forecast():
+    tenants = by_name(example_report()["tenants"])
+    acme = tenants["acme"]
+    # forecast = cost x (June: 720 h) / (window: 10 h) = cost x 72
+    # acme: 0.611 / 50 = 1.222 % spent; 0.611 x 72 = 43.992 -> 87.984 % -> forecast crosses 80 -> warning
+    assert acme["cost"]["total"] == 0.611
+    assert acme["budget"] == 50.0
+    assert acme["percent_used"] == 1.22
+    assert acme["forecast"] == 43.992
+    assert acme["forecast_percent"] == 87.98
+    assert acme["status"] == "warning"
+    assert acme["cost_center"] == "cc-1001"
+    # globex: 0.785 / 100 = 0.785 %; 0.785 x 72 = 56.52 -> 56.52 % -> notice
+    globex = tenants["globex"]
+    assert (globex["percent_used"], globex["forecast"], globex["status"]) == (0.79, 56.52, "notice")
+    assert globex["daily"] == [{"date": "2024-06-10", "cost": 0.785, "cumulative": 0.785}]
+
+
+def test_without_usage_requests_are_charged():
+    globex = by_name(example_report(usage=None)["namespaces"])["globex-dev"]
+    # api-1 at its request 0.25 core: 2.5 core-h x 0.032 = 0.08 instead of 0.16 -> cpu 0.32 + 0.08 = 0.40
+    assert globex["cost"]["cpu"] == 0.4
+
+
+# -- sharing idle and the platform -----------------------------------------------------------------
+def one_node(pods, start="2024-06-10T08:00:00Z", end="2024-06-10T18:00:00Z", **kwargs):
+    node = {"metadata": {"name": "n1", "creationTimestamp": "2024-06-01T00:00:00Z",
+                         "labels": {"node.kubernetes.io/instance-type": "m5.xlarge"}},
+            "status": {"capacity": {"cpu": "4", "memory": "16Gi"}}}
+    namespaces = [{"metadata": {"name": t, "labels": {"platykus.io/tenant": t}}} for t in ("a", "b")]
+    pod_objs = [
+        {"metadata": {"name": "p%d" % i, "namespace": ns, "creationTimestamp": "2024-06-01T00:00:00Z"},
+         "spec": {"nodeName": "n1", "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]},
+         "status": {"phase": "Running", "startTime": "2024-06-01T00:00:00Z"}}
+        for i, (ns, cpu, mem) in enumerate(pods)
+    ]
+    args = dict(nodes=[node], pods=pod_objs, namespaces=namespaces,
+                catalog=validate_prices({"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}),
+                window=make_window(start, end), platform_namespaces=["platykus-system"],
+                tenants=[{"name": "a", "budget": {"monthly": 50}}, {"name": "b"}])
+    args.update(kwargs)
+    return allocate(**args)
+
+
+SHARE_PODS = [("a", "2", "4Gi"), ("b", "1", "4Gi"), ("platykus-system", "500m", "2Gi")]
+
+
+def test_idle_and_platform_shared_pro_rata():
+    report = one_node(SHARE_PODS, idle="share", platform="share")
+    tenants = by_name(report["tenants"])
+    # 0.032 per core-h, 0.004 per GiB-h, 10 h.
+    # a: 2 x 10 x 0.032 + 4 x 10 x 0.004 = 0.64 + 0.16 = 0.80; b: 0.32 + 0.16 = 0.48 -> weights 0.80 : 0.48 = 5 : 3
+    # platform: 0.5 x 10 x 0.032 + 2 x 10 x 0.004 = 0.16 + 0.08 = 0.24
+    # idle: (4 - 3.5) x 10 x 0.032 + (16 - 10) x 10 x 0.004 = 0.16 + 0.24 = 0.40
+    # a: idle 0.40 x 5/8 = 0.25, platform 0.24 x 5/8 = 0.15 -> 0.80 + 0.25 + 0.15 = 1.20
+    # b: idle 0.40 x 3/8 = 0.15, platform 0.24 x 3/8 = 0.09 -> 0.48 + 0.15 + 0.09 = 0.72; a + b = 1.92 = the node
+    assert tenants["a"]["cost"]["idle"] == 0.25
+    assert tenants["a"]["cost"]["platform"] == 0.15
+    assert tenants["a"]["cost"]["total"] == 1.2
+    assert tenants["b"]["cost"]["total"] == 0.72
+    assert report["idle"]["shared_to_tenants"] == 0.4
+    assert report["platform"]["shared_to_tenants"] == 0.24
+    assert tenants["b"]["status"] == "no_budget"
+
+
+def test_separate_lines_by_default():
+    report = one_node(SHARE_PODS)
+    assert by_name(report["tenants"])["a"]["cost"]["total"] == 0.8
+    assert report["idle"]["cost"]["total"] == 0.4
+    assert report["platform"]["cost"]["total"] == 0.24
+    assert report["idle"]["shared_to_tenants"] == 0.0
+
+
+def test_daily_series_across_midnight():
+    report = one_node([("a", "2", "4Gi")], start="2024-06-10T12:00:00Z", end="2024-06-11T12:00:00Z")
+    a = by_name(report["tenants"])["a"]
+    # 0.80 per 10 h = 0.08 per hour; 12 h on each day = 0.96
+    assert a["daily"] == [{"date": "2024-06-10", "cost": 0.96, "cumulative": 0.96},
+                          {"date": "2024-06-11", "cost": 0.96, "cumulative": 1.92}]
+
+
+def test_month_to_date_forecast():
+    report = one_node([("a", "2", "4Gi")], window=make_window(now="2024-06-16T00:00:00Z"))
+    a = by_name(report["tenants"])["a"]
+    # June 1 -> June 16 = 360 h of 720: spent 0.08 x 360 = 28.80, forecast 28.80 x 720 / 360 = 57.60
+    # of 50: 57.6 % spent (notice), forecast 115.2 % (would be exceeded, capped at warning) -> warning
+    assert report["window"]["month_to_date"] is True
+    assert report["window"]["start"] == "2024-06-01T00:00:00Z"
+    assert (a["cost"]["total"], a["forecast"], a["percent_used"], a["forecast_percent"]) == (28.8, 57.6, 57.6, 115.2)
+    assert a["status"] == "warning"
+    assert len(a["daily"]) == 15
+
+
+# -- unpriced and bad inputs -------------------------------------------------------------------------
+def unpriced_example():
+    ex = copy.deepcopy(EXAMPLE)
+    ex["nodes"][1]["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "x2gd.medium"
+    return ex
+
+
+def test_unpriced_instance_type_fails_naming_node_type_and_fix():
+    with pytest.raises(PlatykusError) as err:
+        example_report(unpriced_example())
+    message = str(err.value)
+    assert "node-b" in message and "x2gd.medium" in message
+    assert "platykus_prices.instance_types" in message
+    assert err.value.field == "prices.instance_types"
+
+
+def test_unpriced_instance_type_reported_never_zero():
+    report = example_report(unpriced_example(), unpriced="report")
+    (line,) = report["unpriced"]
+    # web-2 ran 6 h on node-b at 0.5 core / 1 GiB: 3 core-h and 6 GiB-h, uncharged but listed
+    assert (line["kind"], line["name"], line["instance_type"]) == ("Node", "node-b", "x2gd.medium")
+    assert (line["hours"], line["core_hours"], line["gib_hours"]) == (6.0, 3.0, 6.0)
+    assert line["namespaces"] == ["acme-prod"]
+    assert "platykus_prices.instance_types" in line["fix"]
+    # acme keeps its usage but is charged only web-1 and the PVC: 0.32 + 0.16 + 0.08 = 0.56
+    acme = by_name(report["namespaces"])["acme-prod"]
+    assert (acme["core_hours"], acme["cost"]["total"]) == (13.0, 0.56)
+    assert report["total"]["nodes"] == 1.92
+
+
+def test_spot_node_without_spot_price_fails():
+    ex = copy.deepcopy(EXAMPLE)
+    del ex["prices"]["spot_discount"]
+    with pytest.raises(PlatykusError, match="spot_discount"):
+        example_report(ex)
+
+
+def test_unpriced_storage_class_and_loadbalancer():
+    ex = copy.deepcopy(EXAMPLE)
+    ex["pvcs"][0]["spec"]["storageClassName"] = "io2"
+    with pytest.raises(PlatykusError) as err:
+        example_report(ex)
+    assert err.value.field == "prices.storage_classes" and "acme-prod/data" in str(err.value)
+    del ex["prices"]["loadbalancer_hourly"]
+    report = example_report(ex, unpriced="report")
+    kinds = {(u["kind"], u["name"]) for u in report["unpriced"]}
+    assert kinds == {("PersistentVolumeClaim", "acme-prod/data"), ("Service", "globex-dev/api")}
+
+
+def test_pods_on_a_vanished_node_are_listed_as_unpriced():
+    ex = copy.deepcopy(EXAMPLE)
+    ex["nodes"] = ex["nodes"][:1]
+    report = example_report(ex)
+    (line,) = report["unpriced"]
+    assert line["name"] == "node-b" and "no longer exists" in line["reason"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(window_start="2024-06-10T18:00:00Z", window_end="2024-06-10T08:00:00Z"), "window_end"),
+        (dict(window_start="2024-06-10T08:00:00Z", window_end="2024-06-10T08:00:00Z"), "window_end"),
+        (dict(window_start="yesterday"), "window_start"),
+        (dict(window_end="2024-06-10T08:00:00Z"), "window_start"),
+        (dict(month_to_date=False), "window_start"),
+        (dict(now="soon"), "now"),
+    ],
+)
+def test_bad_windows_name_the_field(kwargs, field):
+    with pytest.raises(PlatykusError) as err:
+        make_window(**kwargs)
+    assert err.value.field == field
+    assert field in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "tenants, field",
+    [
+        ([{"name": "acme", "budget": {"monthly": 50, "currency": "EUR"}}], "tenants[acme].budget.currency"),
+        ([{"name": "acme", "budget": {"monthly": 50, "currency": "ZZZ"}}], "tenants[acme].budget.currency"),
+        ([{"name": "acme", "budget": {"monthly": -5}}], "tenants[acme].budget.monthly"),
+        ([{"budget": {"monthly": 5}}], "tenants[0].name"),
+    ],
+)
+def test_bad_budgets_name_the_field(tenants, field):
+    with pytest.raises(PlatykusError) as err:
+        example_report(tenants=tenants)
+    assert err.value.field == field
+
+
+@pytest.mark.parametrize("option, value", [("idle", "spread"), ("platform", "x"), ("unpriced", "ignore")])
+def test_bad_choices(option, value):
+    with pytest.raises(PlatykusError) as err:
+        example_report(**{option: value})
+    assert err.value.field == option
+
+
+# -- pods ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "pod, expected",
+    [
+        ({"spec": {}, "status": {"phase": "Pending"}, "metadata": {"name": "p"}}, None),
+        ({"spec": {"nodeName": "n"}, "status": {"phase": "Pending"}, "metadata": {"name": "p"}}, None),
+        ({"spec": {"nodeName": "n"}, "status": {"phase": "Running"},
+          "metadata": {"name": "p", "creationTimestamp": "2024-06-10T08:00:00Z"}}, ("2024-06-10T08:00:00+00:00", None)),
+        ({"spec": {"nodeName": "n"},
+          "status": {"phase": "Failed", "startTime": "2024-06-10T08:00:00Z", "containerStatuses": [
+              {"state": {"terminated": {"finishedAt": "2024-06-10T09:00:00Z"}}},
+              {"state": {"terminated": {"finishedAt": "2024-06-10T09:30:00Z"}}}]},
+          "metadata": {"name": "p"}}, ("2024-06-10T08:00:00+00:00", "2024-06-10T09:30:00+00:00")),
+        ({"spec": {"nodeName": "n"}, "status": {"phase": "Running", "startTime": "2024-06-10T08:00:00Z"},
+          "metadata": {"name": "p", "deletionTimestamp": "2024-06-10T10:00:00Z"}},
+         ("2024-06-10T08:00:00+00:00", "2024-06-10T10:00:00+00:00")),
+    ],
+)
+def test_pod_interval(pod, expected):
+    interval = pod_interval(pod)
+    if expected is None:
+        assert interval is None
+    else:
+        assert (interval[0].isoformat(), interval[1].isoformat() if interval[1] else None) == expected
+
+
+def test_pod_requests_count_init_containers_and_overhead():
+    pod = {"metadata": {"name": "p", "namespace": "n"},
+           "spec": {"containers": [{"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
+                                   {"resources": {"requests": {"cpu": "250m"}}}],
+                    "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "128Mi"}}}],
+                    "overhead": {"cpu": "100m", "memory": "64Mi"}}}
+    # cpu: max(0.25 + 0.25, 1) + 0.1 = 1.1; memory: max(256Mi, 128Mi) + 64Mi = 320Mi
+    assert pod_requests(pod) == (Decimal("1.1"), Decimal(320 * 2**20))
+
+
+def test_bad_request_names_the_pod_and_field():
+    pod = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": [{"resources": {"requests": {"cpu": "lots"}}}]}}
+    with pytest.raises(PlatykusError, match=r"Pod n/p spec.containers\[0\].resources.requests.cpu"):
+        pod_requests(pod)
+
+
+def test_usage_from_prometheus():
+    cpu = {"status": "success", "data": {"resultType": "vector", "result": [
+        {"metric": {"namespace": "a", "pod": "p"}, "value": [1718000000, "0.75"]},
+        {"metric": {"namespace": "a"}, "value": [1718000000, "9"]}]}}
+    mem = [{"metric": {"namespace": "a", "pod": "p"}, "value": [1718000000, "1073741824"]}]
+    assert usage_from_prometheus(cpu, mem) == {("a", "p"): {"cpu": Decimal("0.75"), "memory": Decimal(2**30)}}
+    with pytest.raises(PlatykusError, match="Prometheus answered error"):
+        usage_from_prometheus({"status": "error", "error": "bad query"}, [])

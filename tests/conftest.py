@@ -1,0 +1,110 @@
+"""Shared fixtures: one lab (real kube-apiserver, simulated nodes) per test session.
+
+Tests that need the cluster take the ``lab`` fixture; it starts a lab named ``pytest`` (so a
+developer's own ``default`` lab keeps running beside it) and stops it at the end unless
+PLATYKUS_KEEP_LAB=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "lab"))
+
+from platykus_lab.cluster import Lab  # noqa: E402
+from platykus_lab.config import bin_dir, node_pools_from_inventory  # noqa: E402
+
+LAB_INVENTORY = ROOT / "inventories" / "lab"
+RECAP_RE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+
+
+@dataclass
+class PlaybookRun:
+    returncode: int
+    output: str
+    changed: int
+    failed: int
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0
+
+
+@dataclass
+class LabHandle:
+    lab: Lab
+    kubeconfig: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(
+            os.environ,
+            KUBECONFIG=str(self.kubeconfig),
+            K8S_AUTH_KUBECONFIG=str(self.kubeconfig),
+            PATH=f"{self.lab.binaries}:{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            ANSIBLE_FORCE_COLOR="0",
+            ANSIBLE_NOCOLOR="1",
+        )
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(self.lab.binaries / "kubectl"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=check,
+            input=input,
+        )
+
+    def get_json(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+    def apply(self, manifest: dict | list, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        docs = manifest if isinstance(manifest, list) else [manifest]
+        return self.kubectl("apply", "-f", "-", *args, check=check, input=yaml.safe_dump_all(docs))
+
+    def playbook(
+        self,
+        playbook: str,
+        *args: str,
+        extra_vars: dict | None = None,
+        inventory: Path = LAB_INVENTORY,
+        check: bool = False,
+        diff: bool = False,
+    ) -> PlaybookRun:
+        cmd = [str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(inventory), str(ROOT / playbook), *args]
+        if extra_vars:
+            cmd += ["-e", json.dumps(extra_vars)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        proc = subprocess.run(cmd, env=self.env, cwd=ROOT, capture_output=True, text=True)
+        output = proc.stdout + proc.stderr
+        recaps = RECAP_RE.findall(output)
+        changed = sum(int(r[2]) for r in recaps)
+        failed = sum(int(r[4]) for r in recaps)
+        return PlaybookRun(proc.returncode, output, changed, failed)
+
+
+@pytest.fixture(scope="session")
+def lab() -> LabHandle:
+    binaries = bin_dir()
+    if not (binaries / "kube-apiserver").exists():
+        pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
+    lab = Lab.named(os.environ.get("PLATYKUS_TEST_LAB", "pytest"), binaries=binaries)
+    result = lab.up(node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr))
+    yield LabHandle(lab=lab, kubeconfig=Path(result["kubeconfig"]))
+    if os.environ.get("PLATYKUS_KEEP_LAB") != "1":
+        lab.down(purge=True, log=lambda msg: print(msg, file=sys.stderr))
