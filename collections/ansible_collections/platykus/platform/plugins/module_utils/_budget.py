@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Budget status per tenant and the Kubernetes objects that record and enforce it.
 
 Status from the spend so far (``percent_used``) against the thresholds (default 50/80/100 %):

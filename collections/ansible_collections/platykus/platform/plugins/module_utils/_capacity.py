@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Do the tenants' quotas fit the cluster?
 
 The sum of every tenant namespace's quota (requests.cpu, requests.memory, pods) is compared

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Render a usage report (from usage_report) as JSON, CSV, Markdown or one self-contained HTML page.
 
 The HTML page carries its CSS inline and one SVG chart per tenant (daily cost as bars, cumulative

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The platform service catalog turned into a release plan.
 
 Pure data in, pure data out: the catalog (catalog/services.yml), the provider and the inventory's
@@ -38,17 +38,22 @@ def deep_merge(base: Any, override: Any) -> Any:
     return copy.deepcopy(override)
 
 
-def _set_path(values: dict, path: str, value: Any) -> None:
-    """Set a dotted path (``controller.serviceAccount.annotations``) in nested dicts."""
+def _node(values: dict, path: str) -> dict:
+    """The dict at a dotted path (``controller.serviceAccount.annotations``), created when missing."""
     node = values
-    parts = path.split(".")
-    for part in parts[:-1]:
+    for part in path.split(".") if path else []:
         child = node.get(part)
         if not isinstance(child, dict):
             child = {}
             node[part] = child
         node = child
-    node[parts[-1]] = value
+    return node
+
+
+def _set_path(values: dict, path: str, value: Any) -> None:
+    """Set a dotted path (``global.priorityClassName``) in nested dicts."""
+    parent, _, key = path.rpartition(".")
+    _node(values, parent)[key] = value
 
 
 def _check_service(name: str, spec: dict, stages: list[str]) -> None:
@@ -150,7 +155,7 @@ def service_plan(
                 )
             arn = f"arn:{aws_partition}:iam::{aws_account_id}:role/{irsa['role']}"
             for path in irsa.get("service_account_values") or []:
-                _set_path(values, f"{path}.{IRSA_ANNOTATION}", arn)
+                _node(values, path)[IRSA_ANNOTATION] = arn
         values = deep_merge(values, override.get("values") or {})
         if mirror:
             chart_ref, chart_repo_url = spec["chart"], mirror

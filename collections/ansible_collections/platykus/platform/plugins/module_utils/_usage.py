@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Cost allocation per tenant and namespace, the way OpenCost does it, over plain API objects.
 
 Pure functions: the inputs are Pods, Nodes, PersistentVolumeClaims, Services and Namespaces as
@@ -230,8 +230,8 @@ def pod_requests(pod: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
 
     app = [requests(c, "containers", i) for i, c in enumerate(spec.get("containers") or [])]
     init = [requests(c, "initContainers", i) for i, c in enumerate(spec.get("initContainers") or [])]
-    cpu = max(sum((c for c, _ in app), ZERO), max((c for c, _ in init), default=ZERO))
-    mem = max(sum((m for _, m in app), ZERO), max((m for _, m in init), default=ZERO))
+    cpu = max(sum((pair[0] for pair in app), ZERO), max((pair[0] for pair in init), default=ZERO))
+    mem = max(sum((pair[1] for pair in app), ZERO), max((pair[1] for pair in init), default=ZERO))
     overhead = spec.get("overhead") or {}
     if overhead.get("cpu") is not None:
         cpu += parse_quantity(overhead["cpu"], where + " spec.overhead.cpu")
@@ -681,8 +681,8 @@ def allocate(
         row.update(_render_line(line, ("idle", "platform")))
         running = ZERO
         daily = []
-        for slice_start, _ in days:
-            day = slice_start.date().isoformat()
+        for day_slice in days:
+            day = day_slice[0].date().isoformat()
             running += tenant_daily[tenant].get(day, ZERO)
             daily.append({"date": day, "cost": _q(tenant_daily[tenant].get(day, ZERO), _MONEY), "cumulative": _q(running, _MONEY)})
         row.update(
@@ -756,7 +756,7 @@ def allocate(
             "hours": _q(window.hours, _HOURS),
             "month_to_date": window.month_to_date,
             "month_hours": float(window.month_hours),
-            "days": [s.date().isoformat() for s, _ in days],
+            "days": [day_slice[0].date().isoformat() for day_slice in days],
         },
         "options": {
             "idle": idle,

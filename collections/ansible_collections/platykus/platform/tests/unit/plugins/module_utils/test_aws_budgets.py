@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """AWS Budgets sync. moto (in-process) covers create and delete; moto 5.2.5 has no update_budget
 nor subscriber calls, so updates and the idempotent second run use botocore's Stubber."""
 
@@ -117,10 +117,9 @@ def test_changed_limit_and_subscriber_are_updated():
     for note in sorted(notes, key=lambda n: (n["NotificationType"], n["ComparisonOperator"], n["Threshold"])):
         stub.add_response("describe_subscribers_for_notification", {"Subscribers": [old]},
                           {"AccountId": ACCOUNT, "BudgetName": "platykus-globex", "Notification": note, "MaxResults": 100})
-        stub.add_response("create_subscriber", {}, {"AccountId": ACCOUNT, "BudgetName": "platykus-globex",
-                                                     "Notification": note, "Subscriber": new})
-        stub.add_response("delete_subscriber", {}, {"AccountId": ACCOUNT, "BudgetName": "platykus-globex",
-                                                     "Notification": note, "Subscriber": old})
+        expected = {"AccountId": ACCOUNT, "BudgetName": "platykus-globex", "Notification": note}
+        stub.add_response("create_subscriber", {}, dict(expected, Subscriber=new))
+        stub.add_response("delete_subscriber", {}, dict(expected, Subscriber=old))
     with stub:
         result = sync_budgets(client, ACCOUNT, TENANTS[1:2], DEFAULT_THRESHOLDS, emails=["finops@example.com"], prune=False)
     stub.assert_no_pending_responses()

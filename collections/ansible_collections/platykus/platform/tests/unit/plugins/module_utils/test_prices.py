@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from ansible_collections.platykus.platform.plugins.module_utils._prices import (
     validate_prices,
 )
 
+
 def _repo_file(relative):
     """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
     for parent in Path(__file__).resolve().parents:
         if (parent / relative).is_file():
             return parent / relative
     pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
+
 
 BASE = {
     "currency": "USD",

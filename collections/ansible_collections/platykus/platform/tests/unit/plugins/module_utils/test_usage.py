@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
-# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Allocation tests. Every expected cost is computed by hand in the comments next to it."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage import (
     usage_from_pod_metrics,
     usage_from_prometheus,
 )
+
 
 def _repo_file(relative):
     """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""

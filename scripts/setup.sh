@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything Platykus needs on this machine: the Python virtualenv with the pinned
+# requirements, and the lab's binaries (built from the Go module proxy, cached by pin).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+started=$SECONDS
+
+if ! command -v go >/dev/null 2>&1; then
+  [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"
+fi
+command -v go >/dev/null 2>&1 || { echo "setup: Go 1.24+ is needed to build the lab (https://go.dev/doc/install)" >&2; exit 2; }
+command -v python3 >/dev/null 2>&1 || { echo "setup: python3 (3.11+) is needed" >&2; exit 2; }
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  echo "setup: installing python3-venv" >&2
+  apt-get update -qq && apt-get install -y -qq python3-venv
+fi
+
+# Python: reinstall only when requirements.txt changes.
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+want="$(sha256sum requirements.txt | cut -d' ' -f1)"
+if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python requirements into .venv"
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -r requirements.txt
+  echo "$want" > .venv/.requirements.sha
+fi
+
+# The lab: kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok and helm.
+bin/platykus-lab build
+echo "setup: done in $((SECONDS - started))s"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Set up everything and run every test: lint, unit tests, and integration tests against
+# labs this script's pytest session starts and stops itself.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+started=$SECONDS
+bash scripts/setup.sh
+export PATH="$root/.venv/bin:$PATH"
+
+echo "== ansible-lint --profile production"
+ansible-lint --profile production --offline -q site.yml playbooks roles molecule
+
+echo "== pytest"
+python -m pytest -q -p no:cacheprovider "$@"
+echo "tests done in $((SECONDS - started))s"
