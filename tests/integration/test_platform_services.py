@@ -199,7 +199,7 @@ def test_pin_bump_upgrades_exactly_that_release(lab, converged):
     bumped = [name for name in before if after[name]["revision"] != before[name]["revision"]]
     assert bumped == [BUMP_SERVICE]
     assert after[BUMP_SERVICE]["chart"] == f"{BUMP_SERVICE}-{BUMP_VERSION}"
-    assert after[BUMP_SERVICE]["revision"] == before[BUMP_SERVICE]["revision"] + 1
+    assert int(after[BUMP_SERVICE]["revision"]) == int(before[BUMP_SERVICE]["revision"]) + 1
 
 
 def test_switching_a_service_off_uninstalls_it(lab, converged):

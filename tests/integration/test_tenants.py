@@ -182,7 +182,7 @@ def test_check_mode_predicts_exactly_the_real_run(lab, onboarded):
 
 
 BAD_SPECS = [
-    ("name: Bad_Name", lambda t: t.update(name="Bad_Name"), "tenants[0].name"),
+    ("name: Bad_Name", lambda t: t.update(name="Bad_Name"), "tenants[Bad_Name].name"),
     ("reserved default", lambda t: t.update(name="default"), "name"),
     ("reserved kube-", lambda t: t.update(name="kube-team"), "name"),
     ("platform namespace", lambda t: t.update(name="platykus-system"), "name"),

@@ -271,13 +271,16 @@ class KubeClient:
         cluster_scoped = [o for o in ordered if not self.resource(o["apiVersion"], o["kind"]).namespaced]
         namespaced = [o for o in ordered if self.resource(o["apiVersion"], o["kind"]).namespaced]
 
-        def one(obj: dict) -> ApplyResult:
+        def read_before(obj: dict) -> dict | None:
             key = object_key(obj)
             if current is not None:
-                before = current.get(key)
-            else:
-                meta = obj["metadata"]
-                before = self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+                return current.get(key)
+            meta = obj["metadata"]
+            return self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+        def one(obj: dict) -> ApplyResult:
+            key = object_key(obj)
+            before = befores[key]
             try:
                 after = self.apply_one(obj, field_manager=field_manager, dry_run=dry_run)
             except PlatykusError:
@@ -290,6 +293,9 @@ class KubeClient:
 
         results: list[ApplyResult] = []
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            # Read every object before writing any, so "created" means "absent before this run",
+            # as in check mode: controllers fill new namespaces (e.g. the default ServiceAccount) meanwhile.
+            befores = dict(zip((object_key(o) for o in ordered), pool.map(read_before, ordered)))
             for group in (cluster_scoped, namespaced):
                 results.extend(pool.map(one, group))
         return results

@@ -220,6 +220,7 @@ PLAN_RELEASE_KEYS = (
     "version",
     "pod_security",
     "priority_class",
+    "aggregate_cluster_roles",
     "irsa",
     "values",
 )
