@@ -25,6 +25,7 @@ from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, node_pools_from_inventory  # noqa: E402
 
 LAB_INVENTORY = ROOT / "inventories" / "lab"
+ADHOC_RE = re.compile(r"^localhost \| (\w+)(?:!)? => (\{.*\})\s*$", re.M | re.S)
 RECAP_RE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
@@ -96,6 +97,19 @@ class LabHandle:
         changed = sum(int(r[2]) for r in recaps)
         failed = sum(int(r[4]) for r in recaps)
         return PlaybookRun(proc.returncode, output, changed, failed)
+
+
+def run_module(lab: "LabHandle", module: str, args: dict, check: bool = False, diff: bool = False) -> tuple[str, dict]:
+    """Run one module of the collection ad hoc and return (status, result) from its JSON."""
+    cmd = [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", str(LAB_INVENTORY), "-m", f"platykus.platform.{module}", "-a", json.dumps(args), "-o"]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    proc = subprocess.run(cmd, env=lab.env, cwd=ROOT, capture_output=True, text=True)
+    match = ADHOC_RE.search(proc.stdout)
+    assert match, proc.stdout + proc.stderr
+    return match.group(1), json.loads(match.group(2))
 
 
 @pytest.fixture(scope="session")

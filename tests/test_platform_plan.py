@@ -55,6 +55,7 @@ def test_plan_matches_golden(plan):
     if os.environ.get("PLATYKUS_UPDATE_GOLDEN") == "1":
         golden.write_text(text)
     assert golden.exists(), f"{golden} is missing: run with PLATYKUS_UPDATE_GOLDEN=1"
+    assert "{{" not in text and "{%" not in text, "the plan holds an unrendered template (a templated dict key?)"
     expected = golden.read_text()
     diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), str(golden), "plan"))
     assert text == expected, f"the plan of {inventory} changed (PLATYKUS_UPDATE_GOLDEN=1 to accept):\n{diff[:6000]}"

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import LAB_INVENTORY, ROOT
+from conftest import LAB_INVENTORY, ROOT, run_module
 
 pytestmark = pytest.mark.lab
 
 TENANT_KINDS = "namespaces,roles,rolebindings,serviceaccounts,networkpolicies,resourcequotas,limitranges"
-ADHOC_RE = re.compile(r"^localhost \| (\w+)(?:!)? => (\{.*\})\s*$", re.M | re.S)
 
 
 def _load_tenants(inventory: Path) -> list[dict]:
@@ -33,19 +32,6 @@ def _plans() -> dict:
 
 def _cluster_vars() -> dict:
     return yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())
-
-
-def run_module(lab, module: str, args: dict, check: bool = False, diff: bool = False) -> tuple[str, dict]:
-    """Run one module of the collection ad hoc and return (status, result) from its JSON."""
-    cmd = [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", str(LAB_INVENTORY), "-m", f"platykus.platform.{module}", "-a", json.dumps(args), "-o"]
-    if check:
-        cmd.append("--check")
-    if diff:
-        cmd.append("--diff")
-    proc = subprocess.run(cmd, env=lab.env, cwd=ROOT, capture_output=True, text=True)
-    match = ADHOC_RE.search(proc.stdout)
-    assert match, proc.stdout + proc.stderr
-    return match.group(1), json.loads(match.group(2))
 
 
 def tenant_args(lab, tenants: list[dict], **extra) -> dict:

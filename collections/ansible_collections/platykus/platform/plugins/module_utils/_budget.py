@@ -143,7 +143,10 @@ def budget_event(namespace: str, tenant: str, previous: str | None, status: Budg
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "platykus", "platykus.io/tenant": tenant},
         },
-        "involvedObject": {"apiVersion": "v1", "kind": "Namespace", "name": namespace},
+        # The API server refuses a core/v1 Event whose involvedObject.namespace differs from its own
+        # namespace (only "default" may hold events about cluster-scoped objects), so the Namespace is
+        # referenced as living in itself; `kubectl get events -n <namespace>` lists it.
+        "involvedObject": {"apiVersion": "v1", "kind": "Namespace", "name": namespace, "namespace": namespace},
         "reason": "BudgetThresholdCrossed" if rising else "BudgetStatusRecovered",
         "message": message,
         "type": "Warning" if status.status in ("warning", "exceeded") else "Normal",

@@ -258,12 +258,17 @@ class KubeClient:
         dry_run: bool = False,
         workers: int = 8,
         current: dict[str, dict] | None = None,
+        label_selector: str | None = None,
     ) -> list[ApplyResult]:
         """Server-side apply a batch; ``changed`` compares the API server's object before and after.
 
-        ``current`` may hold objects already fetched (keyed by :func:`object_key`), saving one GET each.
+        ``current`` may hold objects already fetched (keyed by :func:`object_key`), saving one GET each;
+        with ``label_selector`` it is fetched here with one LIST per kind (see :meth:`prefetch`).
         Namespaces and other cluster-scoped objects go first so namespaced objects find them.
         """
+        if current is None and label_selector:
+            objects = list(objects)
+            current = self.prefetch(objects, label_selector, workers=workers)
         objects = list(objects)
         for obj in objects:
             self.resource(obj["apiVersion"], obj["kind"])  # discover serially, before the threads start
@@ -299,6 +304,41 @@ class KubeClient:
             for group in (cluster_scoped, namespaced):
                 results.extend(pool.map(one, group))
         return results
+
+    def prefetch(self, objects: list[dict], label_selector: str, workers: int = 8) -> dict[str, dict]:
+        """The current state of ``objects``: one LIST per kind by label, then GETs only for the rest.
+
+        Objects missing from the labelled lists are read one by one only where they can exist:
+        cluster-scoped ones, and namespaced ones whose namespace exists already (a controller may
+        have made them, like a namespace's ``default`` ServiceAccount). Absent keys mean absent objects.
+        """
+        kinds = sorted({(o["apiVersion"], o["kind"]) for o in objects})
+        found: dict[str, dict] = {}
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for items in pool.map(lambda kind: self.list(kind[0], kind[1], label_selector=label_selector), kinds):
+                found.update((object_key(item), item) for item in items)
+            wanted = {object_key(o): o for o in objects}
+            missing = [o for key, o in wanted.items() if key not in found]
+            scoped = [o for o in missing if not self.resource(o["apiVersion"], o["kind"]).namespaced]
+            for obj, item in zip(scoped, pool.map(self._get_obj, scoped)):
+                if item is not None:
+                    found[object_key(obj)] = item
+            existing_namespaces = {key.split("/", 1)[1] for key in found if key.startswith("Namespace/")}
+            planned_namespaces = {o["metadata"]["name"] for o in objects if o["kind"] == "Namespace"}
+            rest = [
+                o
+                for o in missing
+                if o not in scoped
+                and (o["metadata"].get("namespace") in existing_namespaces or o["metadata"].get("namespace") not in planned_namespaces)
+            ]
+            for obj, item in zip(rest, pool.map(self._get_obj, rest)):
+                if item is not None:
+                    found[object_key(obj)] = item
+        return {key: found[key] for key in wanted if key in found}
+
+    def _get_obj(self, obj: dict) -> dict | None:
+        meta = obj["metadata"]
+        return self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
 
     def delete(
         self, api_version: str, kind: str, name: str, namespace: str | None = None, dry_run: bool = False

@@ -20,6 +20,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
     ApiException,
     BatchSummary,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
     KubeClient,
     object_key,
 )
@@ -40,6 +42,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 )
 
 DATA_SERVICE_LABEL = "platykus.io/data-service"
+# Every rendered tenant object carries it, so one LIST per kind reads the current state.
+MANAGED_SELECTOR = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 
 Connect = Callable[[], KubeClient]
@@ -141,7 +145,7 @@ def apply_tenant_quotas(
     namespaces = [namespace for item in chosen for namespace in item.namespaces]
     enforced = _budget_enforced(client, namespaces)
     objects = _leave_enforced_pods([obj for item in chosen for obj in render_tenant_quotas(item)], enforced)
-    results = client.apply(objects, dry_run=check_mode)
+    results = client.apply(objects, dry_run=check_mode, label_selector=MANAGED_SELECTOR)
     result = _summary_result(results, diff)
     result["budget_enforced"] = sorted(enforced)
     result["quotas"] = {
@@ -184,7 +188,7 @@ def apply_tenants(
                 )
     enforced = _budget_enforced(client, [namespace for item in chosen for namespace in item.namespaces])
     objects = _leave_enforced_pods([obj for item in chosen for obj in render_tenant(item, ingress_namespace)], enforced)
-    results = client.apply(objects, dry_run=check_mode)
+    results = client.apply(objects, dry_run=check_mode, label_selector=MANAGED_SELECTOR)
     result = _summary_result(results, diff)
     result["budget_enforced"] = sorted(enforced)
     result["tenants"] = [item.to_dict() for item in chosen]

@@ -285,6 +285,8 @@ def run(module, client):
         result["aws_budgets"] = dict(created=changes.created, updated=changes.updated, deleted=changes.deleted,
                                      unchanged=changes.unchanged)
         result["changed"] = result["changed"] or changes.changed
+        for warning in changes.warnings:
+            module.warn(warning)
         diffs += changes.diffs
     if module._diff:
         result["diff"] = diffs

@@ -139,7 +139,7 @@ def test_plan_annotations_events_and_enforcement():
     (event,) = result.events
     assert event["metadata"]["namespace"] == "acme-prod"
     assert event["reason"] == "BudgetThresholdCrossed" and event["type"] == "Warning"
-    assert event["involvedObject"] == {"apiVersion": "v1", "kind": "Namespace", "name": "acme-prod"}
+    assert event["involvedObject"] == {"apiVersion": "v1", "kind": "Namespace", "name": "acme-prod", "namespace": "acme-prod"}
     assert "warning -> exceeded" in event["message"] and "55.00 USD of 50.00 USD" in event["message"]
     patches = {p["metadata"]["name"]: p["metadata"]["annotations"] for p in result.namespace_patches}
     assert patches["acme-prod"] == {

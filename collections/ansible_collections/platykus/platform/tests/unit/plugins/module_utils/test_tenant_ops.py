@@ -54,7 +54,7 @@ class FakeClient:
     def list(self, api_version, kind, **kwargs):
         return list(self.iter_list(api_version, kind, **kwargs))
 
-    def apply(self, objects, dry_run=False):
+    def apply(self, objects, dry_run=False, label_selector=None):
         self.applied.append((dry_run, list(objects)))
         return [ApplyResult(key=object_key(o), before=None, after=o, changed=True) for o in objects]
 
