@@ -11,6 +11,9 @@ export PATH="$root/.venv/bin:$PATH"
 echo "== ansible-lint --profile production"
 ansible-lint --profile production --offline -q site.yml playbooks roles molecule
 
+echo "== ansible-test sanity (no ignore files)"
+bash scripts/sanity.sh
+
 echo "== pytest"
 python -m pytest -q -p no:cacheprovider "$@"
 echo "tests done in $((SECONDS - started))s"

@@ -123,3 +123,21 @@ def test_unknown_service_switch_fails_before_any_change(tmp_path):
     proc, _ = make_plan("lab", tmp_path, "-e", '{"platykus_services_disabled": ["mino"]}')
     assert proc.returncode != 0
     assert "platykus_services_disabled: 'mino' is not a catalog service" in proc.stdout + proc.stderr
+
+
+def test_aws_autoscaler_choice_swaps_the_releases(tmp_path):
+    proc, path = make_plan("aws", tmp_path, "-e", "platykus_autoscaler=cluster-autoscaler", "-e", "platform_plan_print=false")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    stage = next(s for s in yaml.safe_load(path.read_text())["stages"] if s["stage"] == "autoscaling")
+    assert [release["release"] for release in stage["releases"]] == ["metrics-server", "cluster-autoscaler"]
+    assert stage["uninstall"] == [{"release": "karpenter", "namespace": "platykus-system"}]
+    assert stage["objects"] == []
+    values = stage["releases"][1]["values"]
+    assert values["rbac"]["serviceAccount"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/platykus-aws-cluster-autoscaler"}
+
+
+def test_aws_preflight_names_the_missing_setting(tmp_path):
+    proc, _ = make_plan("aws", tmp_path, "-e", "platykus_aws_region=nowhere")
+    assert proc.returncode != 0
+    assert "The aws provider needs platykus_aws_region" in proc.stdout

@@ -75,13 +75,13 @@ def deployment(namespace: str, name: str, replicas: int, cpu: str, memory: str, 
         "name": name,
         "image": "example/%s" % name,
         "securityContext": RESTRICTED_CONTAINER,
-        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": "2", "memory": "4Gi"}},
+        "resources": {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": "1", "memory": "2Gi"}},
     }
     spec = dict(RESTRICTED_POD, containers=[container])
     if init:
         spec["initContainers"] = [{
             "name": "init", "image": "example/init", "securityContext": RESTRICTED_CONTAINER,
-            "resources": {"requests": init, "limits": {"cpu": "2", "memory": "4Gi"}},
+            "resources": {"requests": init, "limits": {"cpu": "1", "memory": "2Gi"}},
         }]
     return {
         "apiVersion": "apps/v1",
@@ -122,7 +122,8 @@ STORAGE = [
     {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "public", "namespace": "globex-prod", "labels": {WORKLOAD_LABEL: "true"}},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "batch"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        # The tenant quota allows no NodePorts; a cloud load balancer does not need them.
+        "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False, "selector": {"app": "batch"}, "ports": [{"port": 80, "targetPort": 8080}]},
     },
 ]
 

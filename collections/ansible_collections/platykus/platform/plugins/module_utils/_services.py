@@ -52,7 +52,7 @@ def _node(values: dict, path: str) -> dict:
 
 def _set_path(values: dict, path: str, value: Any) -> None:
     """Set a dotted path (``global.priorityClassName``) in nested dicts."""
-    parent, _, key = path.rpartition(".")
+    parent, key = path.rpartition(".")[::2]
     _node(values, parent)[key] = value
 
 

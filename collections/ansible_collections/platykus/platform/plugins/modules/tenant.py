@@ -26,7 +26,7 @@ description:
     token creation, cluster-scoped access, or writes on quotas, limit ranges, network policies
     or namespaces. See C(docs/tenants.md).
 author:
-  - Platykus engineers
+  - Platykus engineers (@platykus)
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
 attributes:

@@ -22,10 +22,10 @@ description:
     and hostPID pods that admission must reject.
   - Check ids follow the Kubernetes Multi-Tenancy Benchmark (C(MTB-)) and the CIS Kubernetes
     Benchmark section 5 (C(CIS-5.x.y)).
-  - Never changes anything; RV(changed) is always false. SubjectAccessReviews are not stored and
+  - Never changes anything; C(changed) is always false. SubjectAccessReviews are not stored and
     pod creates are server-side dry runs.
 author:
-  - Platykus engineers
+  - Platykus engineers (@platykus)
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
 attributes:
@@ -34,6 +34,7 @@ attributes:
     description: The audit only reads, so check mode runs it unchanged.
   diff_mode:
     support: none
+    description: The audit changes nothing, so there is nothing to diff.
 options:
   tenants:
     description:

@@ -20,7 +20,7 @@ description:
   - Plan values apply per environment namespace; the tenant's C(overrides), then the environment's
     C(overrides), replace plan values key by key. See C(docs/tenants.md) for the spec.
 author:
-  - Platykus engineers
+  - Platykus engineers (@platykus)
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
 attributes:

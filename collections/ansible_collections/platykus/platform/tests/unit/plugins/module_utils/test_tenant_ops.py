@@ -196,7 +196,7 @@ def test_offboard_is_idempotent():
     client.namespaces.pop(0)
     result = offboard_tenant(lambda: client, "acme", confirm="acme")
     assert result == {"changed": False, "deleted": [], "terminating": ["acme-prod"], "blockers": []}
-    assert offboard_tenant(lambda: FakeClient(), "acme", confirm="acme")["changed"] is False
+    assert offboard_tenant(FakeClient, "acme", confirm="acme")["changed"] is False
 
 
 def test_offboard_never_deletes_platform_namespaces():

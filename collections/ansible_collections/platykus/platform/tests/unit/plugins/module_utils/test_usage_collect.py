@@ -58,9 +58,9 @@ def params(**extra):
 def test_lists_each_kind_once_cluster_wide():
     client = FakeClient()
     report = usage_report(client, params(usage_source="metrics"))
-    kinds = [kind for _, kind, _ in client.calls]
+    kinds = [call[1] for call in client.calls]
     assert sorted(kinds) == sorted(["Node", "Pod", "PersistentVolumeClaim", "Service", "Namespace", "PodMetrics"])
-    assert all(namespace is None for _, _, namespace in client.calls)
+    assert all(call[2] is None for call in client.calls)
     # the worked example with metrics: globex 0.785 (docs/cost.md)
     assert {t["name"]: t["cost"]["total"] for t in report["tenants"]} == {"acme": 0.611, "globex": 0.785}
 
