@@ -396,8 +396,11 @@ def budget_args(lab, window, budget: float, enforce: bool = True) -> dict:
     return args
 
 
-def budget_events(lab, namespace: str) -> list[dict]:
-    return [e for e in lab.get_json("events", "-n", namespace)["items"] if e.get("source", {}).get("component") == "platykus-budget"]
+def budget_events(lab, namespace: str, as_of: datetime) -> list[dict]:
+    """The budget Events on a namespace for reports ending at ``as_of``, oldest first."""
+    events = [e for e in lab.get_json("events", "-n", namespace)["items"]
+              if e.get("source", {}).get("component") == "platykus-budget" and e.get("firstTimestamp") == iso(as_of)]
+    return sorted(events, key=lambda e: (e["metadata"]["creationTimestamp"], e["reason"] != "BudgetThresholdCrossed"))
 
 
 def test_budget_exceeded_is_enforced_then_released(lab, workloads):
@@ -412,7 +415,7 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
     assert sorted(predicted["quotas"]["updated"]) == ["ResourceQuota/acme-dev/tenant-quota", "ResourceQuota/acme-prod/tenant-quota"]
     assert len(predicted["events"]) == 2
     assert {ns: quota(lab, ns)["spec"]["hard"]["pods"] for ns in originals} == originals
-    assert budget_events(lab, "acme-dev") == []
+    assert budget_events(lab, "acme-dev", workloads[1]) == []
 
     status, enforced = run_module(lab, "tenant_budget", over)
     assert status == "CHANGED", enforced
@@ -430,7 +433,7 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
         assert annotations["platykus.io/budget-status"] == "exceeded"
         assert annotations["platykus.io/budget-limit"] == "0.01 USD"
         assert annotations["platykus.io/budget-updated"] == iso(workloads[1])
-        events = budget_events(lab, ns)
+        events = budget_events(lab, ns, workloads[1])
         assert [e["reason"] for e in events] == ["BudgetThresholdCrossed"]
         assert events[0]["type"] == "Warning" and "none -> exceeded" in events[0]["message"]
     assert lab.get_json("namespace", "globex-prod")["metadata"]["annotations"]["platykus.io/budget-status"] == "ok"
@@ -446,7 +449,7 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
     status, again = run_module(lab, "tenant_budget", over)
     assert status == "SUCCESS" and again["changed"] is False, again
     assert next(t for t in again["tenants"] if t["tenant"] == "acme")["enforcement"] == {"acme-dev": "keep", "acme-prod": "keep"}
-    assert len(budget_events(lab, "acme-dev")) == 1
+    assert len(budget_events(lab, "acme-dev", workloads[1])) == 1
 
     # Re-onboarding while enforced leaves the lowered limit alone (and changes nothing).
     onboarding = lab.playbook("playbooks/tenant-onboarding.yml")
@@ -470,7 +473,7 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
         assert held["spec"]["hard"]["pods"] == originals[ns]
         assert "platykus.io/budget-original-pods" not in (held["metadata"].get("annotations") or {})
         assert lab.get_json("namespace", ns)["metadata"]["annotations"]["platykus.io/budget-status"] == "ok"
-        assert [e["reason"] for e in budget_events(lab, ns)] == ["BudgetThresholdCrossed", "BudgetStatusRecovered"]
+        assert [e["reason"] for e in budget_events(lab, ns, workloads[1])] == ["BudgetThresholdCrossed", "BudgetStatusRecovered"]
     wait_for("the restored quota in the quota status", lambda: quota(lab, "acme-dev")["status"]["hard"]["pods"] == "40")
     admitted = create_pod(lab, "acme-dev", "welcome-back")
     assert admitted.returncode == 0, admitted.stderr
