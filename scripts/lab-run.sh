@@ -11,6 +11,15 @@ bin/platykus-lab up --inventory inventories/lab
 eval "$(bin/platykus-lab env)"
 export PATH="$root/.venv/bin:$PATH"
 
+# No chart repository is reachable here: serve the stand-in charts (same names and pinned
+# versions as catalog/services.yml) from a local repository for the duration of the job.
+repo="$(python tests/standin_charts.py "$root/out/charts" | tail -n 1)"
+port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+python -m http.server --bind 127.0.0.1 --directory "$repo" "$port" >/dev/null 2>&1 &
+mirror_pid=$!
+trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
+export PLATYKUS_CHART_MIRROR="http://127.0.0.1:$port"
+
 ansible-playbook -i inventories/lab site.yml "$@"
 if [ -f playbooks/tenant-onboarding.yml ]; then
   ansible-playbook -i inventories/lab playbooks/tenant-onboarding.yml

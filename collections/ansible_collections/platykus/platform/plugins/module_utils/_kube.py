@@ -16,7 +16,8 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 
@@ -33,6 +34,9 @@ except ImportError as _import_error:  # pragma: no cover - reported through miss
     ApiException = Exception
 
 FIELD_MANAGER = "platykus"
+
+# The connection options every module takes (documented by the platykus.platform.kubeconfig fragment).
+KUBE_ARGUMENT_SPEC = dict(kubeconfig=dict(type="path"), context=dict(type="str"))
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "platykus"
 PAGE_SIZE = 500
@@ -57,6 +61,11 @@ class _Resource:
     namespaced: bool
     kind: str
     api_version: str
+
+
+def client_factory(params: dict) -> Callable[[], "KubeClient"]:
+    """A zero-argument connector, so modules validate their input before any connection is made."""
+    return partial(KubeClient.from_kubeconfig, params.get("kubeconfig"), params.get("context"))
 
 
 def object_key(obj: dict) -> str:

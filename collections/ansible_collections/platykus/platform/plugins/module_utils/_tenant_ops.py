@@ -20,6 +20,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
     ApiException,
     BatchSummary,
+    KUBE_ARGUMENT_SPEC,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     KubeClient,
@@ -42,6 +43,19 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 )
 
 DATA_SERVICE_LABEL = "platykus.io/data-service"
+# Options shared by the tenant modules: the tenant set (always validated whole) and the capacity check.
+TENANT_SET_ARGUMENT_SPEC = dict(
+    tenants=dict(type="list", elements="dict", required=True),
+    plans=dict(type="dict", required=True),
+    platform_namespaces=dict(type="list", elements="str", default=[]),
+    tenant=dict(type="str"),
+    **KUBE_ARGUMENT_SPEC,
+)
+CAPACITY_ARGUMENT_SPEC = dict(
+    overcommit=dict(type="dict", default={}),
+    capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
+)
+
 # Every rendered tenant object carries it, so one LIST per kind reads the current state.
 MANAGED_SELECTOR = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 

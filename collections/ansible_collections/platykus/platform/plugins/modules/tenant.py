@@ -177,34 +177,34 @@ blockers:
   elements: str
 """
 
-from functools import partial
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
-    KubeClient,
+    client_factory,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import apply_tenants, offboard_tenant
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
+    CAPACITY_ARGUMENT_SPEC,
+    TENANT_SET_ARGUMENT_SPEC,
+    apply_tenants,
+    offboard_tenant,
+)
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["present", "absent"], default="present"),
+            TENANT_SET_ARGUMENT_SPEC,
+            **CAPACITY_ARGUMENT_SPEC,
+            # Offboarding needs no specs: only the tenant's name.
             tenants=dict(type="list", elements="dict"),
             plans=dict(type="dict"),
-            platform_namespaces=dict(type="list", elements="str", default=[]),
-            overcommit=dict(type="dict", default={}),
-            capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
-            tenant=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
             ingress_namespace=dict(type="str", default="ingress-nginx"),
             confirm=dict(type="str"),
             force=dict(type="bool", default=False),
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
         ),
         required_if=[("state", "present", ("tenants", "plans")), ("state", "absent", ("tenant",))],
         supports_check_mode=True,
@@ -212,7 +212,7 @@ def main() -> None:
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
-    connect = partial(KubeClient.from_kubeconfig, params["kubeconfig"], params["context"])
+    connect = client_factory(params)
     try:
         if params["state"] == "absent":
             result = offboard_tenant(

@@ -127,8 +127,6 @@ table:
   type: str
 """
 
-from functools import partial
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit import audit_tenants, render_table
@@ -136,27 +134,20 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
-    KubeClient,
+    client_factory,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import TENANT_SET_ARGUMENT_SPEC
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            tenants=dict(type="list", elements="dict", required=True),
-            plans=dict(type="dict", required=True),
-            platform_namespaces=dict(type="list", elements="str", default=[]),
-            tenant=dict(type="str"),
-            fail_on_violation=dict(type="bool", default=True),
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
-        ),
+        argument_spec=dict(TENANT_SET_ARGUMENT_SPEC, fail_on_violation=dict(type="bool", default=True)),
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
-    connect = partial(KubeClient.from_kubeconfig, params["kubeconfig"], params["context"])
+    connect = client_factory(params)
     try:
         report = audit_tenants(
             connect,

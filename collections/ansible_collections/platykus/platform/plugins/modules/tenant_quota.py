@@ -136,37 +136,30 @@ capacity_warnings:
   elements: str
 """
 
-from functools import partial
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
-    KubeClient,
+    client_factory,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import apply_tenant_quotas
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
+    CAPACITY_ARGUMENT_SPEC,
+    TENANT_SET_ARGUMENT_SPEC,
+    apply_tenant_quotas,
+)
 
 
 def main() -> None:
     module = AnsibleModule(
-        argument_spec=dict(
-            tenants=dict(type="list", elements="dict", required=True),
-            plans=dict(type="dict", required=True),
-            platform_namespaces=dict(type="list", elements="str", default=[]),
-            overcommit=dict(type="dict", default={}),
-            capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
-            tenant=dict(type="str"),
-            kubeconfig=dict(type="path"),
-            context=dict(type="str"),
-        ),
+        argument_spec=dict(TENANT_SET_ARGUMENT_SPEC, **CAPACITY_ARGUMENT_SPEC),
         supports_check_mode=True,
     )
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
-    connect = partial(KubeClient.from_kubeconfig, params["kubeconfig"], params["context"])
+    connect = client_factory(params)
     try:
         result = apply_tenant_quotas(
             connect,
