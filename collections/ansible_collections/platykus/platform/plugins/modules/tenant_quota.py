@@ -23,6 +23,7 @@ author:
   - Platykus engineers (@platykus)
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
+  - platykus.platform.capacity
 attributes:
   check_mode:
     support: full
@@ -49,18 +50,6 @@ options:
     type: list
     elements: str
     default: []
-  overcommit:
-    description:
-      - Ratio of the nodes' allocatable capacity that tenant quotas may add up to, per resource
-        (C(cpu), C(memory), C(pods)). Each defaults to 1.0.
-    type: dict
-    default: {}
-  capacity_policy:
-    description:
-      - What to do when the quotas exceed the capacity; V(fail) stops before writing, V(warn) warns and applies.
-    type: str
-    choices: [fail, warn]
-    default: fail
   tenant:
     description:
       - Apply the quotas of this tenant only. All tenants when not set.
