@@ -10,7 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -43,6 +43,8 @@ class Lab:
     name: str
     home: Path
     binaries: Path
+    # Processes this object started: polled directly (and reaped) rather than read from /proc.
+    _procs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def named(cls, name: str, binaries: Path, home: Path | None = None) -> "Lab":
@@ -100,6 +102,9 @@ class Lab:
     # -- processes ---------------------------------------------------------------------------------
     def pid(self, component: str) -> int | None:
         """The pid of a running component of this lab, checked against /proc to survive pid reuse."""
+        proc = self._procs.get(component)
+        if proc is not None:
+            return proc.pid if proc.poll() is None else None
         pid_file = self.run / f"{component}.pid"
         if not pid_file.exists():
             return None
@@ -133,6 +138,7 @@ class Lab:
             cwd=self.home,
         )
         log.close()
+        self._procs[component] = proc
         (self.run / f"{component}.pid").write_text(str(proc.pid))
         return proc.pid
 
@@ -141,6 +147,7 @@ class Lab:
         pid_file = self.run / f"{component}.pid"
         if not pid:
             pid_file.unlink(missing_ok=True)
+            self._procs.pop(component, None)
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -151,6 +158,7 @@ class Lab:
             while self.pid(component):
                 time.sleep(0.05)
         pid_file.unlink(missing_ok=True)
+        self._procs.pop(component, None)
         return True
 
     # -- component arguments -----------------------------------------------------------------------
@@ -284,7 +292,9 @@ class Lab:
             if component and not self.pid(component):
                 log_path = self.logs / f"{component}.log"
                 tail = log_path.read_text(errors="replace").splitlines()[-5:] if log_path.exists() else []
-                raise LabError(f"{component} exited while waiting for {what}; see {log_path}:\n  " + "\n  ".join(tail))
+                proc = self._procs.get(component)
+                code = f" with exit status {proc.returncode}" if proc is not None else ""
+                raise LabError(f"{component} exited{code} while waiting for {what}; see {log_path}:\n  " + "\n  ".join(tail))
             time.sleep(0.2)
         raise LabError(f"timed out after {timeout:.0f}s waiting for {what}; logs are in {self.logs}")
 
@@ -309,10 +319,11 @@ class Lab:
             try:
                 return self._up(pools, timeout, log)
             except LabError as err:
-                # Free ports are picked then released: another process may take one first.
-                if "address already in use" not in str(err) or attempt == 2:
+                # Free ports are picked then released, and outgoing connections draw from the same
+                # range: a component may lose its port before it binds it. Start again on new ports.
+                if " exited" not in str(err) or attempt == 2:
                     raise
-                log(f"a port was taken meanwhile; retrying with new ports ({err})")
+                log(f"a component stopped during start-up; retrying on new ports ({err})")
                 self.down(log=lambda _msg: None)
                 self._save_state({"name": self.name, "ports": {}})
         raise LabError("unreachable")

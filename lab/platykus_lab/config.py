@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import socket
 from dataclasses import dataclass, field
@@ -193,10 +194,18 @@ def node_objects(pools: tuple[NodePool, ...], kubernetes_version: str) -> list[d
     return nodes
 
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out for bind(0) may be
+# taken as the source port of an outgoing connection before the lab's component binds it.
+LAB_PORT_RANGE = (20000, 32000)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """A port no one listens on now, outside the range outgoing connections draw from."""
+    for _ in range(200):
+        port = random.randrange(*LAB_PORT_RANGE)
+        if port_is_free(port, host):
+            return port
+    raise LabConfigError(f"no free port on {host} in {LAB_PORT_RANGE[0]}-{LAB_PORT_RANGE[1]}")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

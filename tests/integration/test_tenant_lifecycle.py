@@ -60,6 +60,8 @@ def snapshot(lab, selector: str = "app.kubernetes.io/managed-by=platykus") -> di
 
 @pytest.fixture(scope="module")
 def onboarded(lab):
+    # The lab is shared by the session: start from no tenants, whatever ran before.
+    lab.kubectl("delete", "namespaces", "-l", "platykus.io/tenant", "--wait=true", "--timeout=120s")
     first = lab.playbook("playbooks/tenant-onboarding.yml")
     assert first.ok, first.output
     return first
