@@ -32,5 +32,5 @@ kubectl get namespaces -l app.kubernetes.io/managed-by=platykus -L platykus.io/t
 helm list --all-namespaces 2>/dev/null || true
 echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env)\"   then kubectl / helm / ansible-playbook"
-bin/platykus-lab status | head -2
+bin/platykus-lab status
 echo "main job done in $((SECONDS - started))s"
