@@ -56,6 +56,17 @@ CAPACITY_ARGUMENT_SPEC = dict(
     capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
 )
 
+
+def tenant_set_params(params: Mapping) -> dict[str, Any]:
+    """The TENANT_SET_ARGUMENT_SPEC options, as keyword arguments of the functions below."""
+    return {key: params[key] for key in ("tenants", "plans", "platform_namespaces", "tenant")}
+
+
+def capacity_params(params: Mapping) -> dict[str, Any]:
+    """The CAPACITY_ARGUMENT_SPEC options, as keyword arguments of the functions below."""
+    return {key: params[key] for key in CAPACITY_ARGUMENT_SPEC}
+
+
 # Every rendered tenant object carries it, so one LIST per kind reads the current state.
 MANAGED_SELECTOR = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 

@@ -166,25 +166,22 @@ blockers:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    client_factory,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
     apply_tenants,
+    capacity_params,
     offboard_tenant,
+    tenant_set_params,
 )
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = platykus_module(
+        dict(
             TENANT_SET_ARGUMENT_SPEC,
             **CAPACITY_ARGUMENT_SPEC,
             # Offboarding needs no specs: only the tenant's name.
@@ -196,10 +193,7 @@ def main() -> None:
             force=dict(type="bool", default=False),
         ),
         required_if=[("state", "present", ("tenants", "plans")), ("state", "absent", ("tenant",))],
-        supports_check_mode=True,
     )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
     params = module.params
     connect = client_factory(params)
     try:
@@ -215,12 +209,8 @@ def main() -> None:
         else:
             result = apply_tenants(
                 connect,
-                tenants=params["tenants"],
-                plans=params["plans"],
-                platform_namespaces=params["platform_namespaces"],
-                overcommit=params["overcommit"],
-                capacity_policy=params["capacity_policy"],
-                tenant=params["tenant"],
+                **tenant_set_params(params),
+                **capacity_params(params),
                 ingress_namespace=params["ingress_namespace"] or None,
                 check_mode=module.check_mode,
                 diff=module._diff,

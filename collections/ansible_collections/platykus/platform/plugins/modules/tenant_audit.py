@@ -127,35 +127,19 @@ table:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.platykus.platform.plugins.module_utils._audit import audit_tenants, render_table
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    client_factory,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import TENANT_SET_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import TENANT_SET_ARGUMENT_SPEC, tenant_set_params
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(TENANT_SET_ARGUMENT_SPEC, fail_on_violation=dict(type="bool", default=True)),
-        supports_check_mode=True,
-    )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    module = platykus_module(dict(TENANT_SET_ARGUMENT_SPEC, fail_on_violation=dict(type="bool", default=True)))
     params = module.params
     connect = client_factory(params)
     try:
-        report = audit_tenants(
-            connect,
-            tenants=params["tenants"],
-            plans=params["plans"],
-            platform_namespaces=params["platform_namespaces"],
-            tenant=params["tenant"],
-        )
+        report = audit_tenants(connect, **tenant_set_params(params))
     except PlatykusError as err:
         module.fail_json(msg=str(err))
     result = report.to_dict()

@@ -150,7 +150,7 @@ report:
 import copy
 from dataclasses import asdict
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_budgets import HAS_BOTOCORE, caller_account, sync_budgets
@@ -162,12 +162,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._budget import (
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
     BatchSummary,
     KubeClient,
     object_key,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._usage import TENANT_LABEL
 from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_report
 
@@ -297,9 +296,7 @@ def run(module, client):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    module = platykus_module(argument_spec())
     try:
         client = KubeClient.from_kubeconfig(module.params["kubeconfig"], module.params["context"])
         result = run(module, client)

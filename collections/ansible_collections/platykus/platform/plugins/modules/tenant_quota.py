@@ -125,39 +125,27 @@ capacity_warnings:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    client_factory,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
     apply_tenant_quotas,
+    capacity_params,
+    tenant_set_params,
 )
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(TENANT_SET_ARGUMENT_SPEC, **CAPACITY_ARGUMENT_SPEC),
-        supports_check_mode=True,
-    )
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    module = platykus_module(dict(TENANT_SET_ARGUMENT_SPEC, **CAPACITY_ARGUMENT_SPEC))
     params = module.params
     connect = client_factory(params)
     try:
         result = apply_tenant_quotas(
             connect,
-            tenants=params["tenants"],
-            plans=params["plans"],
-            platform_namespaces=params["platform_namespaces"],
-            overcommit=params["overcommit"],
-            capacity_policy=params["capacity_policy"],
-            tenant=params["tenant"],
+            **tenant_set_params(params),
+            **capacity_params(params),
             check_mode=module.check_mode,
             diff=module._diff,
         )

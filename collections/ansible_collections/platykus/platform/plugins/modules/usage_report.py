@@ -99,11 +99,11 @@ report:
       type: dict
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.urls import open_url
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_report
 
 
@@ -115,9 +115,7 @@ def fetch(url):
 
 
 def main():
-    module = AnsibleModule(argument_spec=USAGE_ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    module = platykus_module(USAGE_ARGUMENT_SPEC)
     try:
         client = KubeClient.from_kubeconfig(module.params["kubeconfig"], module.params["context"])
         report = usage_report(client, module.params, fetch=fetch)
