@@ -275,10 +275,9 @@ class KubeClient:
         with ``label_selector`` it is fetched here with one LIST per kind (see :meth:`prefetch`).
         Namespaces and other cluster-scoped objects go first so namespaced objects find them.
         """
-        if current is None and label_selector:
-            objects = list(objects)
-            current = self.prefetch(objects, label_selector, workers=workers)
         objects = list(objects)
+        if current is None and label_selector:
+            current = self.prefetch(objects, label_selector, workers=workers)
         for obj in objects:
             self.resource(obj["apiVersion"], obj["kind"])  # discover serially, before the threads start
         ordered = sorted(objects, key=lambda o: 0 if not self.resource(o["apiVersion"], o["kind"]).namespaced else 1)
@@ -298,8 +297,8 @@ class KubeClient:
             try:
                 after = self.apply_one(obj, field_manager=field_manager, dry_run=dry_run)
             except PlatykusError:
-                if dry_run and before is None and obj.get("metadata", {}).get("namespace"):
-                    # In check mode the namespace may not exist yet; the object would be created.
+                if dry_run and obj["metadata"].get("namespace") in new_namespaces:
+                    # A dry run cannot create into a namespace this batch would create first.
                     return ApplyResult(key=key, before=None, after=obj, changed=True)
                 raise
             changed = before is None or normalize(before) != normalize(after)
@@ -310,6 +309,9 @@ class KubeClient:
             # Read every object before writing any, so "created" means "absent before this run",
             # as in check mode: controllers fill new namespaces (e.g. the default ServiceAccount) meanwhile.
             befores = dict(zip((object_key(o) for o in ordered), pool.map(read_before, ordered)))
+            new_namespaces = {
+                o["metadata"]["name"] for o in cluster_scoped if o["kind"] == "Namespace" and befores[object_key(o)] is None
+            }
             for group in (cluster_scoped, namespaced):
                 results.extend(pool.map(one, group))
         return results
