@@ -27,17 +27,20 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     format_quantity,
 )
 
-MANAGED_BY = ("app.kubernetes.io/managed-by", "platykus")
-TENANT_LABEL = "platykus.io/tenant"
-ENVIRONMENT_LABEL = "platykus.io/environment"
-COST_CENTER_LABEL = "platykus.io/cost-center"
-PLAN_LABEL = "platykus.io/plan"
-DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
-QUOTA_NAME = "tenant-quota"
-LIMITS_NAME = "tenant-limits"
-CI_SERVICE_ACCOUNT = "ci-deployer"
-ROLE_NAMES = {"admin": "tenant-admin", "developer": "tenant-developer", "viewer": "tenant-viewer"}
-NETWORK_POLICY_NAMES = ("default-deny", "allow-dns", "allow-same-tenant", "allow-from-ingress", "allow-egress-cidrs")
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    CI_SERVICE_ACCOUNT,
+    COST_CENTER_LABEL,
+    DISPLAY_NAME_ANNOTATION,
+    ENVIRONMENT_LABEL,
+    LIMITS_NAME,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    NETWORK_POLICY_NAMES,
+    PLAN_LABEL,
+    QUOTA_NAME,
+    ROLE_NAMES,
+    TENANT_LABEL,
+)
 
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete", "deletecollection")
@@ -126,7 +129,7 @@ def role_rules(role: str) -> list[dict[str, Any]]:
 
 
 def _labels(tenant: Tenant, env: Environment) -> dict[str, str]:
-    labels = {MANAGED_BY[0]: MANAGED_BY[1], TENANT_LABEL: tenant.name, ENVIRONMENT_LABEL: env.name}
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: tenant.name, ENVIRONMENT_LABEL: env.name}
     if tenant.cost_center:
         labels[COST_CENTER_LABEL] = tenant.cost_center
     return labels

@@ -1,0 +1,69 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One home for the names and small rules the collection shares.
+
+Labels, annotations, object names, pod-security levels and currencies are defined here once
+and imported everywhere; a selector is derived from the label it selects, so the two cannot
+drift apart.
+"""
+
+from __future__ import annotations
+
+# -- labels -------------------------------------------------------------------------------------
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY_VALUE = "platykus"
+TENANT_LABEL = "platykus.io/tenant"
+ENVIRONMENT_LABEL = "platykus.io/environment"
+COST_CENTER_LABEL = "platykus.io/cost-center"
+PLAN_LABEL = "platykus.io/plan"
+DATA_SERVICE_LABEL = "platykus.io/data-service"
+SERVICE_LABEL = "platykus.io/service"
+AUDIT_LABEL = "platykus.io/audit"
+PLATFORM_LABEL = "platykus.io/platform"
+
+# -- annotations --------------------------------------------------------------------------------
+DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
+# Set on a Namespace that existed before Platykus took it over (spec ``adopt: true``):
+# offboarding then removes only Platykus's objects from it and leaves the namespace.
+ADOPTED_ANNOTATION = "platykus.io/adopted"
+BUDGET_ANNOTATION_PREFIX = "platykus.io/budget-"
+BUDGET_STATUS_ANNOTATION = "platykus.io/budget-status"
+BUDGET_ORIGINAL_PODS_ANNOTATION = "platykus.io/budget-original-pods"
+
+# -- object names -------------------------------------------------------------------------------
+QUOTA_NAME = "tenant-quota"
+LIMITS_NAME = "tenant-limits"
+CI_SERVICE_ACCOUNT = "ci-deployer"
+TENANT_ROLES = ("admin", "developer", "viewer")
+ROLE_NAMES = {role: "tenant-%s" % role for role in TENANT_ROLES}
+NETWORK_POLICY_NAMES = ("default-deny", "allow-dns", "allow-same-tenant", "allow-from-ingress", "allow-egress-cidrs")
+# Cluster-wide admission policy (no webhook) that refuses long-lived ServiceAccount token
+# Secrets in tenant namespaces; its binding selects namespaces by TENANT_LABEL.
+SA_TOKEN_POLICY_NAME = "platykus-deny-sa-token-secrets"
+
+# -- the field manager every server-side apply uses ----------------------------------------------
+FIELD_MANAGER = "platykus"
+
+# -- rules --------------------------------------------------------------------------------------
+POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
+# ISO 4217 codes Platykus accepts. Budgets and prices must use the same one: nothing is converted.
+CURRENCIES = (
+    "AED", "AUD", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF",
+    "ILS", "INR", "JPY", "KRW", "MXN", "NOK", "NZD", "PLN", "SEK", "SGD", "USD", "ZAR",
+)  # fmt: skip
+# A budget that names no currency is in USD, everywhere (onboarding, budgets, usage report);
+# a report whose prices are in another currency refuses it rather than reading it as that currency.
+DEFAULT_CURRENCY = "USD"
+
+
+def selector(label: str, value: str) -> str:
+    """A label selector for ``label=value``."""
+    return "%s=%s" % (label, value)
+
+
+MANAGED_SELECTOR = selector(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+
+
+def tenant_selector(tenant: str) -> str:
+    return selector(TENANT_LABEL, tenant)
