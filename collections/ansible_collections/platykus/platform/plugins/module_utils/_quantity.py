@@ -15,6 +15,11 @@ except ImportError:  # pragma: no cover - reported by the module through missing
     _parse_quantity = None
 
 
+# Kubernetes stores a quantity as a signed 64-bit integer of its smallest unit (bytes, or
+# millicores for CPU); anything above cannot be written to the API server and only breaks arithmetic.
+MAX_QUANTITY = Decimal(2**63 - 1) / 1000
+
+
 def parse_quantity(value: object, field: str) -> Decimal:
     """Parse a quantity such as ``500m``, ``2``, ``16Gi``; raise naming ``field`` when it is not one."""
     if _parse_quantity is None:
@@ -31,6 +36,12 @@ def parse_quantity(value: object, field: str) -> Decimal:
             "%s: %r is not a Kubernetes quantity (%s); write it like 500m, 2, 512Mi or 16Gi" % (field, value, err),
             field=field,
         ) from err
+    if not parsed.is_finite() or parsed > MAX_QUANTITY:
+        raise PlatykusError(
+            "%s: %r is larger than Kubernetes can store (at most %.3E); write a real size like 512Mi or 16Gi"
+            % (field, value, MAX_QUANTITY),
+            field=field,
+        )
     if parsed < 0:
         raise PlatykusError("%s: %r is negative; quantities must be zero or more" % (field, value), field=field)
     return parsed

@@ -23,6 +23,12 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    CURRENCIES,
+    DEFAULT_CURRENCY,
+    POD_SECURITY_LEVELS,
+    TENANT_ROLES,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
 
 # -- the catalog's vocabulary -------------------------------------------------------------------
@@ -47,12 +53,19 @@ COUNT_KEYS: dict[str, tuple[bool, int | None]] = {
     "pods": (True, None),
     "services": (False, 20),
     "services_loadbalancers": (False, 0),
-    "services_nodeports": (False, 0),
+    # Derived from services_loadbalancers when not set (see NODEPORTS_PER_LOADBALANCER).
+    "services_nodeports": (False, None),
     "persistentvolumeclaims": (False, 10),
     "configmaps": (False, 50),
     "secrets": (False, 50),
 }
 PLAN_KEYS = tuple(QUANTITY_KEYS) + tuple(COUNT_KEYS)
+# The quota counts every port of a LoadBalancer Service as a node port (unless the Service sets
+# allocateLoadBalancerNodePorts: false), so a plan that grants load balancers must grant node
+# ports too: two per load balancer (HTTP and HTTPS) unless the plan says otherwise.
+NODEPORTS_PER_LOADBALANCER = 2
+# Counts above this are typos, and Kubernetes refuses values past int64 anyway.
+MAX_COUNT = 1_000_000
 # limits.cpu defaults to twice requests.cpu (CPU is compressible); limits.memory to requests.memory.
 LIMIT_RATIOS = {"limits_cpu": ("cpu", Decimal(2)), "limits_memory": ("memory", Decimal(1))}
 
@@ -68,11 +81,10 @@ TENANT_KEYS = (
     "network",
     "cost_center",
     "labels",
+    "adopt",
 )
-OWNER_ROLES = ("admin", "developer", "viewer")
-POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
-SUPPORTED_CURRENCIES = ("AUD", "CAD", "CHF", "DKK", "EUR", "GBP", "INR", "JPY", "NOK", "PLN", "SEK", "USD")
-DEFAULT_CURRENCY = "USD"
+OWNER_ROLES = TENANT_ROLES
+SUPPORTED_CURRENCIES = CURRENCIES
 TENANT_NAME_MAX = 40
 NAMESPACE_NAME_MAX = 63
 RESERVED_NAMES = ("default",)
@@ -86,9 +98,12 @@ RESERVED_LABEL_PREFIXES = (
     "k8s.io/",
 )
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+# Always used with fullmatch: re.match with "$" also accepts a value ending in a newline.
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
+# Group names come from an identity provider: printable, no surrounding spaces.
+_GROUP_NAME = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?")
 
 
 # -- normalized results -------------------------------------------------------------------------
@@ -157,6 +172,8 @@ class Tenant:
     budget: Budget | None = None
     cost_center: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # Take over namespaces that exist without Platykus's labels (see docs/tenants.md).
+    adopt: bool = False
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -185,6 +202,7 @@ class Tenant:
             "budget": budget,
             "cost_center": self.cost_center,
             "labels": dict(self.labels),
+            "adopt": self.adopt,
         }
 
 
@@ -278,7 +296,7 @@ def dns_label_problem(value: Any, max_len: int) -> str | None:
         return "%r is not a name; use lowercase letters, digits and '-'" % (value,)
     if len(value) > max_len:
         return "'%s' is %d characters; use at most %d" % (value, len(value), max_len)
-    if not _DNS_LABEL.match(value):
+    if not _DNS_LABEL.fullmatch(value):
         return (
             "'%s' is not a DNS-1123 label; use lowercase letters, digits and '-', "
             "starting and ending with a letter or digit" % value
@@ -292,7 +310,7 @@ def label_value_problem(value: Any) -> str | None:
         return "%r is not a string; quote it in YAML" % (value,)
     if len(value) > 63:
         return "'%s' is %d characters; label values hold at most 63" % (value, len(value))
-    if value and not _LABEL_NAME.match(value):
+    if value and not _LABEL_NAME.fullmatch(value):
         return (
             "'%s' is not a valid label value; use letters, digits, '-', '_' and '.', "
             "starting and ending with a letter or digit" % value
@@ -305,9 +323,9 @@ def label_key_problem(key: Any) -> str | None:
     if not isinstance(key, str) or not key:
         return "%r is not a label key" % (key,)
     prefix, _sep, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
         return "'%s' has an invalid prefix; the part before '/' must be a DNS subdomain like example.com" % key
-    if len(name) > 63 or not _LABEL_NAME.match(name):
+    if len(name) > 63 or not _LABEL_NAME.fullmatch(name):
         return (
             "'%s' is not a valid label key; the name part holds at most 63 letters, digits, "
             "'-', '_' and '.', starting and ending with a letter or digit" % key
@@ -331,6 +349,9 @@ def _parse_count(problems: _Problems, path: str, value: Any) -> int | None:
         return None
     if number < 0:
         problems.add(path, "%r is negative; write a whole number of zero or more" % (value,))
+        return None
+    if number > MAX_COUNT:
+        problems.add(path, "%r is more than %d; write a real count" % (value, MAX_COUNT))
         return None
     return number
 
@@ -378,27 +399,28 @@ def _check_plan_consistency(problems: _Problems, path: str, values: dict[str, tu
         ("default_request_memory", "memory", "one container's default request must fit in the namespace's memory"),
         ("default_limit_cpu", "limits_cpu", "one container's default limit must fit in limits_cpu"),
         ("default_limit_memory", "limits_memory", "one container's default limit must fit in limits_memory"),
+        (
+            "services_loadbalancers",
+            "services_nodeports",
+            "every LoadBalancer Service uses at least one node port, so the quota would refuse the load balancers "
+            "it grants; raise services_nodeports or leave it out (default: %d per load balancer)"
+            % NODEPORTS_PER_LOADBALANCER,
+        ),
     )
     for small, large, why in rules:
         small_value, small_from = value(small)
         large_value, large_from = value(large)
         if small_value is None or large_value is None or small_value <= large_value:
             continue
-        kind_small = QUANTITY_KEYS[small][0]
-        kind_large = QUANTITY_KEYS[large][0]
         problems.add(
             path,
             "%s %s (from %s) is more than %s %s (from %s); %s"
-            % (
-                small,
-                format_quantity(small_value, kind_small),
-                small_from,
-                large,
-                format_quantity(large_value, kind_large),
-                large_from,
-                why,
-            ),
+            % (small, _show(small, small_value), small_from, large, _show(large, large_value), large_from, why),
         )
+
+
+def _show(key: str, value: Any) -> str:
+    return format_quantity(value, QUANTITY_KEYS[key][0]) if key in QUANTITY_KEYS else str(value)
 
 
 def _fill_defaults(values: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, str]]:
@@ -412,6 +434,9 @@ def _fill_defaults(values: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, s
     for key, (_required, default) in COUNT_KEYS.items():
         if key not in filled and default is not None:
             filled[key] = (default, "the default %s" % default)
+    if "services_nodeports" not in filled and "services_loadbalancers" in filled:
+        ports = filled["services_loadbalancers"][0] * NODEPORTS_PER_LOADBALANCER
+        filled["services_nodeports"] = (ports, "services_loadbalancers x %d" % NODEPORTS_PER_LOADBALANCER)
     return filled
 
 
@@ -467,6 +492,8 @@ def resolve_quota(
         # Drop the plan's derived values so they are re-derived from overridden bases.
         if key in LIMIT_RATIOS and entry[1].startswith("%s x" % LIMIT_RATIOS[key][0]):
             continue
+        if key == "services_nodeports" and entry[1].startswith("services_loadbalancers x"):
+            continue
         merged[key] = entry
     merged.update(tenant_overrides or {})
     merged.update(environment_overrides or {})
@@ -509,6 +536,12 @@ def _validate_owners(problems: _Problems, path: str, owners: Any) -> dict[str, t
             group_path = "%s[%d]" % (role_path, index)
             if not isinstance(group, str) or not group.strip():
                 problems.add(group_path, "%r is not a group name" % (group,))
+            elif not _GROUP_NAME.fullmatch(group):
+                problems.add(
+                    group_path,
+                    "%r has surrounding spaces or control characters, so it would bind a group nobody is in; "
+                    "write the group name exactly, like acme-admins" % (group,),
+                )
             elif group.startswith("system:"):
                 problems.add(
                     group_path,
@@ -575,38 +608,56 @@ def _validate_environments(
     return found
 
 
+MAX_MONTHLY_BUDGET = Decimal(10) ** 12
+
+
+def _parse_monthly(problems: _Problems, path: str, raw: Any) -> Decimal | None:
+    """A positive, finite amount; zero is refused (a tenant that may spend nothing has no namespaces)."""
+    example = "write the monthly budget like 2500"
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str, Decimal)):
+        problems.add(path, "%r is not a number; %s" % (raw, example))
+        return None
+    try:
+        monthly = Decimal(str(raw).strip())
+    except ArithmeticError:
+        problems.add(path, "%r is not a number; %s" % (raw, example))
+        return None
+    if not monthly.is_finite() or monthly > MAX_MONTHLY_BUDGET:
+        problems.add(path, "%r is not a real budget; %s" % (raw, example))
+    elif monthly <= 0:
+        problems.add(path, "%r is not positive; %s, or leave budget out" % (raw, example))
+    else:
+        return monthly
+    return None
+
+
 def _validate_budget(problems: _Problems, path: str, budget: Any) -> Budget | None:
     if budget is None:
         return None
     if not _is_mapping(problems, path, budget, "{monthly: 2500, currency: EUR}"):
         return None
     _check_keys(problems, path, budget, ("monthly", "currency"))
-    monthly_raw = budget.get("monthly")
-    monthly = None
-    if isinstance(monthly_raw, bool) or monthly_raw is None:
-        problems.add("%s.monthly" % path, "%r is not a number; write the monthly budget like 2500" % (monthly_raw,))
-    else:
-        try:
-            monthly = Decimal(str(monthly_raw))
-        except ArithmeticError:
-            problems.add("%s.monthly" % path, "%r is not a number; write the monthly budget like 2500" % (monthly_raw,))
-        else:
-            if not monthly.is_finite():
-                problems.add("%s.monthly" % path, "%r is not a finite number" % (monthly_raw,))
-                monthly = None
-            elif monthly < 0:
-                problems.add("%s.monthly" % path, "%r is negative; a budget is zero or more" % (monthly_raw,))
-                monthly = None
+    monthly = _parse_monthly(problems, "%s.monthly" % path, budget.get("monthly"))
     currency = budget.get("currency", DEFAULT_CURRENCY)
     if currency not in SUPPORTED_CURRENCIES:
         problems.add(
             "%s.currency" % path,
-            "%r is not a supported currency; use one of %s" % (currency, ", ".join(SUPPORTED_CURRENCIES)),
+            "%r is not a supported currency; use one of %s (a budget without currency is in %s)"
+            % (currency, ", ".join(SUPPORTED_CURRENCIES), DEFAULT_CURRENCY),
         )
         return None
     if monthly is None:
         return None
     return Budget(monthly=monthly, currency=currency)
+
+
+def validate_budget(budget: Any, where: str) -> Budget | None:
+    """The one rule for a tenant's ``budget`` (onboarding, budgets and the usage report use it):
+    ``monthly`` positive, ``currency`` one of CURRENCIES, USD when not given. ``where`` is the field path."""
+    problems = _Problems()
+    result = _validate_budget(problems, where, budget)
+    problems.raise_if_any(where)
+    return result
 
 
 def _validate_network(problems: _Problems, path: str, network: Any) -> tuple[bool, tuple[str, ...]]:
@@ -737,6 +788,9 @@ def _validate_tenant(
             problems.add("%s.cost_center" % path, problem)
 
     labels = _validate_labels(problems, "%s.labels" % path, spec.get("labels"))
+    adopt = spec.get("adopt", False)
+    if not isinstance(adopt, bool):
+        problems.add("%s.adopt" % path, "%r is not a boolean; write true or false" % (adopt,))
 
     resolved: list[Environment] = []
     if plan_values is not None and good_name is not None:
@@ -763,6 +817,7 @@ def _validate_tenant(
         budget=budget,
         cost_center=cost_center,
         labels=labels,
+        adopt=adopt,
     )
 
 

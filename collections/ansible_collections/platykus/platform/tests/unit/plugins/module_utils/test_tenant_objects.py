@@ -175,7 +175,7 @@ def test_quota_objects(acme):
         "pods": "60",
         "count/services": "20",
         "services.loadbalancers": "1",
-        "services.nodeports": "0",
+        "services.nodeports": "2",
         "persistentvolumeclaims": "10",
         "count/configmaps": "50",
         "count/secrets": "50",

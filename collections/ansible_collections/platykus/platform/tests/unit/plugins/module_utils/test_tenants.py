@@ -88,7 +88,28 @@ BAD_SPECS = [
         "tenants[acme].environments[dev]",
         "limits_cpu must be at least cpu",
     ),
-    ("budget-negative", _set(["budget", "monthly"], -5), "tenants[acme].budget.monthly", "negative"),
+    ("budget-negative", _set(["budget", "monthly"], -5), "tenants[acme].budget.monthly", "not positive"),
+    ("budget-zero", _set(["budget", "monthly"], 0), "tenants[acme].budget.monthly", "leave budget out"),
+    ("budget-huge", _set(["budget", "monthly"], "1e99"), "tenants[acme].budget.monthly", "not a real budget"),
+    ("budget-nan", _set(["budget", "monthly"], "NaN"), "tenants[acme].budget.monthly", "not a real budget"),
+    # A trailing newline passed re.match(...$) and was refused by the API server mid-batch.
+    ("environment-trailing-newline", _set(["environments"], ["dev\n"]), "tenants[acme].environments", "DNS-1123"),
+    ("name-trailing-newline", _set(["name"], "acme\n"), ".name", "DNS-1123"),
+    ("label-value-newline", _set(["labels"], {"team": "pay\n"}), "tenants[acme].labels.team", "label value"),
+    ("label-key-newline", _set(["labels"], {"team\n": "x"}), "labels.team", "label key"),
+    ("cost-center-newline", _set(["cost_center"], "cc-1\n"), "tenants[acme].cost_center", "label value"),
+    ("group-spaces", _set(["owners", "admin"], [" acme-admins "]), "owners.admin[0]", "surrounding spaces"),
+    ("group-newline", _set(["owners", "developer"], ["acme-devs\n"]), "owners.developer[0]", "control characters"),
+    ("memory-huge", _set(["overrides"], {"memory": "1e99"}), "tenants[acme].overrides.memory", "larger than Kubernetes"),
+    ("cpu-infinite", _set(["overrides"], {"cpu": "Infinity"}), "tenants[acme].overrides.cpu", "larger than Kubernetes"),
+    ("pods-huge", _set(["overrides"], {"pods": 10**12}), "tenants[acme].overrides.pods", "real count"),
+    (
+        "nodeports-below-loadbalancers",
+        _set(["overrides"], {"services_loadbalancers": 2, "services_nodeports": 1}),
+        "tenants[acme].environments[dev]",
+        "raise services_nodeports",
+    ),
+    ("adopt-not-bool", _set(["adopt"], "yes"), "tenants[acme].adopt", "true or false"),
     ("budget-not-number", _set(["budget", "monthly"], "lots"), "tenants[acme].budget.monthly", "not a number"),
     ("budget-unknown-currency", _set(["budget", "currency"], "XYZ"), "tenants[acme].budget.currency", "EUR"),
     ("budget-unknown-key", _set(["budget", "monthy"], 1), "tenants[acme].budget.monthy", "did you mean monthly"),
@@ -123,6 +144,23 @@ BAD_SPECS = [
     ),
     ("display-name-not-string", _set(["display_name"], ["x"]), "tenants[acme].display_name", "not a string"),
 ]
+
+
+def test_nodeports_follow_loadbalancers_unless_set(plans, acme_spec):
+    acme_spec["overrides"] = {"services_loadbalancers": 3}
+    acme_spec["environments"] = ["dev", {"name": "prod", "overrides": {"services_nodeports": 10}}]
+    dev, prod = validate_tenants([acme_spec], plans)[0].environments
+    assert (dev.quota.services_loadbalancers, dev.quota.services_nodeports) == (3, 6)
+    assert (prod.quota.services_loadbalancers, prod.quota.services_nodeports) == (3, 10)
+
+
+def test_budget_rule_is_shared(acme_spec):
+    from ansible_collections.platykus.platform.plugins.module_utils._tenants import validate_budget
+
+    assert validate_budget({"monthly": 400}, "budget").currency == "USD"
+    assert validate_budget(None, "budget") is None
+    with pytest.raises(PlatykusError, match="where.monthly"):
+        validate_budget({"monthly": 0}, "where")
 
 
 @pytest.mark.parametrize("case, mutate, field, fix", BAD_SPECS, ids=[case[0] for case in BAD_SPECS])
