@@ -6,6 +6,7 @@ Regenerate the golden files after a deliberate change with PLATYKUS_UPDATE_GOLDE
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import subprocess
@@ -109,6 +110,18 @@ def test_shipped_inventories_install_the_required_services(provider_services):
     golden = yaml.safe_load((GOLDEN / f"plan-{inventory}.yml").read_text())
     installed = {release["service"] for stage in golden["stages"] for release in stage["releases"]}
     assert required <= installed, required - installed
+
+
+def test_catalog_is_pure_data():
+    # Ansible would template Jinja in the catalog and expand anchors before service_plan sees them;
+    # settings are named as ${name} and filled by the plan instead.
+    text = (ROOT / "catalog" / "services.yml").read_text()
+    assert "{{" not in text and "{%" not in text
+    tokens = {type(token).__name__ for token in yaml.scan(text)}
+    assert not tokens & {"AnchorToken", "AliasToken", "TagToken"}, tokens
+    data = json.dumps([CATALOG["platykus_catalog_services"], CATALOG["platykus_catalog_parameters"]])
+    named = set(re.findall(r"(?<!\$)\$\{([a-z_][a-z0-9_]*)\}", data))
+    assert named <= set(CATALOG["platykus_catalog_parameters"]), named - set(CATALOG["platykus_catalog_parameters"])
 
 
 def test_every_service_pins_an_exact_version_and_priority_class():

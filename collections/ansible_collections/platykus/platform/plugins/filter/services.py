@@ -26,6 +26,16 @@ options:
     description: aws, generic or lab.
     type: str
     required: true
+  parameters:
+    description:
+      - The inventory settings the catalog names as C(${name}), each with its default (platykus_catalog_parameters);
+        C(null) means the inventory must set it.
+    type: dict
+  settings:
+    description:
+      - Where the parameters' values come from, normally C(hostvars[inventory_hostname]); only the
+        declared parameters are read from it.
+    type: dict
   disabled:
     description: Services switched off (platykus_services_disabled).
     type: list
@@ -36,15 +46,15 @@ options:
   mirror:
     description: One chart repository URL that serves every chart (an offline mirror); empty for upstream.
     type: str
-  aws_account_id:
-    description: Account of the IRSA roles (aws only).
-    type: str
 """
 
 EXAMPLES = r"""
 - name: Plan the services
   ansible.builtin.set_fact:
-    releases: "{{ platykus_catalog_services | platykus.platform.service_plan(stages=platykus_catalog_stages, provider='lab') }}"
+    releases: >-
+      {{ platykus_catalog_services | platykus.platform.service_plan(
+           stages=platykus_catalog_stages, provider='lab',
+           parameters=platykus_catalog_parameters, settings=hostvars[inventory_hostname]) }}
 """
 
 RETURN = r"""
@@ -59,21 +69,24 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._services import (
     namespace_pod_security,
+    resolve_parameters,
     service_plan,
     stage_plan,
 )
 
 
-def _service_plan(catalog, stages, provider, disabled=None, overrides=None, mirror=None, aws_account_id=""):
+def _service_plan(catalog, stages, provider, parameters=None, settings=None, disabled=None, overrides=None, mirror=None):
     try:
+        # Only the declared parameters are read (and so templated) from the host's variables.
+        resolved = resolve_parameters(dict(parameters or {}), settings or {})
         return service_plan(
             catalog,
             list(stages),
             provider,
+            settings=resolved,
             disabled=disabled,
             overrides=overrides,
             mirror=mirror or None,
-            aws_account_id=str(aws_account_id or ""),
         )
     except PlatykusError as err:
         raise AnsibleFilterError(f"Failed to plan the platform services: {err}") from err

@@ -3,20 +3,26 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The platform service catalog turned into a release plan.
 
-Pure data in, pure data out: the catalog (catalog/services.yml), the provider and the inventory's
-switches and overrides become one ordered list of releases, each with its final values and the
-non-chart objects that go with it. Roles install it; plan mode writes it down. Nothing here talks
-to a cluster.
+Pure data in, pure data out: the catalog (catalog/services.yml, itself pure data), the provider,
+the inventory settings the catalog names as ${name}, and the inventory's switches and overrides
+become one ordered list of releases, each with its final values and the non-chart objects that go
+with it. Roles install it; plan mode writes it down. Nothing here talks to a cluster.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any
+import re
+from typing import Any, Mapping
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    POD_SECURITY_LEVELS,
+    SERVICE_LABEL,
+)
 
-POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")
 PROVIDERS = ("aws", "generic", "lab")
 OVERRIDE_KEYS = {"enabled", "values", "version", "repository", "namespace"}
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -107,83 +113,176 @@ def _objects(name: str, spec: dict, provider: str, namespace: str) -> list[dict]
         if item.get("namespaced"):
             metadata["namespace"] = namespace
         labels = metadata.setdefault("labels", {})
-        labels.setdefault("app.kubernetes.io/managed-by", "platykus")
-        labels["platykus.io/service"] = name
+        labels.setdefault(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+        labels[SERVICE_LABEL] = name
         objects.append(definition)
     return objects
+
+
+# -- inventory settings in the catalog ----------------------------------------------------------
+# The catalog is pure data; a string names an inventory setting as ${name} (``$${name}`` is the
+# literal text). Only braced lower-case names count, so chart values such as ``$HOME`` or
+# ``${ENV_VAR}`` pass through untouched.
+PARAMETER = re.compile(r"\$(\$?)\{([a-z_][a-z0-9_]*)\}")
+# The setting IRSA role ARNs are built from.
+ACCOUNT_SETTING = "platykus_aws_account_id"
+
+
+def substitute(data: Any, settings: Mapping[str, Any], where: str) -> Any:
+    """``data`` with every ${name} replaced by ``settings[name]``; dict keys are left alone.
+
+    A string that is exactly one ${name} becomes the setting itself (a number stays a number).
+    """
+    if isinstance(data, dict):
+        return {key: substitute(value, settings, f"{where}.{key}") for key, value in data.items()}
+    if isinstance(data, list):
+        return [substitute(value, settings, f"{where}[{index}]") for index, value in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+
+    def value(match: re.Match) -> Any:
+        escaped, name = match.groups()
+        if escaped:
+            return "${%s}" % name
+        if name not in settings:
+            raise PlatykusError(
+                f"{where}: ${{{name}}} is not one of platykus_catalog_parameters ({', '.join(sorted(settings))})",
+                field=where,
+            )
+        return settings[name]
+
+    whole = PARAMETER.fullmatch(data)
+    if whole and not whole.group(1):
+        return value(whole)
+    return PARAMETER.sub(lambda match: str(value(match)), data)
+
+
+def resolve_parameters(declared: Mapping[str, Any], inventory: Mapping[str, Any]) -> dict[str, Any]:
+    """The value of every catalog parameter: the inventory's, else the declared default.
+
+    An unset or empty setting takes the default, which may name an earlier parameter; a parameter
+    declared without a default (``~``) must be set by the inventory.
+    """
+    resolved: dict[str, Any] = {}
+    for name, default in declared.items():
+        value = inventory[name] if name in inventory else None
+        if value is None or value == "":
+            if default is None:
+                raise PlatykusError(
+                    f"The service catalog needs {name}: set it in the inventory (group_vars/all/cluster.yml)",
+                    field=name,
+                )
+            value = substitute(default, resolved, f"platykus_catalog_parameters.{name}")
+        resolved[name] = value
+    return resolved
+
+
+def _enabled(name: str, spec: dict, settings: Mapping[str, Any], override: dict, disabled: list[str]) -> bool:
+    """Off when the catalog, an enabled_when condition, the override or the disabled list says so."""
+    enabled = _truthy(override.get("enabled", spec.get("enabled", True))) and name not in disabled
+    for setting, wanted in (spec.get("enabled_when") or {}).items():
+        if setting not in settings:
+            raise PlatykusError(
+                f"Service catalog entry '{name}': enabled_when names '{setting}', "
+                f"which is not one of platykus_catalog_parameters",
+                field=name,
+            )
+        enabled = enabled and settings[setting] in (wanted if isinstance(wanted, list) else [wanted])
+    return enabled
+
+
+def _chart_source(chart: str, repository: str, mirror: str | None) -> tuple[str, str | None]:
+    """(chart_ref, chart_repo_url) for kubernetes.core.helm: a mirror, an OCI reference or a repository."""
+    if mirror:
+        return chart, mirror
+    if repository.startswith("oci://"):
+        return f"{repository.rstrip('/')}/{chart}", None
+    return chart, repository
+
+
+def _irsa(name: str, spec: dict, provider: str, settings: Mapping[str, Any], partition: str) -> dict | None:
+    """The IRSA role of an aws service, with its ARN; None elsewhere."""
+    irsa = spec.get("irsa") if provider == "aws" else None
+    if not irsa:
+        return None
+    account = str(settings.get(ACCOUNT_SETTING) or "")
+    if not account:
+        raise PlatykusError(f"Service '{name}' needs an IRSA role but {ACCOUNT_SETTING} is empty", field=name)
+    arn = f"arn:{partition}:iam::{account}:role/{irsa['role']}"
+    return {**irsa, "role_arn": arn}
+
+
+def _values(spec: dict, provider: str, irsa: dict | None, override: dict) -> dict:
+    """Catalog values, then provider values, then PriorityClass and IRSA annotation, then the override."""
+    values = deep_merge(spec.get("values") or {}, (spec.get("provider_values") or {}).get(provider) or {})
+    for path in spec.get("priority_class_values") or []:
+        _set_path(values, path, spec["priority_class"])
+    for path in (irsa or {}).get("service_account_values") or []:
+        _node(values, path)[IRSA_ANNOTATION] = irsa["role_arn"]
+    return deep_merge(values, override.get("values") or {})
+
+
+def _release(name: str, spec: dict, provider: str, state: str, override: dict, mirror: str | None, irsa: dict | None) -> dict:
+    namespace = override.get("namespace") or spec["namespace"]
+    repository = override.get("repository") or spec["repository"]
+    chart_ref, chart_repo_url = _chart_source(spec["chart"], repository, mirror)
+    entry = {
+        "service": name,
+        "stage": spec["stage"],
+        "state": state,
+        "release": spec.get("release") or name,
+        "namespace": namespace,
+        "chart": spec["chart"],
+        "repository": repository,
+        "chart_ref": chart_ref,
+        "chart_repo_url": chart_repo_url,
+        "version": str(override.get("version") or spec["version"]),
+        "pod_security": spec.get("pod_security", "restricted"),
+        "priority_class": spec.get("priority_class"),
+        "wait": _truthy(spec.get("wait", True)),
+        "aggregate_cluster_roles": list(spec.get("aggregate_cluster_roles") or []),
+        "values": _values(spec, provider, irsa, override),
+        "objects": _objects(name, spec, provider, namespace),
+    }
+    if irsa:
+        entry["irsa"] = {"role": irsa["role"], "role_arn": irsa["role_arn"], "policy": irsa.get("policy") or {}}
+    return entry
 
 
 def service_plan(
     catalog: dict,
     stages: list[str],
     provider: str,
+    settings: Mapping[str, Any] | None = None,
     disabled: list[str] | None = None,
     overrides: dict | None = None,
     mirror: str | None = None,
-    aws_account_id: str = "",
     aws_partition: str = "aws",
 ) -> list[dict]:
     """Every catalog service for ``provider`` in stage order, with its state and final values.
 
-    A service is ``present`` unless the catalog's ``enabled`` is false, it is listed in ``disabled``
-    or its override sets ``enabled: false``; then it is ``absent`` (its release is uninstalled).
-    Services of other providers are left out altogether.
+    ``settings`` are the resolved catalog parameters (resolve_parameters); every ${name} in a
+    service is replaced by its value first. A service is ``present`` unless the catalog's
+    ``enabled``/``enabled_when``, the ``disabled`` list or its override's ``enabled: false`` say
+    otherwise; then it is ``absent`` (its release is uninstalled). Services of other providers are
+    left out altogether.
     """
+    settings = dict(settings or {})
     disabled = list(disabled or [])
     overrides = dict(overrides or {})
     if provider not in PROVIDERS:
         raise PlatykusError(f"provider '{provider}' is not one of {', '.join(PROVIDERS)}", field="provider")
     _check_switches(catalog, disabled, overrides)
     plan = []
-    for name, spec in catalog.items():
+    for name, raw in catalog.items():
+        spec = substitute(raw, settings, f"platykus_catalog_services.{name}")
         _check_service(name, spec, stages)
         if provider not in spec["providers"]:
             continue
         override = overrides.get(name) or {}
-        enabled = _truthy(override.get("enabled", spec.get("enabled", True))) and name not in disabled
-        namespace = override.get("namespace") or spec["namespace"]
-        repository = override.get("repository") or spec["repository"]
-        version = str(override.get("version") or spec["version"])
-        values = deep_merge(spec.get("values") or {}, (spec.get("provider_values") or {}).get(provider) or {})
-        for path in spec.get("priority_class_values") or []:
-            _set_path(values, path, spec["priority_class"])
-        irsa = spec.get("irsa") if provider == "aws" else None
-        if irsa:
-            if not aws_account_id:
-                raise PlatykusError(
-                    f"Service '{name}' needs an IRSA role but platykus_aws_account_id is empty", field=name
-                )
-            arn = f"arn:{aws_partition}:iam::{aws_account_id}:role/{irsa['role']}"
-            for path in irsa.get("service_account_values") or []:
-                _node(values, path)[IRSA_ANNOTATION] = arn
-        values = deep_merge(values, override.get("values") or {})
-        if mirror:
-            chart_ref, chart_repo_url = spec["chart"], mirror
-        elif repository.startswith("oci://"):
-            chart_ref, chart_repo_url = f"{repository.rstrip('/')}/{spec['chart']}", None
-        else:
-            chart_ref, chart_repo_url = spec["chart"], repository
-        entry = {
-            "service": name,
-            "stage": spec["stage"],
-            "state": "present" if enabled else "absent",
-            "release": spec.get("release") or name,
-            "namespace": namespace,
-            "chart": spec["chart"],
-            "repository": repository,
-            "chart_ref": chart_ref,
-            "chart_repo_url": chart_repo_url,
-            "version": version,
-            "pod_security": spec.get("pod_security", "restricted"),
-            "priority_class": spec.get("priority_class"),
-            "wait": _truthy(spec.get("wait", True)),
-            "aggregate_cluster_roles": list(spec.get("aggregate_cluster_roles") or []),
-            "values": values,
-            "objects": _objects(name, spec, provider, namespace),
-        }
-        if irsa:
-            entry["irsa"] = {"role": irsa["role"], "role_arn": arn, "policy": irsa.get("policy") or {}}
-        plan.append(entry)
+        state = "present" if _enabled(name, spec, settings, override, disabled) else "absent"
+        irsa = _irsa(name, spec, provider, settings, aws_partition)
+        plan.append(_release(name, spec, provider, state, override, mirror, irsa))
     order = {stage: index for index, stage in enumerate(stages)}
     return sorted(plan, key=lambda entry: order[entry["stage"]])
 

@@ -8,11 +8,14 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._services import (
     deep_merge,
     namespace_pod_security,
+    resolve_parameters,
     service_plan,
     stage_plan,
+    substitute,
 )
 
 STAGES = ["base", "certificates", "storage", "observability"]
+AWS = {"platykus_aws_account_id": "111122223333"}
 
 
 def catalog() -> dict:
@@ -48,7 +51,7 @@ def by_service(plan: list[dict]) -> dict:
     [("lab", ["certs", "prom"]), ("aws", ["certs", "disk", "prom"]), ("generic", [])],
 )
 def test_selects_the_provider_in_stage_order(provider, expected):
-    plan = service_plan(catalog(), STAGES, provider, aws_account_id="111122223333")
+    plan = service_plan(catalog(), STAGES, provider, settings=AWS)
     assert [entry["service"] for entry in plan] == expected
 
 
@@ -89,7 +92,7 @@ def test_version_and_repository_override_and_mirror():
 
 
 def test_irsa_annotation_on_aws_only():
-    aws = by_service(service_plan(catalog(), STAGES, "aws", aws_account_id="111122223333"))
+    aws = by_service(service_plan(catalog(), STAGES, "aws", settings=AWS))
     assert aws["certs"]["values"]["serviceAccount"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/c-certs"
     }
@@ -109,7 +112,7 @@ def test_objects_are_labelled_and_narrowed():
     assert lab["certs"]["objects"][1]["metadata"]["namespace"] == "sys"
     assert lab["certs"]["objects"][0]["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "platykus", "platykus.io/service": "certs"}
-    aws = by_service(service_plan(catalog(), STAGES, "aws", aws_account_id="111122223333"))
+    aws = by_service(service_plan(catalog(), STAGES, "aws", settings=AWS))
     assert [obj["kind"] for obj in aws["certs"]["objects"]] == ["Certificate"]
 
 
@@ -157,3 +160,91 @@ def test_deep_merge_replaces_lists_and_copies():
     base = {"a": {"b": [1, 2], "c": 1}}
     merged = deep_merge(base, {"a": {"b": [3]}})
     assert merged == {"a": {"b": [3], "c": 1}} and base == {"a": {"b": [1, 2], "c": 1}}
+
+
+# -- inventory settings named in the catalog ---------------------------------------------------------
+PARAMETERS = {
+    "platykus_cluster_name": None,
+    "platykus_eks_cluster_name": "${platykus_cluster_name}",
+    "platykus_autoscaler": "karpenter",
+    "platykus_cpu_limit": "1000",
+}
+
+
+@pytest.mark.parametrize(
+    ("inventory", "expected"),
+    [
+        ({"platykus_cluster_name": "c1"},
+         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "c1", "platykus_autoscaler": "karpenter",
+          "platykus_cpu_limit": "1000"}),
+        # Empty counts as unset; a set value wins; unrelated variables are not read.
+        ({"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "", "platykus_cpu_limit": 8, "other": 1},
+         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "c1", "platykus_autoscaler": "karpenter",
+          "platykus_cpu_limit": 8}),
+        ({"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "eks", "platykus_autoscaler": "cluster-autoscaler"},
+         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "eks", "platykus_autoscaler": "cluster-autoscaler",
+          "platykus_cpu_limit": "1000"}),
+    ],
+)
+def test_parameters_take_the_inventory_value_or_the_default(inventory, expected):
+    assert resolve_parameters(PARAMETERS, inventory) == expected
+
+
+@pytest.mark.parametrize("inventory", [{}, {"platykus_cluster_name": ""}, {"platykus_cluster_name": None}])
+def test_a_parameter_without_default_must_be_set(inventory):
+    with pytest.raises(PlatykusError, match="The service catalog needs platykus_cluster_name: set it in the inventory"):
+        resolve_parameters(PARAMETERS, inventory)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("${name}-loki", "c1-loki"),
+        ("arn:${name}:${count}", "arn:c1:3"),
+        ("${count}", 3),                           # a whole placeholder keeps the setting's type
+        ("$${name} and ${name}", "${name} and c1"),  # $$ escapes
+        ("${ENV_VAR} $HOME", "${ENV_VAR} $HOME"),  # chart values' own variables pass through
+        ({"${name}": ["${name}", 1, True]}, {"${name}": ["c1", 1, True]}),  # keys are data
+    ],
+)
+def test_substitute(data, expected):
+    assert substitute(data, {"name": "c1", "count": 3}, "x") == expected
+
+
+def test_substitute_names_the_path_of_an_unknown_parameter():
+    with pytest.raises(PlatykusError, match=r"x\.values\.a\[1\]: \$\{nmae\} is not one of platykus_catalog_parameters \(name\)"):
+        substitute({"values": {"a": ["ok", "${nmae}"]}}, {"name": "c1"}, "x")
+
+
+def test_settings_fill_services_before_validation():
+    entries = catalog()
+    entries["prom"]["namespace"] = "${ns}"
+    entries["prom"]["values"]["server"]["cluster"] = "${platykus_cluster_name}"
+    settings = {"ns": "platykus-monitoring", "platykus_cluster_name": "c1"}
+    prom = by_service(service_plan(entries, STAGES, "lab", settings=settings))["prom"]
+    assert prom["namespace"] == "platykus-monitoring"
+    assert prom["values"]["server"]["cluster"] == "c1"
+    with pytest.raises(PlatykusError, match=r"platykus_catalog_services\.prom\.namespace: \$\{ns\}"):
+        service_plan(entries, STAGES, "lab", settings={"platykus_cluster_name": "c1"})
+
+
+@pytest.mark.parametrize(
+    ("autoscaler", "when", "state"),
+    [
+        ("karpenter", {"platykus_autoscaler": "karpenter"}, "present"),
+        ("cluster-autoscaler", {"platykus_autoscaler": "karpenter"}, "absent"),
+        ("cluster-autoscaler", {"platykus_autoscaler": ["karpenter", "cluster-autoscaler"]}, "present"),
+    ],
+)
+def test_enabled_when_compares_settings(autoscaler, when, state):
+    entries = catalog()
+    entries["prom"]["enabled_when"] = when
+    plan = by_service(service_plan(entries, STAGES, "lab", settings={"platykus_autoscaler": autoscaler}))
+    assert plan["prom"]["state"] == state
+
+
+def test_enabled_when_names_a_declared_parameter():
+    entries = catalog()
+    entries["prom"]["enabled_when"] = {"platykus_autoscalr": "karpenter"}
+    with pytest.raises(PlatykusError, match="enabled_when names 'platykus_autoscalr'"):
+        service_plan(entries, STAGES, "lab", settings={"platykus_autoscaler": "karpenter"})
