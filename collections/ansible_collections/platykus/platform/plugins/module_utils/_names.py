@@ -44,6 +44,9 @@ SA_TOKEN_POLICY_NAME = "platykus-deny-sa-token-secrets"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"
+# tenant_budget owns the budget annotations and the lowered pods limit under a manager of its own,
+# so onboarding's applies never take them back.
+BUDGET_FIELD_MANAGER = "platykus-budget"
 
 # -- rules --------------------------------------------------------------------------------------
 POD_SECURITY_LEVELS = ("restricted", "baseline", "privileged")

@@ -37,10 +37,14 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     MANAGED_BY_VALUE,
     NETWORK_POLICY_NAMES,
     PLAN_LABEL,
+    ADOPTED_ANNOTATION,
     QUOTA_NAME,
     ROLE_NAMES,
+    SA_TOKEN_POLICY_NAME,
     TENANT_LABEL,
 )
+
+SA_TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete", "deletecollection")
@@ -143,7 +147,7 @@ def _meta(tenant: Tenant, env: Environment, name: str, namespaced: bool = True) 
     return meta
 
 
-def render_namespace(tenant: Tenant, env: Environment) -> dict[str, Any]:
+def render_namespace(tenant: Tenant, env: Environment, adopted: bool = False) -> dict[str, Any]:
     meta = _meta(tenant, env, env.namespace, namespaced=False)
     labels = dict(tenant.labels)
     labels.update(meta["labels"])
@@ -153,6 +157,8 @@ def render_namespace(tenant: Tenant, env: Environment) -> dict[str, Any]:
         labels["pod-security.kubernetes.io/%s-version" % mode] = "latest"
     meta["labels"] = dict(sorted(labels.items()))
     meta["annotations"] = {DISPLAY_NAME_ANNOTATION: tenant.display_name}
+    if adopted:
+        meta["annotations"][ADOPTED_ANNOTATION] = "true"
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 
 
@@ -323,10 +329,12 @@ def render_quota_objects(tenant: Tenant, env: Environment) -> list[dict[str, Any
     ]
 
 
-def render_environment(tenant: Tenant, env: Environment, ingress_namespace: str | None) -> list[dict[str, Any]]:
+def render_environment(
+    tenant: Tenant, env: Environment, ingress_namespace: str | None, adopted: bool = False
+) -> list[dict[str, Any]]:
     """Every object of one environment namespace, Namespace first."""
     return (
-        [render_namespace(tenant, env)]
+        [render_namespace(tenant, env, adopted)]
         + render_service_accounts(tenant, env)
         + render_roles(tenant, env)
         + render_role_bindings(tenant, env)
@@ -335,12 +343,61 @@ def render_environment(tenant: Tenant, env: Environment, ingress_namespace: str 
     )
 
 
-def render_tenant(tenant: Tenant, ingress_namespace: str | None = None) -> list[dict[str, Any]]:
-    """Every object of a tenant, environment by environment in spec order."""
+def render_tenant(
+    tenant: Tenant, ingress_namespace: str | None = None, adopted: frozenset[str] | set[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Every object of a tenant, environment by environment in spec order; ``adopted`` namespaces
+    are marked so offboarding leaves them (and what was in them before) in place."""
     objects: list[dict[str, Any]] = []
     for env in tenant.environments:
-        objects.extend(render_environment(tenant, env, ingress_namespace))
+        objects.extend(render_environment(tenant, env, ingress_namespace, env.namespace in adopted))
     return objects
+
+
+def render_tenancy_policies() -> list[dict[str, Any]]:
+    """Cluster-wide admission policy (CEL, no webhook) shared by every tenant namespace.
+
+    Tenant developers may write Secrets, and a Secret of type kubernetes.io/service-account-token
+    is filled by the token controller with a token that never expires: that would hand a person
+    the CI ServiceAccount's rights for good, around the ban on ``serviceaccounts/token``. The policy
+    refuses creating such Secrets in any namespace labelled platykus.io/tenant. Only CREATE is
+    matched: a Secret's type is immutable, and the token controller must still update old ones.
+    """
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": SA_TOKEN_POLICY_NAME, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["secrets"]}
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.type) || object.type != '%s'" % SA_TOKEN_SECRET_TYPE,
+                    "reason": "Forbidden",
+                    "message": "tenant namespaces may not hold long-lived ServiceAccount token Secrets "
+                    "(type %s); request a short-lived token from your platform team" % SA_TOKEN_SECRET_TYPE,
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": SA_TOKEN_POLICY_NAME, "labels": labels},
+        "spec": {
+            "policyName": SA_TOKEN_POLICY_NAME,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+            },
+        },
+    }
+    return [policy, binding]
 
 
 def render_tenant_quotas(tenant: Tenant) -> list[dict[str, Any]]:

@@ -18,21 +18,30 @@ from ansible_collections.platykus.platform.plugins.module_utils._budget import O
 from ansible_collections.platykus.platform.plugins.module_utils._capacity import check_capacity
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    ApiException,
     BatchSummary,
     KUBE_ARGUMENT_SPEC,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
+    KubeApiError,
     KubeClient,
     object_key,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import (
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADOPTED_ANNOTATION,
+    DATA_SERVICE_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    MANAGED_SELECTOR,
     QUOTA_NAME,
     TENANT_LABEL,
+    tenant_selector,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._rbac import binding_excess, excess_rules
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import (
     quota_hard,
     container_limits,
+    render_tenancy_policies,
     render_tenant,
     render_tenant_quotas,
+    role_rules,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
     Tenant,
@@ -42,11 +51,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     validate_tenants,
 )
 
-DATA_SERVICE_LABEL = "platykus.io/data-service"
 # Options shared by the tenant modules: the tenant set (always validated whole) and the capacity check.
+# Elements are checked by validate_tenants, which names the field (Ansible's own check would not).
 TENANT_SET_ARGUMENT_SPEC = dict(
-    tenants=dict(type="list", elements="dict", required=True),
-    plans=dict(type="dict", required=True),
+    tenants=dict(type="list", elements="raw", required=True),
+    plans=dict(type="raw", required=True),
     platform_namespaces=dict(type="list", elements="str", default=[]),
     tenant=dict(type="str"),
     **KUBE_ARGUMENT_SPEC,
@@ -54,6 +63,18 @@ TENANT_SET_ARGUMENT_SPEC = dict(
 CAPACITY_ARGUMENT_SPEC = dict(
     overcommit=dict(type="dict", default={}),
     capacity_policy=dict(type="str", choices=["fail", "warn"], default="fail"),
+)
+# What onboarding does with Roles and RoleBindings in tenant namespaces that Platykus did not
+# write and that grant more than tenant-admin: delete them, refuse to run, or leave them.
+UNMANAGED_RBAC_CHOICES = ("prune", "fail", "keep")
+# The kinds onboarding writes into a namespace; offboarding an adopted namespace removes these.
+_NAMESPACED_KINDS = (
+    ("v1", "ServiceAccount"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "ResourceQuota"),
+    ("v1", "LimitRange"),
 )
 
 
@@ -65,10 +86,6 @@ def tenant_set_params(params: Mapping) -> dict[str, Any]:
 def capacity_params(params: Mapping) -> dict[str, Any]:
     """The CAPACITY_ARGUMENT_SPEC options, as keyword arguments of the functions below."""
     return {key: params[key] for key in CAPACITY_ARGUMENT_SPEC}
-
-
-# Every rendered tenant object carries it, so one LIST per kind reads the current state.
-MANAGED_SELECTOR = "%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 
 Connect = Callable[[], KubeClient]
@@ -87,7 +104,7 @@ def _prepare(
     validated = validate_tenants(tenants, plans, platform_namespaces)
     chosen = select_tenants(validated, tenant)
     client = connect()
-    nodes = client.list("v1", "Node")
+    nodes = client.list_all("v1", "Node")
     report = check_capacity(validated, nodes, overcommit, capacity_policy)
     return client, chosen, report
 
@@ -188,6 +205,102 @@ def apply_tenant_quotas(
     return result
 
 
+def _claimed_namespaces(chosen: list[Tenant], existing: Mapping[str, dict]) -> set[str]:
+    """Check who owns each tenant namespace that exists; return the ones the tenants adopt.
+
+    A namespace labelled for another tenant is refused. One that exists without Platykus's labels
+    is refused too unless the spec says ``adopt: true``; once adopted it stays marked, so
+    offboarding leaves it and what was in it before in place. Every problem is reported at once.
+    """
+    problems, adopted = [], set()
+    for item in chosen:
+        for namespace in item.namespaces:
+            found = existing.get(namespace)
+            if found is None:
+                continue
+            owner = _owner(found)
+            annotations = (found.get("metadata") or {}).get("annotations") or {}
+            if owner is not None and owner != item.name:
+                problems.append(
+                    "namespace '%s' already belongs to tenant '%s' (label %s); rename the environment or "
+                    "offboard '%s' first" % (namespace, owner, TENANT_LABEL, owner)
+                )
+            elif owner is None and not item.adopt:
+                problems.append(
+                    "namespace '%s' already exists and Platykus did not create it; set adopt: true in tenant "
+                    "'%s''s spec to take it over (offboarding will then leave the namespace and its other objects), "
+                    "or rename the environment" % (namespace, item.name)
+                )
+            elif owner is None or annotations.get(ADOPTED_ANNOTATION) == "true":
+                adopted.add(namespace)
+    if problems:
+        raise PlatykusError("Failed to apply tenants, nothing was written: " + "; ".join(problems))
+    return adopted
+
+
+def _excess_rbac(client: KubeClient, namespaces: set[str]) -> list[tuple[dict, list[str]]]:
+    """Roles and RoleBindings in ``namespaces`` that Platykus did not write and that grant more than
+    tenant-admin (a binding of the built-in ``admin`` ClusterRole added by hand, for example)."""
+    if not namespaces:
+        return []
+    rbac = "rbac.authorization.k8s.io/v1"
+    roles = [role for role in client.list_all(rbac, "Role") if _meta_of(role).get("namespace") in namespaces]
+    bindings = [item for item in client.list_all(rbac, "RoleBinding") if _meta_of(item).get("namespace") in namespaces]
+    foreign_roles = [role for role in roles if not _is_managed(role)]
+    foreign_bindings = [binding for binding in bindings if not _is_managed(binding)]
+    if not foreign_roles and not foreign_bindings:
+        return []
+    allowed = role_rules("admin")
+    cluster_roles = {role["metadata"]["name"]: role for role in client.list_all(rbac, "ClusterRole")}
+    found = [(role, excess_rules(role.get("rules") or [], allowed)) for role in foreign_roles]
+    for binding in foreign_bindings:
+        namespace = binding["metadata"]["namespace"]
+        in_namespace = {role["metadata"]["name"]: role for role in roles if role["metadata"]["namespace"] == namespace}
+        found.append((binding, binding_excess(binding, in_namespace, cluster_roles, allowed)))
+    return [(obj, excess) for obj, excess in found if excess]
+
+
+def _meta_of(obj: Mapping) -> Mapping:
+    return obj.get("metadata") or {}
+
+
+def _is_managed(obj: Mapping) -> bool:
+    return (_meta_of(obj).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE
+
+
+def _describe_excess(excess: list[tuple[dict, list[str]]]) -> list[str]:
+    return ["%s (grants %s)" % (object_key(obj), ", ".join(reasons[:5])) for obj, reasons in excess]
+
+
+def _prune(client: KubeClient, excess: list[tuple[dict, list[str]]], check_mode: bool) -> list[str]:
+    pruned = []
+    for obj, _reasons in excess:
+        meta = obj["metadata"]
+        if client.delete(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"], dry_run=check_mode):
+            pruned.append(object_key(obj))
+    return pruned
+
+
+def _adoption_report(client: KubeClient, adopted: set[str]) -> dict[str, list[str]]:
+    """What each adopted namespace held that Platykus did not write: its Roles and RoleBindings."""
+    report: dict[str, list[str]] = {namespace: [] for namespace in sorted(adopted)}
+    for kind in ("Role", "RoleBinding"):
+        for item in client.list_all("rbac.authorization.k8s.io/v1", kind):
+            meta = item.get("metadata") or {}
+            if meta.get("namespace") in adopted and not _is_managed(item):
+                report[meta["namespace"]].append(object_key(item))
+    return report
+
+
+def _render_onboarding(
+    client: KubeClient, chosen: list[Tenant], adopted: set[str], ingress_namespace: str | None
+) -> tuple[list[dict], set[str]]:
+    """The tenancy policies, then every chosen tenant's objects (budget-lowered pods limits kept)."""
+    enforced = _budget_enforced(client, [namespace for item in chosen for namespace in item.namespaces])
+    objects = [obj for item in chosen for obj in render_tenant(item, ingress_namespace, adopted)]
+    return render_tenancy_policies() + _leave_enforced_pods(objects, enforced), enforced
+
+
 def apply_tenants(
     connect: Connect,
     tenants: Any,
@@ -197,24 +310,31 @@ def apply_tenants(
     capacity_policy: str = "fail",
     tenant: str | None = None,
     ingress_namespace: str | None = None,
+    unmanaged_rbac: str = "prune",
     check_mode: bool = False,
     diff: bool = False,
 ) -> dict[str, Any]:
-    """Onboard or update tenants: every object of each chosen tenant in one server-side apply batch."""
+    """Onboard or update tenants: every object of each chosen tenant in one server-side apply batch,
+    dry-run whole first; then prune Roles/RoleBindings that grant more than tenant-admin."""
     client, chosen, report = _prepare(connect, tenants, plans, platform_namespaces, overcommit, capacity_policy, tenant)
     existing = _namespaces_by_name(client)
-    for item in chosen:
-        for namespace in item.namespaces:
-            owner = _owner(existing.get(namespace) or {})
-            if owner is not None and owner != item.name:
-                raise PlatykusError(
-                    "Failed to apply tenant '%s': namespace '%s' already belongs to tenant '%s' (label %s); "
-                    "rename the environment or offboard '%s' first" % (item.name, namespace, owner, TENANT_LABEL, owner)
-                )
-    enforced = _budget_enforced(client, [namespace for item in chosen for namespace in item.namespaces])
-    objects = _leave_enforced_pods([obj for item in chosen for obj in render_tenant(item, ingress_namespace)], enforced)
+    adopted = _claimed_namespaces(chosen, existing)
+    excess = _excess_rbac(client, {ns for item in chosen for ns in item.namespaces if ns in existing})
+    if excess and unmanaged_rbac == "fail":
+        raise PlatykusError(
+            "Failed to apply tenants, nothing was written: tenant namespaces hold RBAC that grants more than "
+            "tenant-admin: %s; delete it, or set unmanaged_rbac: prune" % "; ".join(_describe_excess(excess)),
+            field="unmanaged_rbac",
+        )
+    adoption = _adoption_report(client, adopted) if adopted else {}
+    objects, enforced = _render_onboarding(client, chosen, adopted, ingress_namespace)
     results = client.apply(objects, dry_run=check_mode, label_selector=MANAGED_SELECTOR)
+    pruned = _prune(client, excess, check_mode) if unmanaged_rbac == "prune" else []
     result = _summary_result(results, diff)
+    result["changed"] = result["changed"] or bool(pruned)
+    result["pruned"] = pruned
+    result["excess_rbac"] = _describe_excess(excess)
+    result["adopted"] = adoption
     result["budget_enforced"] = sorted(enforced)
     result["tenants"] = [item.to_dict() for item in chosen]
     result["namespaces"] = [namespace for item in chosen for namespace in item.namespaces]
@@ -223,85 +343,55 @@ def apply_tenants(
     return result
 
 
-def _namespaced_list_paths(client: KubeClient) -> list[tuple[str, str, str]]:
-    """``(apiVersion, kind, path)`` of every namespaced resource that can be listed (preferred versions)."""
-    try:
-        versions = ["v1"] + [
-            group["preferredVersion"]["groupVersion"]
-            for group in (client.request("GET", "/apis") or {}).get("groups", [])
-        ]
-    except ApiException as err:
-        raise PlatykusError("API discovery failed: %s" % getattr(err, "reason", err)) from err
-    found: list[tuple[str, str, str]] = []
-    for version in versions:
-        base = "/api/v1" if version == "v1" else "/apis/%s" % version
-        try:
-            listing = client.request("GET", base) or {}
-        except ApiException as err:
-            raise PlatykusError(
-                "API discovery of %s failed (%s); fix the API service or set force: true"
-                % (version, getattr(err, "reason", err))
-            ) from err
-        for res in listing.get("resources", []):
-            if "/" in res["name"] or not res.get("namespaced") or "list" not in res.get("verbs", []):
-                continue
-            found.append((version, res["kind"], "%s/%s" % (base, res["name"])))
-    return found
-
-
 def find_tenant_data(client: KubeClient, namespaces: Iterable[str], workers: int = 8) -> list[str]:
     """Keys of the PVCs and the objects labelled platykus.io/data-service in ``namespaces``."""
     namespaces = set(namespaces)
     if not namespaces:
         return []
 
-    def list_labelled(entry: tuple[str, str, str]) -> list[str]:
-        api_version, kind, path = entry
-        selector = None if kind == "PersistentVolumeClaim" and api_version == "v1" else DATA_SERVICE_LABEL
-        keys = []
-        token = None
-        while True:
-            try:
-                page = client.request("GET", path, query={"labelSelector": selector, "limit": 500, "continue": token})
-            except ApiException as err:
-                raise PlatykusError(
-                    "cannot check %s for tenant data (%s %s); fix access or set force: true"
-                    % (kind, getattr(err, "status", "?"), getattr(err, "reason", err))
-                ) from err
-            for item in (page or {}).get("items", []):
-                meta = item.get("metadata") or {}
-                if meta.get("namespace") in namespaces:
-                    item.setdefault("kind", kind)
-                    keys.append(object_key(item))
-            token = ((page or {}).get("metadata") or {}).get("continue")
-            if not token:
-                return keys
+    def list_labelled(resource: Any) -> list[str]:
+        is_pvc = resource.kind == "PersistentVolumeClaim" and resource.api_version == "v1"
+        try:
+            items = client.list_all(
+                resource.api_version, resource.kind, label_selector=None if is_pvc else DATA_SERVICE_LABEL
+            )
+        except KubeApiError as err:
+            raise PlatykusError("%s; fix access or set force: true" % err) from err
+        return [object_key(item) for item in items if (item.get("metadata") or {}).get("namespace") in namespaces]
 
+    try:
+        resources = client.namespaced_resources("list")
+    except KubeApiError as err:
+        raise PlatykusError("%s; fix the API service or set force: true" % err) from err
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        found = [key for keys in pool.map(list_labelled, _namespaced_list_paths(client)) for key in keys]
+        found = [key for keys in pool.map(list_labelled, resources) for key in keys]
     return sorted(set(found))
 
 
-def offboard_tenant(
-    connect: Connect,
-    tenant: str,
-    confirm: str | None,
-    force: bool = False,
-    platform_namespaces: Iterable[str] = (),
-    check_mode: bool = False,
-) -> dict[str, Any]:
-    """Delete every namespace labelled platykus.io/tenant=<tenant>, and nothing else.
+def _release_adopted(client: KubeClient, namespaces: list[str], check_mode: bool) -> list[str]:
+    """Remove Platykus's objects from adopted namespaces and give the namespaces back.
 
-    Requires ``confirm == tenant``; refuses while PVCs or data-service objects remain unless ``force``.
+    Each namespace's own ``default`` ServiceAccount and the namespace itself are kept: applying
+    them empty under Platykus's field manager drops only the labels and settings Platykus set.
     """
-    problem = dns_label_problem(tenant, 63)
-    if problem:
-        raise PlatykusError("tenant: %s" % problem, field="tenant")
-    client = connect()
-    namespaces = client.list("v1", "Namespace", label_selector="%s=%s" % (TENANT_LABEL, tenant))
-    names = sorted(ns["metadata"]["name"] for ns in namespaces)
-    if not names:
-        return {"changed": False, "deleted": [], "terminating": [], "blockers": []}
+    removed: list[str] = []
+    bare: list[dict] = []
+    for namespace in namespaces:
+        bare.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        for api_version, kind in _NAMESPACED_KINDS:
+            for item in client.list_all(api_version, kind, namespace=namespace, label_selector=MANAGED_SELECTOR):
+                name = item["metadata"]["name"]
+                if kind == "ServiceAccount" and name == "default":
+                    bare.append({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}})
+                elif client.delete(api_version, kind, name, namespace, dry_run=check_mode):
+                    removed.append(object_key(item))
+    results = client.apply(bare, dry_run=check_mode)
+    return removed + [result.key for result in results if result.changed]
+
+
+def _offboard_guards(
+    client: KubeClient, tenant: str, names: list[str], confirm: str | None, platform_namespaces: Iterable[str]
+) -> None:
     for name in names:
         reason = reserved_reason(name, platform_namespaces)
         if reason:
@@ -315,7 +405,37 @@ def offboard_tenant(
             % (tenant, tenant, ", ".join(names)),
             field="confirm",
         )
-    blockers = find_tenant_data(client, names)
+
+
+def offboard_tenant(
+    connect: Connect,
+    tenant: str,
+    confirm: str | None,
+    force: bool = False,
+    platform_namespaces: Iterable[str] = (),
+    check_mode: bool = False,
+) -> dict[str, Any]:
+    """Delete the namespaces Platykus created for ``tenant`` (label platykus.io/tenant=<tenant>), and
+    from namespaces it adopted only its own objects. Nothing else.
+
+    Requires ``confirm == tenant``; refuses while PVCs or data-service objects remain unless ``force``.
+    """
+    problem = dns_label_problem(tenant, 63)
+    if problem:
+        raise PlatykusError("tenant: %s" % problem, field="tenant")
+    client = connect()
+    namespaces = client.list_all("v1", "Namespace", label_selector=tenant_selector(tenant))
+    names = sorted(ns["metadata"]["name"] for ns in namespaces)
+    if not names:
+        return {"changed": False, "deleted": [], "released": [], "terminating": [], "blockers": []}
+    _offboard_guards(client, tenant, names, confirm, platform_namespaces)
+    adopted = sorted(
+        ns["metadata"]["name"]
+        for ns in namespaces
+        if ((ns.get("metadata") or {}).get("annotations") or {}).get(ADOPTED_ANNOTATION) == "true"
+    )
+    owned = [name for name in names if name not in adopted]
+    blockers = find_tenant_data(client, owned)
     if blockers and not force:
         raise PlatykusError(
             "Failed to offboard tenant '%s': it still holds data: %s; back it up and delete it, or set force: true"
@@ -323,11 +443,13 @@ def offboard_tenant(
             field="force",
         )
     terminating = [ns["metadata"]["name"] for ns in namespaces if (ns.get("metadata") or {}).get("deletionTimestamp")]
-    to_delete = [name for name in names if name not in terminating]
+    to_delete = [name for name in owned if name not in terminating]
     deleted = [name for name in to_delete if client.delete("v1", "Namespace", name, dry_run=check_mode)]
+    released = _release_adopted(client, adopted, check_mode)
     return {
-        "changed": bool(deleted),
+        "changed": bool(deleted or released),
         "deleted": ["Namespace/%s" % name for name in deleted],
+        "released": released,
         "terminating": sorted(terminating),
         "blockers": blockers,
     }

@@ -17,11 +17,18 @@ description:
     C(ci-deployer), the Roles C(tenant-admin), C(tenant-developer) and C(tenant-viewer), their
     RoleBindings to the owner groups, the NetworkPolicies (default deny, DNS, same tenant,
     ingress controller, extra egress CIDRs), the ResourceQuota C(tenant-quota) and the
-    LimitRange C(tenant-limits).
-  - With O(state=absent), offboards the tenant O(tenant) by deleting every namespace labelled
-    C(platykus.io/tenant=<tenant>) and nothing else. It requires O(confirm) to repeat the tenant
+    LimitRange C(tenant-limits); once per cluster, the ValidatingAdmissionPolicy and binding
+    C(platykus-deny-sa-token-secrets) that refuse long-lived ServiceAccount token Secrets in tenant namespaces.
+  - The whole batch is dry-run on the API server first; if any object would be refused, nothing is written.
+  - A namespace that exists without Platykus's labels is refused unless the tenant spec says C(adopt: true);
+    an adopted namespace is marked C(platykus.io/adopted) and the Roles and RoleBindings found in it are reported.
+  - Roles and RoleBindings in tenant namespaces that Platykus did not write and that grant more than
+    C(tenant-admin) are handled per O(unmanaged_rbac).
+  - With O(state=absent), offboards the tenant O(tenant): it deletes every namespace labelled
+    C(platykus.io/tenant=<tenant>) that Platykus created, and from adopted namespaces removes only
+    Platykus's own objects and labels. It requires O(confirm) to repeat the tenant
     name and refuses while PersistentVolumeClaims or objects labelled C(platykus.io/data-service)
-    remain in those namespaces, unless O(force=true).
+    remain in the namespaces it would delete, unless O(force=true).
   - Tenant roles never get RBAC writes, escalate, bind, impersonate, wildcards, service account
     token creation, cluster-scoped access, or writes on quotas, limit ranges, network policies
     or namespaces. See C(docs/tenants.md).
@@ -49,11 +56,11 @@ options:
       - The tenant specs, as loaded from C(inventories/<env>/tenants/*.yml). Required with O(state=present).
       - The whole list is validated even when O(tenant) picks one of them.
     type: list
-    elements: dict
+    elements: raw
   plans:
     description:
       - The plans catalog, plan name to per-namespace limits. Required with O(state=present).
-    type: dict
+    type: raw
   platform_namespaces:
     description:
       - Namespaces of the platform itself; no tenant namespace may take these names, and offboarding never deletes them.
@@ -71,6 +78,15 @@ options:
       - When empty, no ingress traffic is allowed from outside the tenant.
     type: str
     default: ingress-nginx
+  unmanaged_rbac:
+    description:
+      - What to do with Roles and RoleBindings in tenant namespaces that Platykus did not write and that grant
+        more than C(tenant-admin) (a binding of the built-in C(admin) ClusterRole added by hand, for example).
+      - V(prune) deletes them after the tenant objects are applied; V(fail) refuses to run, listing them,
+        before anything is written; V(keep) leaves them (the isolation audit still reports them).
+    type: str
+    choices: [prune, fail, keep]
+    default: prune
   confirm:
     description:
       - With O(state=absent), must equal O(tenant); a guard against offboarding the wrong tenant.
@@ -148,6 +164,25 @@ capacity_warnings:
   returned: state=present
   type: list
   elements: str
+pruned:
+  description: Roles and RoleBindings deleted (or that would be, in check mode) because they granted more than tenant-admin.
+  returned: state=present
+  type: list
+  elements: str
+excess_rbac:
+  description: Roles and RoleBindings found granting more than tenant-admin, with what they grant beyond it.
+  returned: state=present
+  type: list
+  elements: str
+adopted:
+  description: Per adopted namespace, the Roles and RoleBindings Platykus found there and did not write.
+  returned: state=present
+  type: dict
+released:
+  description: With O(state=absent), the Platykus objects removed from adopted namespaces (which are kept).
+  returned: state=absent
+  type: list
+  elements: str
 deleted:
   description: Namespaces deleted (or that would be, in check mode) when offboarding.
   returned: state=absent
@@ -166,6 +201,8 @@ blockers:
   elements: str
 """
 
+import traceback
+
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
@@ -175,6 +212,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops impo
     apply_tenants,
     capacity_params,
     offboard_tenant,
+    UNMANAGED_RBAC_CHOICES,
     tenant_set_params,
 )
 
@@ -185,10 +223,11 @@ def main() -> None:
             TENANT_SET_ARGUMENT_SPEC,
             **CAPACITY_ARGUMENT_SPEC,
             # Offboarding needs no specs: only the tenant's name.
-            tenants=dict(type="list", elements="dict"),
-            plans=dict(type="dict"),
+            tenants=dict(type="list", elements="raw"),
+            plans=dict(type="raw"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             ingress_namespace=dict(type="str", default="ingress-nginx"),
+            unmanaged_rbac=dict(type="str", choices=list(UNMANAGED_RBAC_CHOICES), default="prune"),
             confirm=dict(type="str"),
             force=dict(type="bool", default=False),
         ),
@@ -212,11 +251,12 @@ def main() -> None:
                 **tenant_set_params(params),
                 **capacity_params(params),
                 ingress_namespace=params["ingress_namespace"] or None,
+                unmanaged_rbac=params["unmanaged_rbac"],
                 check_mode=module.check_mode,
                 diff=module._diff,
             )
     except PlatykusError as err:
-        module.fail_json(msg=str(err))
+        module.fail_json(msg=str(err), exception=traceback.format_exc())
     for warning in result.get("capacity_warnings", []):
         module.warn(warning)
     module.exit_json(**result)

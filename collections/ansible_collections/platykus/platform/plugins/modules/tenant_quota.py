@@ -37,12 +37,12 @@ options:
       - The tenant specs, as loaded from C(inventories/<env>/tenants/*.yml).
       - The whole list is validated even when O(tenant) picks one of them.
     type: list
-    elements: dict
+    elements: raw
     required: true
   plans:
     description:
       - The plans catalog, plan name to per-namespace limits (C(cpu), C(memory), C(storage), C(pods), ...).
-    type: dict
+    type: raw
     required: true
   platform_namespaces:
     description:
@@ -125,6 +125,8 @@ capacity_warnings:
   elements: str
 """
 
+import traceback
+
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
@@ -150,7 +152,7 @@ def main() -> None:
             diff=module._diff,
         )
     except PlatykusError as err:
-        module.fail_json(msg=str(err))
+        module.fail_json(msg=str(err), exception=traceback.format_exc())
     for warning in result["capacity_warnings"]:
         module.warn(warning)
     module.exit_json(**result)
