@@ -14,16 +14,23 @@ description:
     SubjectAccessReviews whether user C(audit-<tenant>-<role>) in that group (and in
     C(system:authenticated)) can reach cluster-scoped resources, other tenants' or platform
     namespaces, change quotas, limit ranges, network policies or its own Namespace, escalate,
-    bind, impersonate, create service account tokens or bind cluster-admin; and whether it can
-    still do its job.
+    bind, impersonate, create service account tokens (in any namespace or cluster-wide) or bind
+    cluster-admin; and whether it can still do its job.
   - Per tenant namespace, checks the Pod Security enforce label, a default-deny NetworkPolicy,
-    the ResourceQuota and LimitRange, RoleBindings to cluster-admin, admin or edit, wildcards in
-    Roles and the default ServiceAccount, and dry-run creates privileged, hostPath, hostNetwork
-    and hostPID pods that admission must reject.
+    the ResourceQuota and LimitRange, RoleBindings to cluster-admin, admin or edit, RoleBindings
+    that grant more than the tenant roles, wildcards in Roles and the default ServiceAccount, and
+    dry-run creates privileged, hostPath, hostNetwork and hostPID pods that admission must reject.
+  - Checks that the ValidatingAdmissionPolicy C(platykus-deny-sa-token-secrets) and its binding
+    deny creating C(kubernetes.io/service-account-token) Secrets in every tenant namespace, and
+    proves it per namespace by a dry-run create of such a Secret acting as each tenant role
+    (impersonating C(audit-<tenant>-<role>) in each owner group); the API server must refuse it.
   - Check ids follow the Kubernetes Multi-Tenancy Benchmark (C(MTB-)) and the CIS Kubernetes
     Benchmark section 5 (C(CIS-5.x.y)).
   - Never changes anything; C(changed) is always false. SubjectAccessReviews are not stored and
-    pod creates are server-side dry runs.
+    creates are server-side dry runs.
+  - The audit's own identity needs C(create) on C(subjectaccessreviews), C(impersonate) on
+    C(users) and C(groups), and read access to the tenant namespaces' objects, ClusterRoles,
+    ClusterRoleBindings and validating admission policies.
 author:
   - Platykus engineers (@platykus)
 extends_documentation_fragment:
@@ -94,12 +101,12 @@ checks:
     id:
       description: Check id, C(MTB-*) or C(CIS-5.*).
       type: str
-      sample: MTB-1.4
+      sample: MTB-1.13
     tenant:
       description: Tenant name.
       type: str
     role:
-      description: Tenant role tested (admin, developer, viewer), or C(-) for namespace checks.
+      description: Tenant role tested (admin, developer, viewer), or C(-) for checks not about one role.
       type: str
     namespace:
       description: Namespace checked, or C(*) for checks spanning the tenant.
