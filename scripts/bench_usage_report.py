@@ -33,7 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "lab"), str(ROOT / "collections")]
 
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient, client_factory  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import usage_report  # noqa: E402
 from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, parse_node_pools  # noqa: E402
@@ -116,18 +116,19 @@ def main() -> int:
         populate(client, args.pods, args.namespaces)
         prices = yaml.safe_load((LAB_INVENTORY / "group_vars/all/prices.yml").read_text())["platykus_prices"]
         now = datetime.now(timezone.utc).replace(microsecond=0)
+        end = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # Reported as if an hour from now (the pods keep running): a window may not end after `now`.
         params = {"prices": prices, "tenants": [], "platform_namespaces": ["kube-system"], "kubeconfig": kubeconfig,
-                  "window_start": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "window_end": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                  "window_start": (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), "window_end": end, "now": end}
         kubectl = [str(lab.binaries / "kubectl"), "get", "pods", "-A", "-o", "json"]
         adhoc = [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", str(LAB_INVENTORY), "-m", "platykus.platform.usage_report",
                  "-a", json.dumps(params), "-o"]
-        report = usage_report(KubeClient.from_kubeconfig(kubeconfig), params)
+        report = usage_report(params, client_factory(params))
         pods_counted = round(sum(ns["core_hours"] for ns in report["namespaces"]), 1)
         times: dict[str, list[float]] = {"kubectl": [], "direct": [], "ansible": []}
         for _ in range(args.repeat):  # interleaved, so load on the machine hits every side alike
             times["kubectl"].append(timed(lambda: run(kubectl, env)))
-            times["direct"].append(timed(lambda: usage_report(KubeClient.from_kubeconfig(kubeconfig), params)))
+            times["direct"].append(timed(lambda: usage_report(params, client_factory(params))))
             times["ansible"].append(timed(lambda: run(adhoc, env)))
         med = {key: statistics.median(values) for key, values in times.items()}
         print("pods %d in %d namespaces; report core-hours %s; %d repetitions, interleaved" % (

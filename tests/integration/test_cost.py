@@ -149,12 +149,19 @@ def quota(lab, namespace: str) -> dict:
 
 
 def report_args(lab, window: tuple[datetime, datetime], **extra) -> dict:
+    """The usage options for ``window``, reported as if run at its end (``now``).
+
+    The window ends two hours ahead so the money is large enough to compare to 4 decimals; a
+    window_end after the real now is refused (test_future_window_end_is_refused), so ``now`` says
+    when the report is taken: the workloads keep running until then.
+    """
     args = {
         "prices": prices(),
         "tenants": tenants(),
         "platform_namespaces": [PLATFORM_NS],
         "window_start": iso(window[0]),
         "window_end": iso(window[1]),
+        "now": iso(window[1]),
         "kubeconfig": str(lab.kubeconfig),
     }
     args.update(extra)
@@ -365,8 +372,11 @@ def _bad(path: list, value) -> dict:
         ({"window_start": "2024-06-10T00:00:00Z", "window_end": "2024-06-09T00:00:00Z"}, "window_end", "not after"),
         ({"window_start": "yesterday"}, "window_start", "ISO 8601"),
         ({"tenants": tenants(acme=-5)}, "budget.monthly", "positive"),
+        ({"tenants": [{"name": "acme", "budget": {"monthly": 400}}], "prices": _bad(["currency"], "EUR")},
+         "tenants[acme].budget.currency", "not set, so the budget is in USD"),
     ],
-    ids=["negative-price", "unknown-currency", "negative-lb", "end-before-start", "bad-time", "negative-budget"],
+    ids=["negative-price", "unknown-currency", "negative-lb", "end-before-start", "bad-time", "negative-budget",
+         "budget-defaults-to-usd"],
 )
 def test_bad_inputs_are_refused_naming_the_field(lab, workloads, change, field, words):
     args = report_args(lab, workloads)
@@ -375,6 +385,46 @@ def test_bad_inputs_are_refused_naming_the_field(lab, workloads, change, field, 
     assert status == "FAILED"
     assert field in result["msg"] and words in result["msg"], result["msg"]
     assert "Traceback" not in result["msg"]
+
+
+def test_future_window_end_is_refused(lab, workloads):
+    args = report_args(lab, workloads)
+    del args["now"]  # the real now: the window's end is two hours ahead of it
+    status, result = run_module(lab, "usage_report", args)
+    assert status == "FAILED"
+    assert "window_end: %s is after now" % iso(workloads[1]) in result["msg"], result["msg"]
+
+
+# -- Prometheus credentials never shown ------------------------------------------------------------
+PROM_USER = "leaky-reporter"
+PROM_PASSWORD = "s3cret-Pa55-9f2c"
+
+
+def test_prometheus_credentials_in_the_url_are_not_shown(lab, workloads):
+    """Unreachable Prometheus, credentials written into the URL: the error names the URL without them."""
+    port = _free_port()  # nothing listens there: connection refused
+    url = "http://%s:%s@127.0.0.1:%d" % (PROM_USER, PROM_PASSWORD, port)
+    status, result = run_module(lab, "usage_report", report_args(lab, workloads, usage_source="prometheus", prometheus_url=url))
+    assert status == "FAILED", result
+    assert "127.0.0.1:%d" % port in result["msg"] and "failed" in result["msg"], result["msg"]
+    assert PROM_PASSWORD not in result["msg"] and PROM_USER not in result["msg"], result["msg"]
+    assert PROM_PASSWORD not in json.dumps(result)
+
+
+@pytest.mark.parametrize("where", ["options", "url"])
+def test_prometheus_password_absent_at_vvv(lab, workloads, tmp_path, where):
+    port = _free_port()
+    extra = {"usage_report_dir": str(tmp_path), "usage_report_window_start": iso(workloads[0]),
+             "usage_report_window_end": iso(workloads[1]), "usage_report_now": iso(workloads[1]),
+             "platykus_kubeconfig": str(lab.kubeconfig), "usage_report_usage_source": "prometheus"}
+    if where == "options":
+        extra.update(usage_report_prometheus_url="http://127.0.0.1:%d" % port,
+                     usage_report_prometheus_username=PROM_USER, usage_report_prometheus_password=PROM_PASSWORD)
+    else:
+        extra["usage_report_prometheus_url"] = "http://%s:%s@127.0.0.1:%d" % (PROM_USER, PROM_PASSWORD, port)
+    run = lab.playbook("playbooks/usage-report.yml", "-vvv", extra_vars=extra)
+    assert not run.ok and "GET http://127.0.0.1:%d/api/v1/query" % port in run.output, run.output[-3000:]
+    assert PROM_PASSWORD not in run.output
 
 
 # -- budgets, recorded and enforced on the API server ----------------------------------------------
@@ -489,7 +539,8 @@ def test_usage_report_playbook_writes_every_format(lab, workloads, tmp_path):
     run = lab.playbook(
         "playbooks/usage-report.yml",
         extra_vars={"usage_report_dir": str(tmp_path), "usage_report_window_start": iso(workloads[0]),
-                    "usage_report_window_end": iso(workloads[1]), "platykus_kubeconfig": str(lab.kubeconfig)},
+                    "usage_report_window_end": iso(workloads[1]), "usage_report_now": iso(workloads[1]),
+                    "platykus_kubeconfig": str(lab.kubeconfig)},
     )
     assert run.ok, run.output
     stem = "usage-%s" % iso(workloads[1])[:10]

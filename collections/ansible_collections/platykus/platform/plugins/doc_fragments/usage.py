@@ -20,6 +20,8 @@ options:
   tenants:
     description:
       - Tenant specs; only C(name), C(budget.monthly), C(budget.currency) and C(cost_center) are read.
+      - A budget is read with the tenant spec's rule (C(monthly) more than 0; C(currency) V(USD) when not set)
+        and must be in the currency of O(prices); nothing is converted.
       - Namespaces are matched to tenants by their C(platykus.io/tenant) label.
     type: list
     elements: dict
@@ -37,6 +39,7 @@ options:
   window_end:
     description:
       - End of the window (exclusive), ISO 8601. Defaults to now.
+      - A time after now (or after O(now)) is refused; a report charges only hours that have passed.
     type: str
   month_to_date:
     description:
@@ -84,6 +87,21 @@ options:
   prometheus_url:
     description:
       - Base URL of the Prometheus HTTP API, for O(usage_source=prometheus).
+      - Pass credentials with O(prometheus_username) and O(prometheus_password), or O(prometheus_bearer_token),
+        not in the URL. A user and password in the URL still work and are masked in the output,
+        but they are not a no_log option.
+    type: str
+  prometheus_username:
+    description:
+      - User for HTTP basic authentication to Prometheus (sent with the first request).
+    type: str
+  prometheus_password:
+    description:
+      - Password for O(prometheus_username). Never logged nor shown.
+    type: str
+  prometheus_bearer_token:
+    description:
+      - Bearer token sent to Prometheus in the C(Authorization) header, instead of a user and password. Never logged nor shown.
     type: str
   thresholds:
     description:

@@ -15,35 +15,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
+
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary
+from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text
 
 try:
+    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    HAS_BOTOCORE = True
-except ImportError:  # pragma: no cover - reported by the module through missing_required_lib
+    HAS_BOTO3 = True
+except ImportError:  # pragma: no cover - reported through missing_required_lib when AWS Budgets are enabled
     BotoCoreError = ClientError = Exception
-    HAS_BOTOCORE = False
+    HAS_BOTO3 = False
 
 BUDGET_PREFIX = "platykus-"
 DEFAULT_COST_CENTER_TAG = "cost-center"
+PAGE_SIZE = 100
 
 
 @dataclass
-class BudgetChanges:
-    changed: bool = False
-    created: list = field(default_factory=list)
-    updated: list = field(default_factory=list)
+class BudgetChanges(BatchSummary):
+    """What a sync did, in the shape of a Kubernetes batch summary, plus deletions and warnings."""
+
     deleted: list = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    diffs: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
 
 
 class UnsupportedCall(PlatykusError):
     """The endpoint does not implement an operation (an emulator such as moto lacks a few)."""
+
+
+def _error_code(err: Exception) -> str:
+    return str(((getattr(err, "response", None) or {}).get("Error") or {}).get("Code", ""))
 
 
 def _unsupported(err: Exception) -> bool:
@@ -52,9 +59,8 @@ def _unsupported(err: Exception) -> bool:
     AWS names every error (``InternalErrorException``, ``NotFoundException`` ...); an emulator that lacks
     an operation answers 501, or a bare 500 page whose code botocore can only give as the number.
     """
-    response = getattr(err, "response", None) or {}
-    code = str((response.get("Error") or {}).get("Code", ""))
-    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    code = _error_code(err)
+    status = ((getattr(err, "response", None) or {}).get("ResponseMetadata") or {}).get("HTTPStatusCode")
     return code in ("NotImplemented", "NotImplementedException", "501") or (status == 500 and code == "500")
 
 
@@ -122,65 +128,144 @@ def _budget_view(budget: Mapping[str, Any]) -> dict:
     }
 
 
-def _aws(what: str, call: Any, **kwargs: Any) -> Any:
+def _aws(verb: str, target: str, call: Callable[..., Any], missing: str | None = None, **kwargs: Any) -> Any:
+    """One AWS call. Errors read like the KubeClient's: ``Failed to <verb> <target>: <cause>``.
+
+    ``missing`` names the error code meaning "there is nothing": the call then returns None.
+    """
     try:
         return call(**kwargs)
     except (BotoCoreError, ClientError) as err:
+        if missing and _error_code(err) == missing:
+            return None
         if _unsupported(err):
             raise UnsupportedCall(
-                "AWS Budgets: %s failed: the endpoint does not implement this operation (an emulator?); "
-                "real AWS Budgets does" % what
+                "Failed to %s %s: the endpoint does not implement this operation (an emulator?); real AWS Budgets does"
+                % (verb, target)
             ) from err
-        raise PlatykusError("AWS Budgets: %s failed: %s" % (what, err)) from err
+        # botocore quotes the endpoint URL in connection errors; it may carry credentials.
+        raise PlatykusError("Failed to %s %s: %s" % (verb, target, redact_text(err))) from err
 
 
-def caller_account(sts_client: Any) -> str:
-    """The account id of the credentials in use."""
-    return _aws("sts get_caller_identity", sts_client.get_caller_identity)["Account"]
-
-
-def _existing(client: Any, account_id: str) -> dict[str, dict]:
-    found: dict[str, dict] = {}
+def _paged(verb: str, target: str, call: Callable[..., Any], items: str, missing: str | None = None, **kwargs: Any) -> list:
+    """Every item of a paged Describe call (``missing``: as :func:`_aws`, no pages at all)."""
+    found: list = []
     token = None
     while True:
-        kwargs = {"AccountId": account_id, "MaxResults": 100}
-        if token:
-            kwargs["NextToken"] = token
-        try:
-            page = client.describe_budgets(**kwargs)
-        except (BotoCoreError, ClientError) as err:
-            if (getattr(err, "response", None) or {}).get("Error", {}).get("Code") == "NotFoundException":
-                return found  # no budgets at all
-            raise PlatykusError("AWS Budgets: describe_budgets failed: %s" % err) from err
-        for budget in page.get("Budgets", []):
-            if budget["BudgetName"].startswith(BUDGET_PREFIX):
-                found[budget["BudgetName"]] = budget
+        extra = {"NextToken": token} if token else {}
+        page = _aws(verb, target, call, missing=missing, MaxResults=PAGE_SIZE, **kwargs, **extra)
+        if page is None:
+            return found
+        found.extend(page.get(items, []))
         token = page.get("NextToken")
         if not token:
             return found
 
 
-def _notifications(client: Any, account_id: str, name: str) -> list[dict]:
-    notes: list[dict] = []
-    token = None
-    while True:
-        kwargs = {"AccountId": account_id, "BudgetName": name, "MaxResults": 100}
-        if token:
-            kwargs["NextToken"] = token
-        page = _aws("describe_notifications_for_budget %s" % name, client.describe_notifications_for_budget, **kwargs)
-        notes.extend(page.get("Notifications", []))
-        token = page.get("NextToken")
-        if not token:
-            return notes
+def require_boto3() -> None:
+    if not HAS_BOTO3:
+        raise PlatykusError(missing_required_lib("boto3", reason="for aws_budgets.enabled=true"))
 
 
-def _subscribers_of(client: Any, account_id: str, name: str, note: Mapping[str, Any]) -> set[tuple]:
-    page = _aws(
-        "describe_subscribers_for_notification %s" % name,
-        client.describe_subscribers_for_notification,
-        AccountId=account_id, BudgetName=name, Notification=dict(note), MaxResults=100,
-    )
-    return {_subscriber_key(sub) for sub in page.get("Subscribers", [])}
+def budgets_clients(region: str, endpoint_url: str | None = None) -> tuple[Any, Any]:
+    """The boto3 ``budgets`` and ``sts`` clients for ``region`` (and another endpoint, like an emulator)."""
+    require_boto3()
+    session = boto3.session.Session(region_name=region)
+    return session.client("budgets", endpoint_url=endpoint_url), session.client("sts", endpoint_url=endpoint_url)
+
+
+def caller_account(sts_client: Any) -> str:
+    """The account id of the credentials in use."""
+    return _aws("get_caller_identity", "the AWS account (STS)", sts_client.get_caller_identity)["Account"]
+
+
+def _existing(client: Any, account_id: str) -> dict[str, dict]:
+    """Our budgets (``platykus-*``) by name; an account without any budget answers NotFoundException."""
+    budgets = _paged("describe_budgets", "AWS Budgets", client.describe_budgets, "Budgets",
+                     missing="NotFoundException", AccountId=account_id)
+    return {budget["BudgetName"]: budget for budget in budgets if budget["BudgetName"].startswith(BUDGET_PREFIX)}
+
+
+def _wanted(tenants: Iterable[Mapping[str, Any]], cost_center_tag: str) -> dict[str, dict]:
+    """The budget of every tenant that has one, by name."""
+    wanted = {}
+    for tenant in tenants:
+        if tenant.get("budget") is not None:
+            budget = desired_budget(tenant["name"], tenant["budget"], tenant["currency"], tenant.get("cost_center"), cost_center_tag)
+            wanted[budget["BudgetName"]] = budget
+    return wanted
+
+
+def _subscription(sub: tuple) -> dict:
+    return {"SubscriptionType": sub[0], "Address": sub[1]}
+
+
+class _BudgetSync:
+    """Brings one account's ``platykus-*`` budgets in line, recording each change; check mode writes nothing."""
+
+    def __init__(self, client: Any, account_id: str, subs: list[dict], notes: list[dict], check_mode: bool) -> None:
+        self.client = client
+        self.account_id = account_id
+        self.subs = subs
+        self.wanted_subs = {_subscriber_key(sub) for sub in subs}
+        self.notes = {_note_key(note): note for note in notes}
+        self.check_mode = check_mode
+        self.changes = BudgetChanges()
+
+    def _write(self, verb: str, name: str, **kwargs: Any) -> None:
+        if not self.check_mode:
+            _aws(verb, "AWS Budget %s" % name, getattr(self.client, verb), AccountId=self.account_id, **kwargs)
+
+    def _diff(self, name: str, before: dict, after: dict) -> None:
+        self.changes.diffs.append({"before_header": name, "after_header": name, "before": before, "after": after})
+
+    def create(self, name: str, budget: dict) -> None:
+        self.changes.created.append(name)
+        self._diff(name, {}, _budget_view(budget))
+        self._write("create_budget", name, Budget=budget,
+                    NotificationsWithSubscribers=[{"Notification": note, "Subscribers": self.subs} for note in self.notes.values()])
+
+    def update(self, name: str, current: dict, budget: dict) -> None:
+        touched = _budget_view(current) != _budget_view(budget)
+        if touched:
+            self._diff(name, _budget_view(current), _budget_view(budget))
+            self._write("update_budget", name, NewBudget=budget)
+        touched = self._sync_notifications(name) or touched
+        (self.changes.updated if touched else self.changes.unchanged).append(name)
+
+    def delete(self, name: str, current: dict) -> None:
+        self.changes.deleted.append(name)
+        self._diff(name, _budget_view(current), {})
+        self._write("delete_budget", name, BudgetName=name)
+
+    def _sync_notifications(self, name: str) -> bool:
+        notes = _paged("describe_notifications_for_budget", "AWS Budget %s" % name, self.client.describe_notifications_for_budget,
+                       "Notifications", AccountId=self.account_id, BudgetName=name)
+        have = {_note_key(note): note for note in notes}
+        for key in sorted(set(have) - set(self.notes)):
+            self._write("delete_notification", name, BudgetName=name, Notification=have[key])
+        for key in sorted(set(self.notes) - set(have)):
+            self._write("create_notification", name, BudgetName=name, Notification=self.notes[key], Subscribers=self.subs)
+        touched = set(have) != set(self.notes)
+        for key in sorted(set(self.notes) & set(have)):
+            try:
+                touched = self._sync_subscribers(name, have[key]) or touched
+            except UnsupportedCall as err:
+                # Only the subscriber check is skipped; the budget and its notifications were compared above.
+                self.changes.warnings.append("%s: subscribers of its notifications not checked: %s" % (name, err))
+                break
+        return touched
+
+    def _sync_subscribers(self, name: str, note: Mapping[str, Any]) -> bool:
+        page = _aws("describe_subscribers_for_notification", "AWS Budget %s" % name,
+                    self.client.describe_subscribers_for_notification,
+                    AccountId=self.account_id, BudgetName=name, Notification=dict(note), MaxResults=PAGE_SIZE)
+        present = {_subscriber_key(sub) for sub in page.get("Subscribers", [])}
+        for sub in sorted(self.wanted_subs - present):
+            self._write("create_subscriber", name, BudgetName=name, Notification=note, Subscriber=_subscription(sub))
+        for sub in sorted(present - self.wanted_subs):
+            self._write("delete_subscriber", name, BudgetName=name, Notification=note, Subscriber=_subscription(sub))
+        return present != self.wanted_subs
 
 
 def sync_budgets(client: Any, account_id: str, tenants: Iterable[Mapping[str, Any]], thresholds: Mapping[str, Any],
@@ -197,71 +282,17 @@ def sync_budgets(client: Any, account_id: str, tenants: Iterable[Mapping[str, An
             "aws_budgets.notify: no subscriber; AWS Budgets notifications need at least one email or SNS topic",
             field="aws_budgets.notify",
         )
-    wanted_subs = {_subscriber_key(sub) for sub in subs}
-    wanted_notes = desired_notifications(thresholds)
-    changes = BudgetChanges()
+    sync = _BudgetSync(client, account_id, subs, desired_notifications(thresholds), check_mode)
     existing = _existing(client, account_id)
-    wanted: dict[str, dict] = {}
-    for tenant in tenants:
-        if tenant.get("budget") is None:
-            continue
-        budget = desired_budget(tenant["name"], tenant["budget"], tenant["currency"], tenant.get("cost_center"), cost_center_tag)
-        wanted[budget["BudgetName"]] = budget
-
+    wanted = _wanted(tenants, cost_center_tag)
     for name, budget in sorted(wanted.items()):
-        current = existing.get(name)
-        if current is None:
-            changes.created.append(name)
-            changes.diffs.append({"before_header": name, "after_header": name, "before": {}, "after": _budget_view(budget)})
-            if not check_mode:
-                _aws("create_budget %s" % name, client.create_budget, AccountId=account_id, Budget=budget,
-                     NotificationsWithSubscribers=[{"Notification": note, "Subscribers": subs} for note in wanted_notes])
-            continue
-        touched = False
-        if _budget_view(current) != _budget_view(budget):
-            touched = True
-            changes.diffs.append({"before_header": name, "after_header": name,
-                                  "before": _budget_view(current), "after": _budget_view(budget)})
-            if not check_mode:
-                _aws("update_budget %s" % name, client.update_budget, AccountId=account_id, NewBudget=budget)
-        have = {_note_key(note): note for note in _notifications(client, account_id, name)}
-        want = {_note_key(note): note for note in wanted_notes}
-        for key in sorted(set(have) - set(want)):
-            touched = True
-            if not check_mode:
-                _aws("delete_notification %s" % name, client.delete_notification, AccountId=account_id,
-                     BudgetName=name, Notification=have[key])
-        for key in sorted(set(want) - set(have)):
-            touched = True
-            if not check_mode:
-                _aws("create_notification %s" % name, client.create_notification, AccountId=account_id,
-                     BudgetName=name, Notification=want[key], Subscribers=subs)
-        for key in sorted(set(want) & set(have)):
-            try:
-                present = _subscribers_of(client, account_id, name, have[key])
-            except UnsupportedCall as err:
-                # Only the subscriber check is skipped; the budget and its notifications were compared above.
-                changes.warnings.append("%s: subscribers of its notifications not checked: %s" % (name, err))
-                break
-            for sub in sorted(wanted_subs - present):
-                touched = True
-                if not check_mode:
-                    _aws("create_subscriber %s" % name, client.create_subscriber, AccountId=account_id, BudgetName=name,
-                         Notification=have[key], Subscriber={"SubscriptionType": sub[0], "Address": sub[1]})
-            for sub in sorted(present - wanted_subs):
-                touched = True
-                if not check_mode:
-                    _aws("delete_subscriber %s" % name, client.delete_subscriber, AccountId=account_id, BudgetName=name,
-                         Notification=have[key], Subscriber={"SubscriptionType": sub[0], "Address": sub[1]})
-        (changes.updated if touched else changes.unchanged).append(name)
-
+        if name in existing:
+            sync.update(name, existing[name], budget)
+        else:
+            sync.create(name, budget)
     if prune:
         for name in sorted(set(existing) - set(wanted)):
-            changes.deleted.append(name)
-            changes.diffs.append({"before_header": name, "after_header": name,
-                                  "before": _budget_view(existing[name]), "after": {}})
-            if not check_mode:
-                _aws("delete_budget %s" % name, client.delete_budget, AccountId=account_id, BudgetName=name)
-
+            sync.delete(name, existing[name])
+    changes = sync.changes
     changes.changed = bool(changes.created or changes.updated or changes.deleted)
     return changes

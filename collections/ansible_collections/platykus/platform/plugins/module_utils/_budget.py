@@ -20,17 +20,22 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    BUDGET_ANNOTATION_PREFIX,
+    BUDGET_ORIGINAL_PODS_ANNOTATION,
+    BUDGET_STATUS_ANNOTATION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TENANT_LABEL,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
 
 STATUSES = ("ok", "notice", "warning", "exceeded")
 NO_BUDGET = "no_budget"
 DEFAULT_THRESHOLDS = {"notice": Decimal(50), "warning": Decimal(80), "exceeded": Decimal(100)}
 
-FIELD_MANAGER = "platykus-budget"
-QUOTA_NAME = "tenant-quota"
-ANNOTATION_PREFIX = "platykus.io/budget-"
-STATUS_ANNOTATION = "platykus.io/budget-status"
-ORIGINAL_PODS_ANNOTATION = "platykus.io/budget-original-pods"
+# _tenant_ops imports this name from here; drop it once it imports _names.BUDGET_ORIGINAL_PODS_ANNOTATION.
+ORIGINAL_PODS_ANNOTATION = BUDGET_ORIGINAL_PODS_ANNOTATION
 # Recorded on the quota when it had no `pods` limit before enforcement.
 NO_LIMIT = "none"
 
@@ -102,14 +107,14 @@ def _money(value: Any) -> str:
 def namespace_annotations(tenant: Mapping[str, Any], status: BudgetEvaluation, currency: str, as_of: str) -> dict[str, str]:
     """The annotations recording a tenant's budget state on each of its namespaces (money to the cent)."""
     annotations = {
-        STATUS_ANNOTATION: status.status,
-        ANNOTATION_PREFIX + "spent": "%s %s" % (_money(tenant["cost"]["total"]), currency),
-        ANNOTATION_PREFIX + "forecast": "%s %s" % (_money(tenant["forecast"]), currency),
-        ANNOTATION_PREFIX + "updated": as_of,
+        BUDGET_STATUS_ANNOTATION: status.status,
+        BUDGET_ANNOTATION_PREFIX + "spent": "%s %s" % (_money(tenant["cost"]["total"]), currency),
+        BUDGET_ANNOTATION_PREFIX + "forecast": "%s %s" % (_money(tenant["forecast"]), currency),
+        BUDGET_ANNOTATION_PREFIX + "updated": as_of,
     }
     if tenant.get("budget") is not None:
-        annotations[ANNOTATION_PREFIX + "limit"] = "%s %s" % (_money(tenant["budget"]), currency)
-        annotations[ANNOTATION_PREFIX + "percent"] = str(Decimal(str(status.percent_used)).quantize(_CENT, rounding=ROUND_HALF_UP))
+        annotations[BUDGET_ANNOTATION_PREFIX + "limit"] = "%s %s" % (_money(tenant["budget"]), currency)
+        annotations[BUDGET_ANNOTATION_PREFIX + "percent"] = str(Decimal(str(status.percent_used)).quantize(_CENT, rounding=ROUND_HALF_UP))
     return annotations
 
 
@@ -141,7 +146,7 @@ def budget_event(namespace: str, tenant: str, previous: str | None, status: Budg
         "metadata": {
             "name": "platykus-budget.%s" % digest,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "platykus", "platykus.io/tenant": tenant},
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE, TENANT_LABEL: tenant},
         },
         # The API server refuses a core/v1 Event whose involvedObject.namespace differs from its own
         # namespace (only "default" may hold events about cluster-scoped objects), so the Namespace is
@@ -177,7 +182,7 @@ def quota_enforcement(quota: Mapping[str, Any] | None, exceeded: bool, enforce: 
     meta = quota.get("metadata") or {}
     where = "ResourceQuota %s/%s spec.hard.pods" % (meta.get("namespace"), meta.get("name"))
     annotations = meta.get("annotations") or {}
-    original = annotations.get(ORIGINAL_PODS_ANNOTATION)
+    original = annotations.get(BUDGET_ORIGINAL_PODS_ANNOTATION)
     current = _pods_limit(quota, where)
     base = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
     if enforce and exceeded:
@@ -192,7 +197,7 @@ def quota_enforcement(quota: Mapping[str, Any] | None, exceeded: bool, enforce: 
             original = NO_LIMIT if current is None else str(current)
         target = running_pods if current is None else min(current, running_pods)
         body = dict(base)
-        body["metadata"] = dict(base["metadata"], annotations={ORIGINAL_PODS_ANNOTATION: original})
+        body["metadata"] = dict(base["metadata"], annotations={BUDGET_ORIGINAL_PODS_ANNOTATION: original})
         body["spec"] = {"hard": {"pods": str(target)}}
         return "lower", body
     if original is None:
@@ -250,7 +255,7 @@ def plan(report: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
             if ns is None:
                 continue  # gone since the report was made
             tenant_plan.namespaces.append(ns_name)
-            previous = ((ns.get("metadata") or {}).get("annotations") or {}).get(STATUS_ANNOTATION)
+            previous = ((ns.get("metadata") or {}).get("annotations") or {}).get(BUDGET_STATUS_ANNOTATION)
             tenant_plan.previous[ns_name] = previous
             result.namespace_patches.append(namespace_patch(ns_name, annotations))
             if status.status != NO_BUDGET and previous != status.status and not (previous is None and status.status == "ok"):

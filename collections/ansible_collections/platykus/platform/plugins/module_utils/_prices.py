@@ -26,20 +26,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import CURRENCIES
 
 HOURS_PER_MONTH = Decimal(730)
 
 # OpenCost's default prices are 0.031611 per core-hour and 0.004237 per GiB-hour; a node whose
 # total is known is split in that ratio (0.031611 / 0.004237 = 7.4607..., rounded to 7.46).
 DEFAULT_CPU_RAM_WEIGHT = Decimal("7.46")
-
-# ISO 4217 codes Platykus accepts. Budgets and prices must use the same one: nothing is converted.
-CURRENCIES = frozenset(
-    (
-        "USD", "EUR", "GBP", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK",
-        "HUF", "INR", "CNY", "BRL", "SGD", "HKD", "ZAR", "MXN", "KRW", "ILS", "AED",
-    )
-)
 
 # Above these a price is almost certainly a typo (a monthly price written as hourly, cents as units).
 MAX_INSTANCE_HOURLY = Decimal(1000)
@@ -143,27 +136,20 @@ def validate_weight(value: Any, field_name: str = "cpu_ram_weight") -> Decimal:
 
 
 def validate_currency(value: Any, field_name: str) -> str:
-    """An ISO 4217 code from :data:`CURRENCIES`, upper-cased."""
+    """An ISO 4217 code from ``_names.CURRENCIES``, upper-cased (budgets and prices must use the same one)."""
     code = str(value).strip().upper() if isinstance(value, str) else None
     if code not in CURRENCIES:
         raise PlatykusError(
-            "%s: %r is not a currency Platykus knows; use one of %s"
-            % (field_name, value, ", ".join(sorted(CURRENCIES))),
+            "%s: %r is not a currency Platykus knows; use one of %s" % (field_name, value, ", ".join(CURRENCIES)),
             field=field_name,
         )
     return code
 
 
-def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = None) -> PriceCatalog:
-    """Check ``platykus_prices`` and return a :class:`PriceCatalog`.
-
-    ``cpu_ram_weight`` (when not None) overrides the catalog's own weight.
-    Raises PlatykusError naming the offending field, e.g. ``prices.instance_types[m5.large].hourly``.
-    """
+def _check_shape(raw: Any, field_name: str) -> None:
     if not isinstance(raw, Mapping):
         raise PlatykusError(
-            "%s: expected a mapping like {currency: USD, instance_types: {...}}, got %s"
-            % (field_name, type(raw).__name__),
+            "%s: expected a mapping like {currency: USD, instance_types: {...}}, got %s" % (field_name, type(raw).__name__),
             field=field_name,
         )
     unknown = sorted(set(raw) - _TOP_LEVEL_KEYS)
@@ -175,73 +161,93 @@ def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = 
     if "currency" not in raw:
         raise PlatykusError("%s.currency: missing; set it to the ISO 4217 code of the prices, like USD" % field_name,
                             field="%s.currency" % field_name)
-    currency = validate_currency(raw["currency"], "%s.currency" % field_name)
 
-    weight_source = cpu_ram_weight if cpu_ram_weight is not None else raw.get("cpu_ram_weight")
-    weight_field = "cpu_ram_weight" if cpu_ram_weight is not None else "%s.cpu_ram_weight" % field_name
-    weight = DEFAULT_CPU_RAM_WEIGHT if weight_source is None else validate_weight(weight_source, weight_field)
 
-    spot_discount = None
-    if raw.get("spot_discount") is not None:
-        spot_discount = _discount(raw["spot_discount"], "%s.spot_discount" % field_name)
+def _catalog_weight(raw: Mapping[str, Any], field_name: str, override: Any) -> Decimal:
+    """The option ``cpu_ram_weight`` when set, else the catalog's own, else OpenCost's default."""
+    if override is not None:
+        return validate_weight(override, "cpu_ram_weight")
+    if raw.get("cpu_ram_weight") is not None:
+        return validate_weight(raw["cpu_ram_weight"], "%s.cpu_ram_weight" % field_name)
+    return DEFAULT_CPU_RAM_WEIGHT
 
+
+def _instance_price(entry: Any, where: str) -> InstancePrice:
+    if not isinstance(entry, Mapping):
+        entry = {"hourly": entry}
+    unknown = sorted(set(entry) - _INSTANCE_KEYS)
+    if unknown:
+        raise PlatykusError("%s.%s: unknown key; known keys are hourly, spot_hourly, spot_discount"
+                            % (where, unknown[0]), field="%s.%s" % (where, unknown[0]))
+    if "hourly" not in entry:
+        raise PlatykusError("%s.hourly: missing; set the on-demand price per hour" % where, field="%s.hourly" % where)
+    hourly = _price(entry["hourly"], "%s.hourly" % where, MAX_INSTANCE_HOURLY, "per hour")
+    spot_hourly = None
+    if entry.get("spot_hourly") is not None:
+        spot_hourly = _price(entry["spot_hourly"], "%s.spot_hourly" % where, MAX_INSTANCE_HOURLY, "per hour")
+        if spot_hourly > hourly:
+            raise PlatykusError(
+                "%s.spot_hourly: %s is more than the on-demand price %s; spot never costs more, fix the price"
+                % (where, entry["spot_hourly"], entry["hourly"]),
+                field="%s.spot_hourly" % where,
+            )
+    discount = None
+    if entry.get("spot_discount") is not None:
+        discount = _discount(entry["spot_discount"], "%s.spot_discount" % where)
+    return InstancePrice(hourly=hourly, spot_hourly=spot_hourly, spot_discount=discount)
+
+
+def _instance_types(raw: Mapping[str, Any], field_name: str) -> dict[str, InstancePrice]:
     types_raw = raw.get("instance_types") or {}
     if not isinstance(types_raw, Mapping):
         raise PlatykusError("%s.instance_types: expected a mapping of instance type to hourly price" % field_name,
                             field="%s.instance_types" % field_name)
-    instance_types: dict[str, InstancePrice] = {}
-    for name, entry in types_raw.items():
-        where = "%s.instance_types[%s]" % (field_name, name)
-        if not isinstance(entry, Mapping):
-            entry = {"hourly": entry}
-        unknown = sorted(set(entry) - _INSTANCE_KEYS)
-        if unknown:
-            raise PlatykusError("%s.%s: unknown key; known keys are hourly, spot_hourly, spot_discount"
-                                % (where, unknown[0]), field="%s.%s" % (where, unknown[0]))
-        if "hourly" not in entry:
-            raise PlatykusError("%s.hourly: missing; set the on-demand price per hour" % where, field="%s.hourly" % where)
-        hourly = _price(entry["hourly"], "%s.hourly" % where, MAX_INSTANCE_HOURLY, "per hour")
-        spot_hourly = None
-        if entry.get("spot_hourly") is not None:
-            spot_hourly = _price(entry["spot_hourly"], "%s.spot_hourly" % where, MAX_INSTANCE_HOURLY, "per hour")
-            if spot_hourly > hourly:
-                raise PlatykusError(
-                    "%s.spot_hourly: %s is more than the on-demand price %s; spot never costs more, fix the price"
-                    % (where, entry["spot_hourly"], entry["hourly"]),
-                    field="%s.spot_hourly" % where,
-                )
-        type_discount = None
-        if entry.get("spot_discount") is not None:
-            type_discount = _discount(entry["spot_discount"], "%s.spot_discount" % where)
-        instance_types[str(name)] = InstancePrice(hourly=hourly, spot_hourly=spot_hourly, spot_discount=type_discount)
+    return {str(name): _instance_price(entry, "%s.instance_types[%s]" % (field_name, name)) for name, entry in types_raw.items()}
 
+
+def _storage_classes(raw: Mapping[str, Any], field_name: str) -> dict[str, Decimal]:
     classes_raw = raw.get("storage_classes") or {}
     if not isinstance(classes_raw, Mapping):
         raise PlatykusError("%s.storage_classes: expected a mapping of storage class to price per GiB-month" % field_name,
                             field="%s.storage_classes" % field_name)
-    storage_classes = {
+    classes = {
         str(name): _price(value, "%s.storage_classes[%s]" % (field_name, name), MAX_STORAGE_GIB_MONTH, "per GiB-month")
         for name, value in classes_raw.items()
     }
     default_class = raw.get("default_storage_class")
-    if default_class is not None and default_class not in storage_classes:
+    if default_class is not None and default_class not in classes:
         raise PlatykusError(
             "%s.default_storage_class: %r has no price in %s.storage_classes; add it there or change the default"
             % (field_name, default_class, field_name),
             field="%s.default_storage_class" % field_name,
         )
+    return classes
 
+
+def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = None) -> PriceCatalog:
+    """Check ``platykus_prices`` and return a :class:`PriceCatalog`.
+
+    ``cpu_ram_weight`` (when not None) overrides the catalog's own weight.
+    Raises PlatykusError naming the offending field, e.g. ``prices.instance_types[m5.large].hourly``.
+    """
+    _check_shape(raw, field_name)
+    currency = validate_currency(raw["currency"], "%s.currency" % field_name)
+    weight = _catalog_weight(raw, field_name, cpu_ram_weight)
+    spot_discount = None
+    if raw.get("spot_discount") is not None:
+        spot_discount = _discount(raw["spot_discount"], "%s.spot_discount" % field_name)
+    instance_types = _instance_types(raw, field_name)
+    storage_classes = _storage_classes(raw, field_name)
     lb = None
     if raw.get("loadbalancer_hourly") is not None:
         lb = _price(raw["loadbalancer_hourly"], "%s.loadbalancer_hourly" % field_name, MAX_LOADBALANCER_HOURLY, "per hour")
-
     return PriceCatalog(
         currency=currency,
         cpu_ram_weight=weight,
         spot_discount=spot_discount,
         instance_types=instance_types,
         storage_classes=storage_classes,
-        default_storage_class=default_class,
+        default_storage_class=raw.get("default_storage_class"),
         loadbalancer_hourly=lb,
     )
 

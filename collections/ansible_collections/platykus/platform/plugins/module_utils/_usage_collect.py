@@ -3,34 +3,39 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read what the allocation needs from the cluster (and Prometheus), then run it.
 
-Every kind is listed once, cluster-wide, with paging; usage_report and tenant_budget (when it
-computes its report inline) share :data:`USAGE_ARGUMENT_SPEC` and :func:`usage_report`.
+Every kind is listed once, cluster-wide, through KubeClient. usage_report and tenant_budget (when
+it computes its report inline) share :data:`USAGE_ARGUMENT_SPEC`, :func:`usage_module` and
+:func:`usage_report`. Every input is checked before the first connection.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 from typing import Any, Callable, Mapping
-from urllib.parse import urlencode
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import (
-    allocate,
-    make_window,
+from ansible_collections.platykus.platform.plugins.module_utils._prometheus import (
+    Fetch,
+    PrometheusEndpoint,
+    http_fetch,
+    prometheus_endpoint,
+    prometheus_query,
+    window_queries,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._redact import url_secrets
+from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import (
+    Usage,
     usage_from_pod_metrics,
     usage_from_prometheus,
 )
-
-# Averages over the window, evaluated at its end; %(range)s is the window length in seconds.
-PROMQL_CPU = 'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[%(range)ds]))'
-PROMQL_MEMORY = (
-    'sum by (namespace, pod) (avg_over_time(container_memory_working_set_bytes{container!="",container!="POD"}[%(range)ds]))'
-)
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import Window, make_window
 
 USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
-    kubeconfig=dict(type="path"),
-    context=dict(type="str"),
+    copy.deepcopy(KUBE_ARGUMENT_SPEC),
     prices=dict(type="dict", required=True),
     tenants=dict(type="list", elements="dict", default=[]),
     platform_namespaces=dict(type="list", elements="str", default=[]),
@@ -44,54 +49,68 @@ USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
     unpriced=dict(type="str", default="fail", choices=["fail", "report"]),
     usage_source=dict(type="str", default="none", choices=["none", "metrics", "prometheus"]),
     prometheus_url=dict(type="str"),
+    prometheus_username=dict(type="str"),
+    prometheus_password=dict(type="str", no_log=True),
+    prometheus_bearer_token=dict(type="str", no_log=True),
     thresholds=dict(type="dict"),
+)
+USAGE_MODULE_OPTIONS: dict[str, Any] = dict(
+    mutually_exclusive=[("prometheus_username", "prometheus_bearer_token")],
+    required_together=[("prometheus_username", "prometheus_password")],
 )
 
 
-def prometheus_query(url: str, query: str, time: str, fetch: Callable[[str], bytes]) -> Any:
-    """One instant query against the Prometheus HTTP API; ``fetch(url) -> body`` does the GET."""
-    full = "%s/api/v1/query?%s" % (url.rstrip("/"), urlencode({"query": query, "time": time}))
-    try:
-        return json.loads(fetch(full))
-    except ValueError as err:
-        raise PlatykusError("prometheus_url: %s did not answer with JSON: %s" % (url, err), field="prometheus_url") from err
+def usage_module(argument_spec: Mapping[str, Any]) -> Any:
+    """The AnsibleModule of a module taking the usage options (check mode, kubernetes library checked)."""
+    module = platykus_module(dict(argument_spec), **USAGE_MODULE_OPTIONS)
+    # A password written into prometheus_url is not a no_log option of its own: register it so
+    # Ansible masks it wherever it prints the arguments (-vvv) or a result.
+    module.no_log_values.update(url_secrets(module.params.get("prometheus_url")))
+    return module
 
 
-def usage_report(client: Any, params: Mapping[str, Any], fetch: Callable[[str], bytes] | None = None) -> dict:
-    """Build the report for ``params`` (the keys of :data:`USAGE_ARGUMENT_SPEC`) from the cluster behind ``client``."""
+def _cluster_objects(client: Any) -> dict[str, list]:
+    """Each kind the allocation reads, listed once, cluster-wide."""
+    return dict(
+        nodes=client.list_all("v1", "Node"),
+        pods=client.list_all("v1", "Pod"),
+        pvcs=client.list_all("v1", "PersistentVolumeClaim"),
+        services=[svc for svc in client.list_all("v1", "Service") if (svc.get("spec") or {}).get("type") == "LoadBalancer"],
+        namespaces=client.list_all("v1", "Namespace"),
+    )
+
+
+def _prometheus_usage(endpoint: PrometheusEndpoint, window: Window, fetch: Fetch | None) -> Usage:
+    """Average cpu and memory per pod over the window, evaluated at its end."""
+    fetch = fetch or http_fetch(endpoint)
+    cpu, memory = window_queries(max(1, int(window.hours * 3600)))
+    at = "%d" % int(window.end.timestamp())
+    return usage_from_prometheus(prometheus_query(endpoint.url, cpu, at, fetch), prometheus_query(endpoint.url, memory, at, fetch))
+
+
+def usage_report(params: Mapping[str, Any], connect: Callable[[], Any], fetch: Fetch | None = None) -> dict:
+    """The report for ``params`` (the keys of :data:`USAGE_ARGUMENT_SPEC`).
+
+    ``connect()`` returns the KubeClient; it is called once the inputs are valid. ``fetch`` replaces
+    the HTTP GET to Prometheus (tests).
+    """
     catalog = validate_prices(params["prices"], "prices", params.get("cpu_ram_weight"))
     window = make_window(params.get("window_start"), params.get("window_end"), params.get("month_to_date", True),
                          params.get("now"))
     source = params.get("usage_source") or "none"
-    if source == "prometheus" and not params.get("prometheus_url"):
-        raise PlatykusError("prometheus_url: required when usage_source is prometheus; set it like http://prometheus:9090",
-                            field="prometheus_url")
+    endpoint = prometheus_endpoint(params) if source == "prometheus" else None
+    if source not in ("none", "metrics", "prometheus"):
+        raise PlatykusError("usage_source: %r is not one of none, metrics, prometheus" % source, field="usage_source")
 
-    nodes = list(client.iter_list("v1", "Node"))
-    pods = list(client.iter_list("v1", "Pod"))
-    pvcs = list(client.iter_list("v1", "PersistentVolumeClaim"))
-    services = [svc for svc in client.iter_list("v1", "Service") if (svc.get("spec") or {}).get("type") == "LoadBalancer"]
-    namespaces = list(client.iter_list("v1", "Namespace"))
-
+    client = connect()
+    objects = _cluster_objects(client)
     usage = None
     if source == "metrics":
-        usage = usage_from_pod_metrics(client.iter_list("metrics.k8s.io/v1beta1", "PodMetrics"))
-    elif source == "prometheus":
-        if fetch is None:
-            raise PlatykusError("usage_source prometheus needs an HTTP fetcher")
-        seconds = max(1, int(window.hours * 3600))
-        at = "%d" % int(window.end.timestamp())
-        usage = usage_from_prometheus(
-            prometheus_query(params["prometheus_url"], PROMQL_CPU % {"range": seconds}, at, fetch),
-            prometheus_query(params["prometheus_url"], PROMQL_MEMORY % {"range": seconds}, at, fetch),
-        )
-
+        usage = usage_from_pod_metrics(client.list_all("metrics.k8s.io/v1beta1", "PodMetrics"))
+    elif endpoint is not None:
+        usage = _prometheus_usage(endpoint, window, fetch)
     return allocate(
-        nodes=nodes,
-        pods=pods,
-        pvcs=pvcs,
-        services=services,
-        namespaces=namespaces,
+        **objects,
         catalog=catalog,
         window=window,
         tenants=params.get("tenants"),

@@ -148,41 +148,12 @@ report:
 """
 
 import copy
-from dataclasses import asdict
+import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-from ansible.module_utils.urls import open_url
-
-from ansible_collections.platykus.platform.plugins.module_utils._aws_budgets import HAS_BOTOCORE, caller_account, sync_budgets
-from ansible_collections.platykus.platform.plugins.module_utils._budget import (
-    FIELD_MANAGER,
-    QUOTA_NAME,
-    plan,
-    validate_thresholds,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._budget_run import run_budgets
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    BatchSummary,
-    KubeClient,
-    object_key,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._usage import TENANT_LABEL
-from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_report
-
-try:
-    import boto3
-
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
-
-
-def fetch(url):
-    try:
-        return open_url(url, method="GET", timeout=60).read()
-    except (OSError, ValueError) as err:
-        raise PlatykusError("prometheus_url: GET %s failed: %s" % (url, err), field="prometheus_url") from err
+from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_module
 
 
 def argument_spec():
@@ -213,95 +184,13 @@ def argument_spec():
     return spec
 
 
-def running_pods(client, quotas, namespaces):
-    """Non-terminated pods per namespace: the quota's own count, else counted."""
-    counts = {}
-    for ns in namespaces:
-        used = ((quotas.get(ns) or {}).get("status") or {}).get("used") or {}
-        if used.get("pods") is not None:
-            counts[ns] = int(used["pods"])
-        else:
-            selector = "status.phase!=Succeeded,status.phase!=Failed"
-            counts[ns] = sum(1 for pod in client.iter_list("v1", "Pod", namespace=ns, field_selector=selector))
-    return counts
-
-
-def run(module, client):
-    params = module.params
-    thresholds = validate_thresholds(params["thresholds"])
-    report = params["report"]
-    if report is None:
-        if not params["prices"]:
-            raise PlatykusError("prices: required when report is not given; pass report from usage_report or prices",
-                                field="prices")
-        report = usage_report(client, params, fetch=fetch)
-
-    namespaces = {ns["metadata"]["name"]: ns for ns in client.iter_list("v1", "Namespace", label_selector=TENANT_LABEL)}
-    quotas = {
-        q["metadata"]["namespace"]: q
-        for q in client.iter_list("v1", "ResourceQuota", field_selector="metadata.name=%s" % QUOTA_NAME)
-    }
-    tenant_namespaces = [ns for line in report.get("tenants", []) for ns in line.get("namespaces", []) if ns in namespaces]
-    counts = running_pods(client, quotas, tenant_namespaces) if params["enforce"] else {}
-    budget_plan = plan(report, namespaces, quotas, counts, thresholds, params["enforce"])
-
-    check = module.check_mode
-    for event in budget_plan.events:
-        if not check:
-            client.create(event)
-    current = {object_key(ns): ns for ns in namespaces.values()}
-    current.update({object_key(q): q for q in quotas.values()})
-    ns_results = client.apply(budget_plan.namespace_patches, field_manager=FIELD_MANAGER, dry_run=check, current=current)
-    quota_results = client.apply(budget_plan.quota_patches, field_manager=FIELD_MANAGER, dry_run=check, current=current)
-    ns_summary = BatchSummary.from_results(ns_results, with_diff=module._diff)
-    quota_summary = BatchSummary.from_results(quota_results, with_diff=module._diff)
-
-    result = dict(
-        changed=bool(budget_plan.events) or ns_summary.changed or quota_summary.changed,
-        tenants=[asdict(t) for t in budget_plan.tenants],
-        events=["%s/%s" % (e["metadata"]["namespace"], e["metadata"]["name"]) for e in budget_plan.events],
-        namespaces=dict(created=ns_summary.created, updated=ns_summary.updated, unchanged=ns_summary.unchanged),
-        quotas=dict(updated=quota_summary.created + quota_summary.updated, unchanged=quota_summary.unchanged),
-        report=report,
-    )
-    diffs = ns_summary.diffs + quota_summary.diffs
-
-    aws = params["aws_budgets"] or {}
-    if aws.get("enabled"):
-        if not HAS_BOTO3 or not HAS_BOTOCORE:
-            module.fail_json(msg=missing_required_lib("boto3"))
-        session = boto3.session.Session(region_name=aws["region"])
-        budgets = session.client("budgets", endpoint_url=aws.get("endpoint_url"))
-        account_id = aws.get("account_id")
-        if not account_id:
-            account_id = caller_account(session.client("sts", endpoint_url=aws.get("endpoint_url")))
-        notify = aws.get("notify") or {}
-        tenants = [
-            dict(name=line["name"], budget=line.get("budget"), currency=report["currency"], cost_center=line.get("cost_center"))
-            for line in report.get("tenants", [])
-        ]
-        changes = sync_budgets(
-            budgets, account_id, tenants, thresholds, notify.get("emails") or [], notify.get("sns_topics") or [],
-            cost_center_tag=aws["cost_center_tag"], prune=aws["prune"], check_mode=check,
-        )
-        result["aws_budgets"] = dict(created=changes.created, updated=changes.updated, deleted=changes.deleted,
-                                     unchanged=changes.unchanged, warnings=changes.warnings)
-        result["changed"] = result["changed"] or changes.changed
-        for warning in changes.warnings:
-            module.warn(warning)
-        diffs += changes.diffs
-    if module._diff:
-        result["diff"] = diffs
-    return result
-
-
 def main():
-    module = platykus_module(argument_spec())
+    module = usage_module(argument_spec())
     try:
-        client = KubeClient.from_kubeconfig(module.params["kubeconfig"], module.params["context"])
-        result = run(module, client)
+        result = run_budgets(module.params, client_factory(module.params), check_mode=module.check_mode,
+                             diff=module._diff, warn=module.warn)
     except PlatykusError as err:
-        module.fail_json(msg="Failed to evaluate tenant budgets: %s" % err)
+        module.fail_json(msg="Failed to evaluate tenant budgets: %s" % err, exception=traceback.format_exc())
     module.exit_json(**result)
 
 

@@ -48,7 +48,9 @@ EXAMPLES = r"""
     idle: share
     platform: share
     usage_source: prometheus
-    prometheus_url: http://prometheus.monitoring:9090
+    prometheus_url: https://prometheus.example.com
+    prometheus_username: reporter
+    prometheus_password: "{{ vault_prometheus_password }}"
 """
 
 RETURN = r"""
@@ -99,28 +101,23 @@ report:
       type: dict
 """
 
-from ansible.module_utils.urls import open_url
+import traceback
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_report
-
-
-def fetch(url):
-    try:
-        return open_url(url, method="GET", timeout=60).read()
-    except (OSError, ValueError) as err:
-        raise PlatykusError("prometheus_url: GET %s failed: %s" % (url, err), field="prometheus_url") from err
+from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import (
+    USAGE_ARGUMENT_SPEC,
+    usage_module,
+    usage_report,
+)
 
 
 def main():
-    module = platykus_module(USAGE_ARGUMENT_SPEC)
+    module = usage_module(USAGE_ARGUMENT_SPEC)
     try:
-        client = KubeClient.from_kubeconfig(module.params["kubeconfig"], module.params["context"])
-        report = usage_report(client, module.params, fetch=fetch)
+        report = usage_report(module.params, client_factory(module.params))
     except PlatykusError as err:
-        module.fail_json(msg="Failed to report usage: %s" % err)
+        module.fail_json(msg="Failed to report usage: %s" % err, exception=traceback.format_exc())
     module.exit_json(changed=False, report=report)
 
 

@@ -8,33 +8,25 @@ import copy
 import csv
 import io
 import json
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import yaml
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.platykus.platform.plugins.filter.report import FilterModule
 from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate, make_window, usage_from_pod_metrics
-
-
-def _repo_file(relative):
-    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / relative).is_file():
-            return parent / relative
-    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
+from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import usage_from_pod_metrics
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
 
 
 FILTERS = FilterModule().filters()
 
 
 @pytest.fixture(scope="module")
-def report():
-    ex = yaml.safe_load(_repo_file("docs/examples/cost-worked-example.yml").read_text())
+def report(cost_example_data):
+    ex = cost_example_data
     return allocate(nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
                     catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
                     tenants=ex["tenants"], platform_namespaces=ex["platform_namespaces"],

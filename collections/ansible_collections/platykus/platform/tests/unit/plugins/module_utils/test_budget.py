@@ -9,14 +9,16 @@ from decimal import Decimal
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._budget import (
-    ORIGINAL_PODS_ANNOTATION,
-    STATUS_ANNOTATION,
     evaluate,
     plan,
     quota_enforcement,
     validate_thresholds,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    BUDGET_ORIGINAL_PODS_ANNOTATION as ORIGINAL_PODS_ANNOTATION,
+    BUDGET_STATUS_ANNOTATION as STATUS_ANNOTATION,
+)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,14 +15,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._prices import (
     split_node_price,
     validate_prices,
 )
-
-
-def _repo_file(relative):
-    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / relative).is_file():
-            return parent / relative
-    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
 
 
 BASE = {
@@ -122,8 +113,8 @@ def test_split_node_price(hourly, cores, gib, weight, core_hour, gib_hour):
 
 
 @pytest.mark.parametrize("inventory", ["aws", "lab", "generic"])
-def test_shipped_catalogs_are_valid(inventory):
-    data = yaml.safe_load(_repo_file("inventories/%s/group_vars/all/prices.yml" % inventory).read_text())
+def test_shipped_catalogs_are_valid(repo_file, inventory):
+    data = yaml.safe_load(repo_file("inventories/%s/group_vars/all/prices.yml" % inventory).read_text())
     catalog = validate_prices(data["platykus_prices"], "platykus_prices")
     assert catalog.node_hourly("m5.xlarge", spot=False) == Decimal("0.192")
     assert catalog.storage_gib_month("gp3") == Decimal("0.08")

@@ -7,42 +7,23 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import (
-    allocate,
-    make_window,
+from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import (
     pod_interval,
     pod_requests,
     usage_from_pod_metrics,
     usage_from_prometheus,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
 
 
-def _repo_file(relative):
-    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / relative).is_file():
-            return parent / relative
-    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _example():
-    global EXAMPLE
-    EXAMPLE = yaml.safe_load(_repo_file("docs/examples/cost-worked-example.yml").read_text())
-
-
-EXAMPLE: dict = {}
-
-
-def example_report(example=None, **overrides):
-    ex = copy.deepcopy(example or EXAMPLE)
+def example_report(example, **overrides):
+    ex = copy.deepcopy(example)
     kwargs = dict(
         nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
         catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
@@ -58,8 +39,8 @@ def by_name(rows):
 
 
 # -- the worked example of docs/cost.md ----------------------------------------------------------
-def test_worked_example_nodes():
-    nodes = by_name(example_report()["nodes"])
+def test_worked_example_nodes(cost_example):
+    nodes = by_name(example_report(cost_example)["nodes"])
     # node-a m5.xlarge on demand, weight 8: GiB-hour = 0.192 / (8 x 4 + 16) = 0.004, core-hour = 0.032
     # 10 hours in the window: 10 x 0.192 = 1.92
     assert nodes["node-a"]["core_hour_price"] == 0.032
@@ -75,8 +56,8 @@ def test_worked_example_nodes():
     assert nodes["node-b"]["cost"] == 0.204
 
 
-def test_worked_example_namespaces():
-    ns = by_name(example_report()["namespaces"])
+def test_worked_example_namespaces(cost_example):
+    ns = by_name(example_report(cost_example)["namespaces"])
     acme = ns["acme-prod"]
     # web-1: 1 core x 10 h = 10 core-h x 0.032 = 0.32; 4 GiB x 10 h = 40 GiB-h x 0.004 = 0.16
     # web-2 (spot node-b, from 12:00): 0.5 x 6 = 3 core-h x 0.0136 = 0.0408; 1 x 6 = 6 GiB-h x 0.0017 = 0.0102
@@ -102,8 +83,8 @@ def test_worked_example_namespaces():
     assert platform["cost"]["total"] == 0.1
 
 
-def test_worked_example_idle_and_totals():
-    report = example_report()
+def test_worked_example_idle_and_totals(cost_example):
+    report = example_report(cost_example)
     # node-a: 40 core-h, pods use 10 + 10 + 5 + 2.5 = 27.5 -> idle 12.5 x 0.032 = 0.40
     #         160 GiB-h, pods use 40 + 10 + 10 + 5 = 65 -> idle 95 x 0.004 = 0.38
     # node-b: 12 core-h, pods use 3 -> idle 9 x 0.0136 = 0.1224; 24 GiB-h, pods use 6 -> idle 18 x 0.0017 = 0.0306
@@ -117,8 +98,8 @@ def test_worked_example_idle_and_totals():
     assert report["unpriced"] == []
 
 
-def test_worked_example_tenants_budget_and_forecast():
-    tenants = by_name(example_report()["tenants"])
+def test_worked_example_tenants_budget_and_forecast(cost_example):
+    tenants = by_name(example_report(cost_example)["tenants"])
     acme = tenants["acme"]
     # forecast = cost x (June: 720 h) / (window: 10 h) = cost x 72
     # acme: 0.611 / 50 = 1.222 % spent; 0.611 x 72 = 43.992 -> 87.984 % -> forecast crosses 80 -> warning
@@ -135,8 +116,8 @@ def test_worked_example_tenants_budget_and_forecast():
     assert globex["daily"] == [{"date": "2024-06-10", "cost": 0.785, "cumulative": 0.785}]
 
 
-def test_without_usage_requests_are_charged():
-    globex = by_name(example_report(usage=None)["namespaces"])["globex-dev"]
+def test_without_usage_requests_are_charged(cost_example):
+    globex = by_name(example_report(cost_example, usage=None)["namespaces"])["globex-dev"]
     # api-1 at its request 0.25 core: 2.5 core-h x 0.032 = 0.08 instead of 0.16 -> cpu 0.32 + 0.08 = 0.40
     assert globex["cost"]["cpu"] == 0.4
 
@@ -211,23 +192,23 @@ def test_month_to_date_forecast():
 
 
 # -- unpriced and bad inputs -------------------------------------------------------------------------
-def unpriced_example():
-    ex = copy.deepcopy(EXAMPLE)
+def unpriced_example(example):
+    ex = copy.deepcopy(example)
     ex["nodes"][1]["metadata"]["labels"]["node.kubernetes.io/instance-type"] = "x2gd.medium"
     return ex
 
 
-def test_unpriced_instance_type_fails_naming_node_type_and_fix():
+def test_unpriced_instance_type_fails_naming_node_type_and_fix(cost_example):
     with pytest.raises(PlatykusError) as err:
-        example_report(unpriced_example())
+        example_report(unpriced_example(cost_example))
     message = str(err.value)
     assert "node-b" in message and "x2gd.medium" in message
     assert "platykus_prices.instance_types" in message
     assert err.value.field == "prices.instance_types"
 
 
-def test_unpriced_instance_type_reported_never_zero():
-    report = example_report(unpriced_example(), unpriced="report")
+def test_unpriced_instance_type_reported_never_zero(cost_example):
+    report = example_report(unpriced_example(cost_example), unpriced="report")
     (line,) = report["unpriced"]
     # web-2 ran 6 h on node-b at 0.5 core / 1 GiB: 3 core-h and 6 GiB-h, uncharged but listed
     assert (line["kind"], line["name"], line["instance_type"]) == ("Node", "node-b", "x2gd.medium")
@@ -240,15 +221,15 @@ def test_unpriced_instance_type_reported_never_zero():
     assert report["total"]["nodes"] == 1.92
 
 
-def test_spot_node_without_spot_price_fails():
-    ex = copy.deepcopy(EXAMPLE)
+def test_spot_node_without_spot_price_fails(cost_example):
+    ex = cost_example
     del ex["prices"]["spot_discount"]
     with pytest.raises(PlatykusError, match="spot_discount"):
         example_report(ex)
 
 
-def test_unpriced_storage_class_and_loadbalancer():
-    ex = copy.deepcopy(EXAMPLE)
+def test_unpriced_storage_class_and_loadbalancer(cost_example):
+    ex = cost_example
     ex["pvcs"][0]["spec"]["storageClassName"] = "io2"
     with pytest.raises(PlatykusError) as err:
         example_report(ex)
@@ -259,8 +240,8 @@ def test_unpriced_storage_class_and_loadbalancer():
     assert kinds == {("PersistentVolumeClaim", "acme-prod/data"), ("Service", "globex-dev/api")}
 
 
-def test_pods_on_a_vanished_node_are_listed_as_unpriced():
-    ex = copy.deepcopy(EXAMPLE)
+def test_pods_on_a_vanished_node_are_listed_as_unpriced(cost_example):
+    ex = cost_example
     ex["nodes"] = ex["nodes"][:1]
     report = example_report(ex)
     (line,) = report["unpriced"]
@@ -285,6 +266,26 @@ def test_bad_windows_name_the_field(kwargs, field):
     assert field in str(err.value)
 
 
+def test_window_end_after_now_is_refused():
+    # A report taken at 12:00 cannot charge the afternoon: running pods would be billed for hours not yet run.
+    with pytest.raises(PlatykusError) as err:
+        make_window("2024-06-10T08:00:00Z", "2024-06-10T18:00:00Z", now="2024-06-10T12:00:00Z")
+    assert err.value.field == "window_end"
+    assert "window_end: 2024-06-10T18:00:00Z is after now (2024-06-10T12:00:00Z)" in str(err.value)
+    assert make_window("2024-06-10T08:00:00Z", "2024-06-10T12:00:00Z", now="2024-06-10T12:00:00Z").hours == 4
+
+
+def test_budget_without_currency_is_usd(cost_example):
+    # The tenant spec's rule: no currency means USD, whatever the prices' currency is.
+    tenants = [{"name": "acme", "budget": {"monthly": 50}}]
+    assert by_name(example_report(cost_example, tenants=tenants)["tenants"])["acme"]["budget"] == 50.0
+    cost_example["prices"]["currency"] = "EUR"
+    with pytest.raises(PlatykusError) as err:
+        example_report(cost_example, tenants=tenants)
+    assert err.value.field == "tenants[acme].budget.currency"
+    assert "not set, so the budget is in USD" in str(err.value) and "set budget.currency: EUR" in str(err.value)
+
+
 @pytest.mark.parametrize(
     "tenants, field",
     [
@@ -294,16 +295,16 @@ def test_bad_windows_name_the_field(kwargs, field):
         ([{"budget": {"monthly": 5}}], "tenants[0].name"),
     ],
 )
-def test_bad_budgets_name_the_field(tenants, field):
+def test_bad_budgets_name_the_field(cost_example, tenants, field):
     with pytest.raises(PlatykusError) as err:
-        example_report(tenants=tenants)
+        example_report(cost_example, tenants=tenants)
     assert err.value.field == field
 
 
 @pytest.mark.parametrize("option, value", [("idle", "spread"), ("platform", "x"), ("unpriced", "ignore")])
-def test_bad_choices(option, value):
+def test_bad_choices(cost_example, option, value):
     with pytest.raises(PlatykusError) as err:
-        example_report(**{option: value})
+        example_report(cost_example, **{option: value})
     assert err.value.field == option
 
 

@@ -5,59 +5,40 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import usage_report
 
 
-def _repo_file(relative):
-    """A file of the Platykus repository (outside the collection); skip when the collection runs on its own (ansible-test)."""
-    for parent in Path(__file__).resolve().parents:
-        if (parent / relative).is_file():
-            return parent / relative
-    pytest.skip("%s is outside the collection; run pytest from the repository" % relative)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _example():
-    global EXAMPLE
-    EXAMPLE = yaml.safe_load(_repo_file("docs/examples/cost-worked-example.yml").read_text())
-
-
-EXAMPLE: dict = {}
-
-
 class FakeClient:
     """Serves the worked example's objects; records every list call."""
 
-    def __init__(self):
+    def __init__(self, example):
         self.calls = []
-        self.objects = {"Node": EXAMPLE["nodes"], "Pod": EXAMPLE["pods"], "PersistentVolumeClaim": EXAMPLE["pvcs"],
-                        "Service": EXAMPLE["services"], "Namespace": EXAMPLE["namespaces"],
-                        "PodMetrics": EXAMPLE["pod_metrics"]}
+        self.objects = {"Node": example["nodes"], "Pod": example["pods"], "PersistentVolumeClaim": example["pvcs"],
+                        "Service": example["services"], "Namespace": example["namespaces"],
+                        "PodMetrics": example["pod_metrics"]}
 
-    def iter_list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None, page_size=500):
+    def list_all(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
         self.calls.append((api_version, kind, namespace))
-        return iter(self.objects[kind])
+        return list(self.objects[kind])
 
 
-def params(**extra):
-    base = dict(prices=EXAMPLE["prices"], tenants=EXAMPLE["tenants"], platform_namespaces=EXAMPLE["platform_namespaces"],
-                window_start=EXAMPLE["window_start"], window_end=EXAMPLE["window_end"], month_to_date=True, now=None,
+def params(example, **extra):
+    base = dict(prices=example["prices"], tenants=example["tenants"], platform_namespaces=example["platform_namespaces"],
+                window_start=example["window_start"], window_end=example["window_end"], month_to_date=True, now=None,
                 cpu_ram_weight=None, idle="separate", platform="separate", unpriced="fail", usage_source="none",
                 prometheus_url=None, thresholds=None)
     base.update(extra)
     return base
 
 
-def test_lists_each_kind_once_cluster_wide():
-    client = FakeClient()
-    report = usage_report(client, params(usage_source="metrics"))
+def test_lists_each_kind_once_cluster_wide(cost_example):
+    client = FakeClient(cost_example)
+    report = usage_report(params(cost_example, usage_source="metrics"), lambda: client)
     kinds = [call[1] for call in client.calls]
     assert sorted(kinds) == sorted(["Node", "Pod", "PersistentVolumeClaim", "Service", "Namespace", "PodMetrics"])
     assert all(call[2] is None for call in client.calls)
@@ -65,7 +46,7 @@ def test_lists_each_kind_once_cluster_wide():
     assert {t["name"]: t["cost"]["total"] for t in report["tenants"]} == {"acme": 0.611, "globex": 0.785}
 
 
-def test_prometheus_usage():
+def test_prometheus_usage(cost_example):
     seen = []
 
     def fetch(url):
@@ -76,13 +57,14 @@ def test_prometheus_usage():
         return json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
             {"metric": {"namespace": "globex-dev", "pod": "api-1"}, "value": [1718042400, value]}]}}).encode()
 
-    report = usage_report(FakeClient(), params(usage_source="prometheus", prometheus_url="http://prom:9090/"), fetch=fetch)
+    report = usage_report(params(cost_example, usage_source="prometheus", prometheus_url="http://prom:9090/"),
+                          lambda: FakeClient(cost_example), fetch=fetch)
     assert len(seen) == 2 and all(url.startswith("http://prom:9090/api/v1/query?") for url in seen)
     assert "%5B36000s%5D" in seen[0]  # [36000s]: the 10-hour window
     assert {t["name"]: t["cost"]["total"] for t in report["tenants"]}["globex"] == 0.785
 
 
-def test_prometheus_needs_a_url():
+def test_prometheus_needs_a_url(cost_example):
     with pytest.raises(PlatykusError) as err:
-        usage_report(FakeClient(), params(usage_source="prometheus"))
+        usage_report(params(cost_example, usage_source="prometheus"), lambda: FakeClient(cost_example))
     assert err.value.field == "prometheus_url"

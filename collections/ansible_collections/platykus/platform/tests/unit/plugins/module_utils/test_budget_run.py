@@ -1,22 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""tenant_budget against an in-memory API: check mode, real run, idempotent second run, then recovery."""
+"""tenant_budget's run against an in-memory API: check mode, real run, idempotent second run, then recovery."""
 
 from __future__ import annotations
 
 import copy
 
+from ansible_collections.platykus.platform.plugins.module_utils._budget_run import run_budgets
 from ansible_collections.platykus.platform.plugins.module_utils._kube import ApplyResult, object_key
 from ansible_collections.platykus.platform.plugins.modules import tenant_budget
 
 
-class FakeModule:
-    def __init__(self, params, check_mode=False):
-        self.params = {key: None for key in tenant_budget.argument_spec()}
-        self.params.update(params)
-        self.check_mode = check_mode
-        self._diff = True
+def run(params, api, check_mode=False):
+    """The module's run: its options (unset ones None, as Ansible passes them), the fake API, diff on."""
+    options = {key: None for key in tenant_budget.argument_spec()}
+    options.update(params)
+    return run_budgets(options, lambda: api, check_mode=check_mode, diff=True)
 
 
 class FakeApi:
@@ -33,8 +33,8 @@ class FakeApi:
         }
         self.events = []
 
-    def iter_list(self, api_version, kind, namespace=None, label_selector=None, field_selector=None, page_size=500):
-        return iter([copy.deepcopy(o) for o in self.objects.values() if o["kind"] == kind])
+    def list_all(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
+        return [copy.deepcopy(o) for o in self.objects.values() if o["kind"] == kind]
 
     def create(self, obj, dry_run=False):
         self.events.append(obj)
@@ -71,11 +71,11 @@ def test_check_real_idempotent_and_recovery():
     api = FakeApi()
     params = {"report": report(60.0), "enforce": True}
 
-    predicted = tenant_budget.run(FakeModule(params, check_mode=True), api)
+    predicted = run(params, api, check_mode=True)
     assert predicted["changed"] is True and len(predicted["events"]) == 1
     assert api.events == [] and api.objects["Namespace/acme-prod"]["metadata"]["annotations"] == {}
 
-    done = tenant_budget.run(FakeModule(params), api)
+    done = run(params, api)
     assert done["changed"] is True
     assert (done["events"], done["namespaces"]["updated"]) == (predicted["events"], predicted["namespaces"]["updated"])
     assert api.objects["Namespace/acme-prod"]["metadata"]["annotations"]["platykus.io/budget-status"] == "exceeded"
@@ -83,11 +83,11 @@ def test_check_real_idempotent_and_recovery():
     assert quota["spec"]["hard"]["pods"] == "6"
     assert quota["metadata"]["annotations"]["platykus.io/budget-original-pods"] == "20"
 
-    again = tenant_budget.run(FakeModule(params), api)
+    again = run(params, api)
     assert again["changed"] is False and again["events"] == []
     assert again["tenants"][0]["enforcement"] == {"acme-prod": "keep"}
 
-    recovered = tenant_budget.run(FakeModule({"report": report(10.0), "enforce": True}), api)
+    recovered = run({"report": report(10.0), "enforce": True}, api)
     assert recovered["changed"] is True
     assert api.events[-1]["reason"] == "BudgetStatusRecovered"
     quota = api.objects["ResourceQuota/acme-prod/tenant-quota"]

@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Stage 4 of the allocation: the ledger as the report usage_report returns (plain dicts and floats).
+
+Only here is anything rounded, half up: money to 4 decimals, hours to 4, percentages to 2, unit
+prices to 6. Totals are rounded from the exact sums, not summed from rounded lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable, Mapping
+
+from ansible_collections.platykus.platform.plugins.module_utils._budget import evaluate
+from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog
+from ansible_collections.platykus.platform.plugins.module_utils._usage_index import PricedCluster
+from ansible_collections.platykus.platform.plugins.module_utils._usage_ledger import (
+    AMOUNTS,
+    COMPONENTS,
+    UNPRICED_AMOUNTS,
+    Ledger,
+    Line,
+    line_total,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._usage_owners import TenantBudget
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import ZERO, Window, format_time
+
+MONEY = Decimal("0.0001")
+HOURS = Decimal("0.0001")
+PERCENT = Decimal("0.01")
+UNIT_PRICE = Decimal("0.000001")
+
+
+def q(value: Decimal, step: Decimal) -> float:
+    return float(value.quantize(step, rounding=ROUND_HALF_UP))
+
+
+def _optional(value: Decimal | None, step: Decimal) -> float | None:
+    return None if value is None else q(value, step)
+
+
+def render_line(line: Mapping[str, Decimal], extra: Iterable[str] = ()) -> dict[str, Any]:
+    keys = COMPONENTS + tuple(extra)
+    cost = {key: q(line[key], MONEY) for key in keys}
+    cost["total"] = q(line_total(line, extra), MONEY)
+    out: dict[str, Any] = {key: q(line[key], HOURS) for key in AMOUNTS}
+    out["cost"] = cost
+    return out
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything the report shows besides the ledger."""
+
+    window: Window
+    catalog: PriceCatalog
+    budgets: Mapping[str, TenantBudget]
+    thresholds: Mapping[str, Decimal]
+    options: Mapping[str, Any]  # idle, platform, unpriced, usage (bool)
+
+
+def _namespace_rows(ledger: Ledger, factor: Decimal) -> list[dict]:
+    owners = ledger.owners
+    rows = []
+    for namespace in sorted(set(ledger.namespaces) | set(owners.tenant)):
+        line = ledger.namespaces[namespace]
+        row = {"name": namespace, "category": owners.category(namespace), "tenant": owners.tenant.get(namespace),
+               "environment": owners.environment.get(namespace)}
+        row.update(render_line(line))
+        row["forecast"] = q(line_total(line) * factor, MONEY)
+        rows.append(row)
+    return rows
+
+
+def _daily(ledger: Ledger, tenant: str, days: list[str]) -> list[dict]:
+    running = ZERO
+    series = []
+    for day in days:
+        cost = ledger.tenant_daily[tenant].get(day, ZERO)
+        running += cost
+        series.append({"date": day, "cost": q(cost, MONEY), "cumulative": q(running, MONEY)})
+    return series
+
+
+def _tenant_row(ledger: Ledger, tenant: str, inputs: ReportInputs, days: list[str]) -> dict:
+    members = ledger.owners.members(tenant)
+    line = ledger.group(members)
+    line.update(ledger.tenant_shares[tenant])
+    spent = line_total(line, ("idle", "platform"))
+    forecast = spent * inputs.window.forecast_factor()
+    budget = inputs.budgets.get(tenant)
+    monthly = budget.monthly if budget else None
+    status = evaluate(spent, forecast, monthly, inputs.thresholds)
+    row = {"name": tenant, "namespaces": members, "cost_center": budget.cost_center if budget else None}
+    row.update(render_line(line, ("idle", "platform")))
+    row.update(
+        budget=_optional(monthly, MONEY),
+        currency=inputs.catalog.currency,
+        percent_used=_optional(status.percent_used, PERCENT),
+        forecast=q(forecast, MONEY),
+        forecast_percent=_optional(status.forecast_percent, PERCENT),
+        status=status.status,
+        daily=_daily(ledger, tenant, days),
+    )
+    return row
+
+
+def _node_rows(cluster: PricedCluster, ledger: Ledger) -> list[dict]:
+    rows = []
+    for node in sorted(cluster.nodes, key=lambda n: n.name):
+        priced = node.hourly is not None
+        rows.append({
+            "name": node.name,
+            "instance_type": node.instance_type,
+            "capacity_type": node.capacity_type,
+            "zone": node.zone,
+            "cores": float(node.cores),
+            "memory_gib": q(node.gib, HOURS),
+            "hourly": _optional(node.hourly, UNIT_PRICE),
+            "core_hour_price": q(node.core_price, UNIT_PRICE) if priced else None,
+            "gib_hour_price": q(node.gib_price, UNIT_PRICE) if priced else None,
+            "hours": q(ledger.nodes[node.name]["hours"], HOURS),
+            "cost": q(ledger.nodes[node.name]["cost"], MONEY),
+            "priced": priced,
+        })
+    return rows
+
+
+def _unpriced_rows(ledger: Ledger) -> list[dict]:
+    """Each unpriced item that counted any hours in the window."""
+    rows = []
+    for key in sorted(ledger.unpriced):
+        row = dict(ledger.unpriced[key])
+        row.update({amount: q(row[amount], HOURS) for amount in UNPRICED_AMOUNTS})
+        row["namespaces"] = sorted(row["namespaces"])
+        if any(row[amount] for amount in UNPRICED_AMOUNTS):
+            rows.append(row)
+    return rows
+
+
+def _group_rows(ledger: Ledger, inputs: ReportInputs, factor: Decimal) -> tuple[dict, dict]:
+    """The platform line and the unassigned line."""
+    platform_names = sorted(ns for ns in ledger.namespaces if ns in ledger.owners.platform)
+    unassigned_names = sorted(ns for ns in ledger.namespaces if ledger.owners.category(ns) == "unassigned")
+    platform = {"namespaces": platform_names, "shared": inputs.options["platform"] == "share",
+                "shared_to_tenants": q(ledger.platform_shared, MONEY)}
+    platform.update(render_line(ledger.group(platform_names)))
+    unassigned_line: Line = ledger.group(unassigned_names)
+    unassigned = {"namespaces": unassigned_names}
+    unassigned.update(render_line(unassigned_line))
+    unassigned["forecast"] = q(line_total(unassigned_line) * factor, MONEY)
+    return platform, unassigned
+
+
+def _idle_row(ledger: Ledger, inputs: ReportInputs) -> dict:
+    idle = ledger.idle
+    return {
+        "core_hours": q(idle["core_hours"], HOURS),
+        "gib_hours": q(idle["gib_hours"], HOURS),
+        "cost": {"cpu": q(idle["cpu"], MONEY), "memory": q(idle["memory"], MONEY),
+                 "total": q(idle["cpu"] + idle["memory"], MONEY)},
+        "shared": inputs.options["idle"] == "share",
+        "shared_to_tenants": q(ledger.idle_shared, MONEY),
+    }
+
+
+def _totals(ledger: Ledger, factor: Decimal) -> dict:
+    nodes = sum((node["cost"] for node in ledger.nodes.values()), ZERO)
+    storage = sum((line["storage"] for line in ledger.namespaces.values()), ZERO)
+    balancers = sum((line["loadbalancer"] for line in ledger.namespaces.values()), ZERO)
+    total = nodes + storage + balancers
+    return {"nodes": q(nodes, MONEY), "storage": q(storage, MONEY), "loadbalancer": q(balancers, MONEY),
+            "cost": q(total, MONEY), "forecast": q(total * factor, MONEY)}
+
+
+def _head(inputs: ReportInputs, days: list[str]) -> dict:
+    window, catalog = inputs.window, inputs.catalog
+    return {
+        "currency": catalog.currency,
+        "window": {
+            "start": format_time(window.start),
+            "end": format_time(window.end),
+            "hours": q(window.hours, HOURS),
+            "month_to_date": window.month_to_date,
+            "month_hours": float(window.month_hours),
+            "days": days,
+        },
+        "options": {
+            "idle": inputs.options["idle"],
+            "platform": inputs.options["platform"],
+            "unpriced": inputs.options["unpriced"],
+            "cpu_ram_weight": float(catalog.cpu_ram_weight),
+            "thresholds": {key: float(value) for key, value in inputs.thresholds.items()},
+            "usage": bool(inputs.options["usage"]),
+        },
+    }
+
+
+def render_report(ledger: Ledger, cluster: PricedCluster, inputs: ReportInputs) -> dict[str, Any]:
+    """The report (see the module usage_report's RETURN)."""
+    factor = inputs.window.forecast_factor()
+    days = [start.date().isoformat() for start, _end in inputs.window.days()]
+    platform, unassigned = _group_rows(ledger, inputs, factor)
+    report = _head(inputs, days)
+    report.update(
+        tenants=[_tenant_row(ledger, tenant, inputs, days) for tenant in sorted(ledger.tenants)],
+        namespaces=_namespace_rows(ledger, factor),
+        platform=platform,
+        unassigned=unassigned,
+        idle=_idle_row(ledger, inputs),
+        nodes=_node_rows(cluster, ledger),
+        unpriced=_unpriced_rows(ledger),
+        total=_totals(ledger, factor),
+    )
+    return report
+
