@@ -1,0 +1,88 @@
+"""Bad tenant spec files in an inventory fail onboarding, naming the file, before anything is written.
+
+The inventory's loader (the platykus.platform.tenant_specs lookup) once hung on a YAML alias bomb;
+here every bad file is put next to a valid new tenant, and neither may reach the API server.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import LAB_INVENTORY
+
+pytestmark = pytest.mark.lab
+
+# Generous: the refusal takes milliseconds; this only turns a hang into a failure.
+DEADLINE_SECONDS = 120
+
+
+def laughs(levels: int, width: int = 10) -> str:
+    """A 'billion laughs' spec: ``width ** levels`` nodes once expanded, from a few lines."""
+    lines = ["name: mallory", "plan: small", 'l0: &l0 ["lol"]']
+    for level in range(1, levels + 1):
+        lines.append(f"l{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * width) + "]")
+    return "\n".join(lines) + "\n"
+
+
+BAD_FILES = [
+    ("alias bomb", laughs(9), "its aliases (*name) expand it past 10000 YAML nodes"),
+    ("too many aliases", "name: mallory\nplan: &p small\nx: [" + ", ".join(["*p"] * 150) + "]\n", "more than 100 alias uses"),
+    ("empty file", "", "is empty; write one tenant per file as a mapping"),
+    ("list", "- name: mallory\n  plan: small\n- name: trudy\n  plan: small\n", "holds a list, not a tenant"),
+    ("two documents", "name: mallory\nplan: small\n---\nname: trudy\nplan: small\n",
+     "holds more than one YAML document (separated by '---')"),
+]
+
+
+@pytest.fixture
+def deadline():
+    def expire(signum, frame):
+        raise TimeoutError(f"the playbook did not return within {DEADLINE_SECONDS} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(DEADLINE_SECONDS)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+def tenant_namespaces(lab, *tenants: str) -> list[str]:
+    selector = f"platykus.io/tenant in ({','.join(tenants)})"
+    return [item["metadata"]["name"] for item in lab.get_json("namespaces", "-l", selector)["items"]]
+
+
+def inventory_with(tmp_path: Path, name: str, text: str) -> Path:
+    """The lab inventory plus a valid new tenant 'newco' and the bad file ``name``."""
+    inventory = tmp_path / "inv"
+    shutil.copytree(LAB_INVENTORY, inventory)
+    newco = dict(yaml.safe_load((inventory / "tenants/globex.yml").read_text()), name="newco", environments=["dev"])
+    (inventory / "tenants/newco.yml").write_text(yaml.safe_dump(newco))
+    (inventory / "tenants" / name).write_text(text)
+    return inventory
+
+
+@pytest.mark.parametrize("label, text, message", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_spec_file_fails_onboarding_naming_the_file(lab, deadline, tmp_path, label, text, message):
+    inventory = inventory_with(tmp_path, "mallory.yml", text)
+    run = lab.playbook("playbooks/tenant-onboarding.yml", inventory=inventory)
+    output = " ".join(run.output.split())
+    assert run.returncode != 0, run.output[-3000:]
+    assert f"{inventory / 'tenants/mallory.yml'}" in output and message in output, run.output[-3000:]
+    assert tenant_namespaces(lab, "newco", "mallory", "trudy") == []
+
+
+def test_every_bad_file_is_named_at_once(lab, deadline, tmp_path):
+    inventory = inventory_with(tmp_path, "mallory.yml", laughs(9))
+    (inventory / "tenants/trudy.yml").write_text("")
+    run = lab.playbook("playbooks/tenant-onboarding.yml", inventory=inventory)
+    output = " ".join(run.output.split())
+    assert run.returncode != 0
+    assert "2 bad tenant spec files" in output, run.output[-3000:]
+    assert f"{inventory / 'tenants/mallory.yml'}: its aliases" in output
+    assert f"{inventory / 'tenants/trudy.yml'} is empty" in output
+    assert tenant_namespaces(lab, "newco", "mallory", "trudy") == []
