@@ -28,6 +28,19 @@ if [ "$(cat .venv/.requirements.sha 2>/dev/null)" != "$want" ]; then
   echo "$want" > .venv/.requirements.sha
 fi
 
-# The lab: kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok and helm.
+# Debian packages the lab's controllers come from (lab/controllers.yml: Alertmanager). RUNLEVEL=1:
+# their packages' services must not start; the lab runs them itself.
+missing=""
+for package in $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers --debian-packages); do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  apt-get update -qq && RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# The lab: kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok and helm; then the
+# platform controllers it runs for real (metrics-server, Karpenter, Prometheus), cached by their own pins.
 bin/platykus-lab build
+PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers build
 echo "setup: done in $((SECONDS - started))s"

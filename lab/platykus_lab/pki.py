@@ -236,3 +236,17 @@ def ensure_pki(pki_dir: Path, service_ip: str = "10.96.0.1") -> dict[str, Path]:
         )
     paths.update(sa_key=sa_key_path, sa_pub=sa_pub_path)
     return paths
+
+
+def ensure_client(pki_dir: Path, stem: str, common_name: str, organizations: tuple[str, ...] = ()) -> tuple[Path, Path]:
+    """A client certificate from the lab CA for one more identity (a platform controller's, say);
+    reused while valid and still naming the same subject. Returns (certificate, key) paths."""
+    ca_key, ca_cert = _load_key(pki_dir / "ca.key"), load_cert(pki_dir / "ca.crt")
+    cert_path, key_path = pki_dir / f"{stem}.crt", pki_dir / f"{stem}.key"
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    subject = _name(common_name, organizations)
+    if needs_renewal(cert_path, ca_cert) or not key_path.exists() or load_cert(cert_path).subject != subject:
+        key, cert = issue(ca_key, ca_cert, common_name, organizations, client=True)
+        _write_key(key_path, key)
+        _write_cert(cert_path, cert)
+    return cert_path, key_path

@@ -1,0 +1,89 @@
+"""metrics-server on the lab, wired the way kwokctl's --enable-metrics-server does it.
+
+kwok serves each simulated node's /metrics/resource (lab/kwok/metrics.yaml; pod usage from the
+kwok.x-k8s.io/usage-cpu/-memory annotations) on its own port; every node carries the annotation
+metrics.k8s.io/resource-metrics-path naming its path there. metrics-server scrapes them and is
+served by the API server's aggregation layer through the chart's APIService
+v1beta1.metrics.k8s.io, whose Service is an ExternalName `localhost` (Endpoints refuse loopback).
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+from .controllers import Context, Identity, Runner, chart_objects, register
+from .health import http_request
+
+NAMESPACE = "platykus-system"  # the catalog's namespace for the metrics-server release
+RELEASE = "metrics-server"
+APISERVICE = "v1beta1.metrics.k8s.io"
+# Short enough for HPA tests and benchmarks; the chart's default is 15s (metrics-server needs two
+# scrapes before it serves a pod).
+RESOLUTION = "10s"
+RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "APIService")
+
+
+def resource_metrics_path(node: str) -> str:
+    """The node annotation's value: where kwok serves this node's kubelet resource metrics."""
+    return f"/metrics/nodes/{node}/metrics/resource"
+
+
+def _objects(ctx: Context) -> list[dict]:
+    """The chart's RBAC and APIService (rendered from the module), and a Service reaching 127.0.0.1."""
+    port = ctx.own["https"]
+    chart = chart_objects(
+        ctx.lab, ctx.share / "charts" / "metrics-server", RELEASE, NAMESPACE, RBAC_KINDS, {"service": {"port": port}}
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": RELEASE, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/name": "metrics-server"}},
+        "spec": {"type": "ExternalName", "externalName": "localhost", "ports": [{"name": "https", "port": port}]},
+    }
+    return chart + [service]
+
+
+def _args(ctx: Context) -> list[str]:
+    kube = str(ctx.kubeconfig)
+    return [
+        f"--secure-port={ctx.own['https']}",
+        "--bind-address=127.0.0.1",
+        f"--cert-dir={ctx.workdir / 'certs'}",
+        f"--kubeconfig={kube}",
+        f"--authentication-kubeconfig={kube}",
+        f"--authorization-kubeconfig={kube}",
+        # kwok answers for every node on its one port, with a self-signed certificate.
+        "--kubelet-preferred-address-types=InternalIP",
+        f"--kubelet-port={ctx.lab_ports['kwok']}",
+        "--kubelet-insecure-tls",
+        f"--metric-resolution={RESOLUTION}",
+    ]
+
+
+def _health(ctx: Context) -> str | None:
+    """Ready itself, and the API server serves metrics.k8s.io through it (APIService Available)."""
+    insecure = ssl.create_default_context()
+    insecure.check_hostname = False
+    insecure.verify_mode = ssl.CERT_NONE  # its serving certificate is self-signed, in its cert-dir
+    status, body = http_request(f"https://127.0.0.1:{ctx.own['https']}/readyz", insecure, timeout=5)
+    if status != 200:
+        return f"/readyz answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
+    status, body = ctx.lab.api(f"/apis/apiregistration.k8s.io/v1/apiservices/{APISERVICE}")
+    conditions = json.loads(body).get("status", {}).get("conditions", []) if status == 200 else []
+    available = [c for c in conditions if c.get("type") == "Available"]
+    if not available or available[0].get("status") != "True":
+        return f"APIService {APISERVICE} not Available: {available[0].get('message') if available else status}"
+    return None
+
+
+METRICS_SERVER = register(
+    Runner(
+        name="metrics-server",
+        identity=Identity(NAMESPACE, "metrics-server"),
+        ports=("https",),
+        args=_args,
+        health=_health,
+        objects=_objects,
+    )
+)
