@@ -215,4 +215,3 @@ def render_report(ledger: Ledger, cluster: PricedCluster, inputs: ReportInputs) 
         total=_totals(ledger, factor),
     )
     return report
-
