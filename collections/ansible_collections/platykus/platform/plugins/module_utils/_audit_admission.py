@@ -279,7 +279,7 @@ def token_secret_checks(client: KubeClient, scope: Scope, identities: list[RoleI
                 scope.tenant,
                 role,
                 scope.namespace,
-                "cannot create a %s Secret" % SA_TOKEN_SECRET_TYPE,
+                "cannot create a service-account-token Secret",
                 "fail" if failed else "pass",
                 summarize(failed or passed),
             )
