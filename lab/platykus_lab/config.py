@@ -149,6 +149,11 @@ def node_pools_from_inventory(inventory: Path | None) -> tuple[NodePool, ...]:
     return DEFAULT_NODE_POOLS
 
 
+def resource_metrics_path(node: str) -> str:
+    """Where kwok serves a simulated node's kubelet resource metrics (the Metric of lab/kwok/metrics.yaml)."""
+    return f"/metrics/nodes/{node}/metrics/resource"
+
+
 def node_objects(pools: tuple[NodePool, ...], kubernetes_version: str) -> list[dict]:
     """The simulated Node objects: labelled as EKS labels them, with capacity as the inventory says."""
     nodes = []
@@ -176,7 +181,12 @@ def node_objects(pools: tuple[NodePool, ...], kubernetes_version: str) -> list[d
                     "metadata": {
                         "name": name,
                         "labels": labels,
-                        "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                        "annotations": {
+                            "kwok.x-k8s.io/node": "fake",
+                            "node.alpha.kubernetes.io/ttl": "0",
+                            # metrics-server scrapes this path on kwok's port (lab/kwok/metrics.yaml).
+                            "metrics.k8s.io/resource-metrics-path": resource_metrics_path(name),
+                        },
                     },
                     "spec": {},
                     "status": {

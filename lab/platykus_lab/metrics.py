@@ -24,11 +24,6 @@ RESOLUTION = "10s"
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "APIService")
 
 
-def resource_metrics_path(node: str) -> str:
-    """The node annotation's value: where kwok serves this node's kubelet resource metrics."""
-    return f"/metrics/nodes/{node}/metrics/resource"
-
-
 def _objects(ctx: Context) -> list[dict]:
     """The chart's RBAC and APIService (rendered from the module), and a Service reaching 127.0.0.1."""
     port = ctx.own["https"]

@@ -45,6 +45,10 @@ CLIENT_IDENTITIES = (
 )
 
 
+# The common name the API server's aggregation proxy presents (--requestheader-allowed-names).
+FRONT_PROXY_CLIENT = "front-proxy-client"
+
+
 def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
@@ -235,7 +239,31 @@ def ensure_pki(pki_dir: Path, service_ip: str = "10.96.0.1") -> dict[str, Path]:
             )
         )
     paths.update(sa_key=sa_key_path, sa_pub=sa_pub_path)
+    paths.update(_ensure_front_proxy(pki_dir))
     return paths
+
+
+def _ensure_front_proxy(pki_dir: Path) -> dict[str, Path]:
+    """The aggregation layer's CA and the client the API server proxies to extension API servers
+    (metrics-server) with. A CA of its own, as kubeadm does: a certificate it signs may assert any
+    user in a request header, so no other lab certificate may come from it."""
+    ca_key_path, ca_cert_path = pki_dir / "front-proxy-ca.key", pki_dir / "front-proxy-ca.crt"
+    key_path, cert_path = pki_dir / "front-proxy-client.key", pki_dir / "front-proxy-client.crt"
+    if needs_renewal(ca_cert_path) or not ca_key_path.exists():
+        ca_key, ca_cert = make_ca("platykus-lab-front-proxy-ca")
+        _write_key(ca_key_path, ca_key)
+        _write_cert(ca_cert_path, ca_cert)
+        cert_path.unlink(missing_ok=True)
+    ca_key, ca_cert = _load_key(ca_key_path), load_cert(ca_cert_path)
+    if needs_renewal(cert_path, ca_cert) or not key_path.exists():
+        key, cert = issue(ca_key, ca_cert, FRONT_PROXY_CLIENT, client=True)
+        _write_key(key_path, key)
+        _write_cert(cert_path, cert)
+    return {
+        "front-proxy-ca_cert": ca_cert_path,
+        "front-proxy-client_cert": cert_path,
+        "front-proxy-client_key": key_path,
+    }
 
 
 def ensure_client(pki_dir: Path, stem: str, common_name: str, organizations: tuple[str, ...] = ()) -> tuple[Path, Path]:

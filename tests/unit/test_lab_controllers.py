@@ -101,3 +101,11 @@ def test_kwok_metrics_config_serves_resource_metrics_and_annotation_usage():
     kinds = {doc["kind"]: doc for doc in docs}
     assert kinds["Metric"]["spec"]["path"] == "/metrics/nodes/{nodeName}/metrics/resource"
     assert "kwok.x-k8s.io/usage-cpu" in kinds["ClusterResourceUsage"]["spec"]["usages"][0]["usage"]["cpu"]["expression"]
+
+
+def test_the_aggregation_proxy_has_a_ca_of_its_own(tmp_path):
+    files = pki.ensure_pki(tmp_path)
+    client = pki.load_cert(files["front-proxy-client_cert"])
+    assert client.issuer == pki.load_cert(files["front-proxy-ca_cert"]).subject
+    assert client.issuer != pki.load_cert(files["ca_cert"]).subject
+    assert pki.FRONT_PROXY_CLIENT in client.subject.rfc4514_string()

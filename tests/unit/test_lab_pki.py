@@ -52,12 +52,13 @@ def test_apiserver_serving_names(pki_files):
     assert ExtendedKeyUsageOID.SERVER_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
 
 
-def test_every_leaf_is_signed_by_the_ca(pki_files):
+def test_every_leaf_is_signed_by_its_ca(pki_files):
     ca = pki.load_cert(pki_files["ca_cert"])
+    front_proxy_ca = pki.load_cert(pki_files["front-proxy-ca_cert"])
     for name, path in pki_files.items():
-        if name.endswith("_cert") and name != "ca_cert":
+        if name.endswith("_cert") and name not in ("ca_cert", "front-proxy-ca_cert"):
             leaf = pki.load_cert(path)
-            leaf.verify_directly_issued_by(ca)
+            leaf.verify_directly_issued_by(front_proxy_ca if name.startswith("front-proxy") else ca)
 
 
 def test_private_keys_are_private(pki_files):
