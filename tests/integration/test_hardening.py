@@ -75,9 +75,15 @@ def _legacy_namespace(lab) -> None:
             },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": "legacy-reader", "namespace": "hardy-dev"},
+                "rules": [{"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list"]}],
+            },
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
                 "metadata": {"name": "legacy-viewers", "namespace": "hardy-dev"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "legacy-reader"},
                 "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "old-team"}],
             },
         ]
@@ -98,7 +104,11 @@ def test_adoption_prunes_excess_rbac_and_offboarding_keeps_the_namespace(lab, cl
     status, result = onboard(lab, hardy(adopt=True))
     assert status == "CHANGED", result
     assert result["adopted"] == {
-        "hardy-dev": ["RoleBinding/hardy-dev/legacy-admins", "RoleBinding/hardy-dev/legacy-viewers"]
+        "hardy-dev": [
+            "Role/hardy-dev/legacy-reader",
+            "RoleBinding/hardy-dev/legacy-admins",
+            "RoleBinding/hardy-dev/legacy-viewers",
+        ]
     }
     assert result["pruned"] == ["RoleBinding/hardy-dev/legacy-admins"]
     bindings = {b["metadata"]["name"] for b in lab.get_json("rolebindings", "-n", "hardy-dev")["items"]}
@@ -113,7 +123,10 @@ def test_adoption_prunes_excess_rbac_and_offboarding_keeps_the_namespace(lab, cl
     assert namespace["labels"].get("team") == "legacy" and "platykus.io/tenant" not in namespace["labels"]
     assert lab.kubectl("get", "configmap", "before-platykus", "-n", "hardy-dev", check=False).returncode == 0
     left = lab.get_json("roles,rolebindings,networkpolicies,resourcequotas,limitranges", "-n", "hardy-dev")["items"]
-    assert [i["metadata"]["name"] for i in left] == ["legacy-viewers"]
+    assert sorted(f"{i['kind']}/{i['metadata']['name']}" for i in left) == [
+        "Role/legacy-reader",
+        "RoleBinding/legacy-viewers",
+    ]
 
 
 def test_a_hand_made_admin_binding_is_pruned_on_rerun(lab, clean):
@@ -262,7 +275,7 @@ def test_a_plain_loadbalancer_service_fits_the_plan(lab, clean):
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "web", "namespace": "hardy-dev"},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"port": 80}, {"port": 443}]},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]},
     }
     created = lab.apply(service, check=False)
     assert created.returncode == 0, created.stderr
