@@ -13,63 +13,95 @@ from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
 
+# `status` exits with this when the lab runs but a part of it is unhealthy (2 is a usage or lab error).
+NOT_READY = 3
+
+
+def _lab_options(after_command: bool) -> argparse.ArgumentParser:
+    """--name and --home, accepted before the subcommand and again after it.
+
+    After the subcommand the defaults are SUPPRESS: an option left out there must not overwrite
+    the value given before the subcommand (argparse copies a subparser's defaults over it).
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    name_default = argparse.SUPPRESS if after_command else os.environ.get("PLATYKUS_LAB", "default")
+    home_default = argparse.SUPPRESS if after_command else None
+    options.add_argument("--name", default=name_default, help="lab name; labs with different names run side by side (env PLATYKUS_LAB)")
+    options.add_argument("--home", default=home_default, help="state folder of the lab (default: $PLATYKUS_LAB_HOME/<name>, ~/.local/state/platykus/labs/<name>)")
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="platykus-lab", description=__doc__, parents=[_lab_options(after_command=False)])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_build = sub.add_parser("build", help="build the pinned binaries (cached; rebuilt only when a pin changes)")
+    p_build.add_argument("--force", action="store_true")
+    lab_options = _lab_options(after_command=True)
+    p_up = sub.add_parser("up", parents=[lab_options], help="start the lab, or repair it (idempotent), and create its simulated nodes")
+    p_up.add_argument("--inventory", help="inventory whose group_vars/all sets platykus_lab_node_pools (default: 3 x m5.xlarge)")
+    p_up.add_argument("--timeout", type=float, default=120.0)
+    p_down = sub.add_parser("down", parents=[lab_options], help="stop every lab process")
+    p_down.add_argument("--purge", action="store_true", help="also delete the lab's data, PKI and logs")
+    p_status = sub.add_parser("status", parents=[lab_options], help=f"what runs where and whether it is healthy (exit {NOT_READY} if not)")
+    p_status.add_argument("--json", action="store_true")
+    sub.add_parser("env", parents=[lab_options], help="print shell exports for the lab (eval \"$(platykus-lab env)\")")
+    return parser
+
 
 def _lab(args: argparse.Namespace) -> Lab:
     home = Path(args.home) if args.home else None
     return Lab.named(args.name, binaries=bin_dir(), home=home)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="platykus-lab", description=__doc__)
-    parser.add_argument("--name", default=os.environ.get("PLATYKUS_LAB", "default"), help="lab name; labs with different names run side by side (env PLATYKUS_LAB)")
-    parser.add_argument("--home", help="state folder of the lab (default: $PLATYKUS_LAB_HOME/<name>, ~/.local/state/platykus/labs/<name>)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_build = sub.add_parser("build", help="build the pinned binaries (cached; rebuilt only when a pin changes)")
-    p_build.add_argument("--force", action="store_true")
-    p_up = sub.add_parser("up", help="start the lab (idempotent) and create its simulated nodes")
-    p_up.add_argument("--inventory", help="inventory whose group_vars/all sets platykus_lab_node_pools (default: 3 x m5.xlarge)")
-    p_up.add_argument("--timeout", type=float, default=120.0)
-    p_down = sub.add_parser("down", help="stop every lab process")
-    p_down.add_argument("--purge", action="store_true", help="also delete the lab's data, PKI and logs")
-    p_status = sub.add_parser("status", help="what runs where")
-    p_status.add_argument("--json", action="store_true")
-    sub.add_parser("env", help="print shell exports for the lab (eval \"$(platykus-lab env)\")")
-    args = parser.parse_args(argv)
+def _up(lab: Lab, args: argparse.Namespace) -> int:
+    pools = node_pools_from_inventory(Path(args.inventory) if args.inventory else None)
+    if missing_binaries(lab.binaries):
+        build()
+    result = lab.up(pools, timeout=args.timeout)
+    print(f"export KUBECONFIG={shlex.quote(result['kubeconfig'])}")
+    return 0
 
+
+def _down(lab: Lab, args: argparse.Namespace) -> int:
+    lab.down(purge=args.purge)
+    return 0
+
+
+def _status(lab: Lab, args: argparse.Namespace) -> int:
+    status = lab.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(f"lab {status['name']} ({'ready' if status['ready'] else 'not ready'}) at {status['server'] or '-'}")
+        print(f"  kubeconfig: {status['kubeconfig']}")
+        for name, info in status["components"].items():
+            state = f"pid {info['pid']}" if info["pid"] else "stopped"
+            health = "healthy" if info["healthy"] else f"UNHEALTHY: {info['problem']}"
+            print(f"  {name:<24} {state:<12} port {info['port'] or '-':<6} {health}; log {info['log']}")
+        for node, ready in sorted(status["nodes"].items()):
+            print(f"  node {node:<20} {ready}")
+        if not status["ready"]:
+            print("  not ready; `platykus-lab up` (with the --inventory the lab was started with) repairs it")
+    return 0 if status["ready"] else NOT_READY
+
+
+def _env(lab: Lab, args: argparse.Namespace) -> int:
+    print(f"export KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
+    print(f"export K8S_AUTH_KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
+    print(f"export PATH={shlex.quote(str(lab.binaries))}:\"$PATH\"")
+    return 0
+
+
+COMMANDS = {"up": _up, "down": _down, "status": _status, "env": _env}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         if args.command == "build":
             build(force=args.force)
             return 0
-        lab = _lab(args)
-        if args.command == "up":
-            pools = node_pools_from_inventory(Path(args.inventory) if args.inventory else None)
-            if missing_binaries(lab.binaries):
-                build()
-            result = lab.up(pools, timeout=args.timeout)
-            print(f"export KUBECONFIG={shlex.quote(result['kubeconfig'])}")
-            return 0
-        if args.command == "down":
-            lab.down(purge=args.purge)
-            return 0
-        if args.command == "status":
-            status = lab.status()
-            if args.json:
-                print(json.dumps(status, indent=2))
-            else:
-                print(f"lab {status['name']} ({'ready' if status['ready'] else 'not ready'}) at {status['server'] or '-'}")
-                print(f"  kubeconfig: {status['kubeconfig']}")
-                for name, info in status["components"].items():
-                    state = f"pid {info['pid']}" if info["pid"] else "stopped"
-                    print(f"  {name:<24} {state:<12} port {info['port'] or '-':<6} log {info['log']}")
-                for node, ready in sorted(status["nodes"].items()):
-                    print(f"  node {node:<20} {ready}")
-            return 0 if status["ready"] else 3
-        if args.command == "env":
-            print(f"export KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
-            print(f"export K8S_AUTH_KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
-            print(f"export PATH={shlex.quote(str(lab.binaries))}:\"$PATH\"")
-            return 0
+        return COMMANDS[args.command](_lab(args), args)
     except (LabError, LabConfigError) as err:
         print(f"platykus-lab: {err}", file=sys.stderr)
         return 2
-    return 1

@@ -8,8 +8,6 @@ import signal
 import ssl
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from .config import (
     port_is_free,
     state_root,
 )
+from .health import CERT_DIRS, SERVES, UPSTREAM, endpoint, endpoint_problem, failure, http_request, probe, upstream_endpoint
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -32,6 +31,10 @@ SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.1/16"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 PORT_NAMES = ("etcd_client", "etcd_peer", "apiserver", "controller_manager", "scheduler", "kwok")
+# Start order: each stage is healthy before the next starts; a stage's components start together.
+STAGES = (("etcd",), ("kube-apiserver",), ("kube-controller-manager", "kube-scheduler", "kwok"))
+# How long `up` lets a running component's failing health check recover before restarting it.
+PROBE_GRACE_SECONDS = 10.0
 
 
 class LabError(RuntimeError):
@@ -104,7 +107,10 @@ class Lab:
         """The pid of a running component of this lab, checked against /proc to survive pid reuse."""
         proc = self._procs.get(component)
         if proc is not None:
-            return proc.pid if proc.poll() is None else None
+            if proc.poll() is None:
+                return proc.pid
+            # Our child died (and is now reaped); another `up` may have started a new one since.
+            self._procs.pop(component)
         pid_file = self.run / f"{component}.pid"
         if not pid_file.exists():
             return None
@@ -120,7 +126,8 @@ class Lab:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
         return None if state == "Z" else pid
 
-    def _start(self, component: str, args: list[str]) -> int:
+    def _start(self, component: str, args: list[str], upstream: str | None) -> int:
+        """Start a component unless it runs; record the endpoint it dials, for `status` to compare."""
         existing = self.pid(component)
         if existing:
             return existing
@@ -140,6 +147,9 @@ class Lab:
         log.close()
         self._procs[component] = proc
         (self.run / f"{component}.pid").write_text(str(proc.pid))
+        state = self.state()
+        state.setdefault("started", {})[component] = {"pid": proc.pid, "upstream": upstream}
+        self._save_state(state)
         return proc.pid
 
     def _stop(self, component: str, timeout: float = 15.0) -> bool:
@@ -164,7 +174,7 @@ class Lab:
     # -- component arguments -----------------------------------------------------------------------
     def _args(self, component: str, ports: dict[str, int], files: dict[str, Path]) -> list[str]:
         p, f = ports, {k: str(v) for k, v in files.items()}
-        etcd_url = f"https://127.0.0.1:{p['etcd_client']}"
+        etcd_url = endpoint("etcd", p)
         if component == "etcd":
             peer = f"http://127.0.0.1:{p['etcd_peer']}"
             return [
@@ -226,7 +236,7 @@ class Lab:
         if component == "kube-controller-manager":
             return common + [
                 f"--secure-port={p['controller_manager']}",
-                f"--cert-dir={self.home / 'controller-manager-certs'}",
+                f"--cert-dir={self.home / CERT_DIRS[component]}",
                 f"--root-ca-file={f['ca_cert']}",
                 f"--service-account-private-key-file={f['sa_key']}",
                 f"--cluster-signing-cert-file={f['ca_cert']}",
@@ -244,7 +254,7 @@ class Lab:
         if component == "kube-scheduler":
             return common + [
                 f"--secure-port={p['scheduler']}",
-                f"--cert-dir={self.home / 'scheduler-certs'}",
+                f"--cert-dir={self.home / CERT_DIRS[component]}",
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
             ]
@@ -270,19 +280,7 @@ class Lab:
         port = self.state().get("ports", {}).get("apiserver")
         if not port:
             return 0, b"lab has no apiserver port yet"
-        request = urllib.request.Request(
-            f"https://127.0.0.1:{port}{path}",
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": content_type, "Accept": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, context=self._ssl_context(), timeout=10) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as err:
-            return err.code, err.read()
-        except (urllib.error.URLError, OSError) as err:
-            return 0, str(err).encode()
+        return http_request(f"https://127.0.0.1:{port}{path}", self._ssl_context(), method, body, content_type)
 
     def _wait(self, what: str, check, timeout: float, component: str | None = None) -> None:
         deadline = time.monotonic() + timeout
@@ -301,6 +299,31 @@ class Lab:
     def readyz(self) -> bool:
         status, _ = self.api("/readyz")
         return status == 200
+
+    def component_problem(self, component: str, ports: dict[str, int]) -> str | None:
+        """Why a component is unhealthy, or None: running, dialling the current endpoint, answering."""
+        return self._stale(component, ports) or self._probe(component, ports)
+
+    def _stale(self, component: str, ports: dict[str, int]) -> str | None:
+        """Why the component's process cannot work whatever it answers: gone, or dialling a moved endpoint."""
+        pid = self.pid(component)
+        if not pid:
+            return "not running"
+        if not all(ports.get(name) for name in PORT_NAMES):
+            return "the lab's state records no ports; run `platykus-lab up`"
+        upstream = upstream_endpoint(component, ports)
+        if not upstream:
+            return None
+        return endpoint_problem(self.state().get("started", {}).get(component), pid, upstream)
+
+    def _probe(self, component: str, ports: dict[str, int]) -> str | None:
+        """What the component's health endpoint says is wrong, or None."""
+        if component == "etcd":
+            return None  # the API server's /readyz checks etcd; etcd's own port needs a client cert
+        if component == "kube-apiserver":
+            status, body = self.api("/readyz")
+            return None if status == 200 else failure(f"{endpoint(component, ports)}/readyz", status, body)
+        return probe(self.home, component, ports)
 
     def nodes(self) -> list[dict]:
         status, body = self.api("/api/v1/nodes")
@@ -333,25 +356,14 @@ class Lab:
         self.home.mkdir(parents=True, exist_ok=True)
         files = pki.ensure_pki(self.pki_dir, service_ip=SERVICE_IP)
         ports = self._ports()
-        self._save_state({"name": self.name, "ports": ports, "binaries": str(self.binaries)})
-        server = f"https://127.0.0.1:{ports['apiserver']}"
-        identities = {
-            "admin": ("admin", self.kubeconfig_path),
-            "kube-controller-manager": ("controller-manager", self.component_kubeconfig("kube-controller-manager")),
-            "kube-scheduler": ("scheduler", self.component_kubeconfig("kube-scheduler")),
-            "kwok": ("kwok", self.component_kubeconfig("kwok")),
-        }
-        for user, (stem, path) in identities.items():
-            config = kubeconfig(f"platykus-{self.name}", server, files["ca_cert"], user, files[f"{stem}_cert"], files[f"{stem}_key"])
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            path.chmod(0o600)
-
-        self._start("etcd", self._args("etcd", ports, files))
-        self._start("kube-apiserver", self._args("kube-apiserver", ports, files))
-        self._wait("the API server's /readyz", self.readyz, timeout, component="kube-apiserver")
-        log(f"kube-apiserver ready on {server} after {time.monotonic() - started:.1f}s")
-        for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
-            self._start(component, self._args(component, ports, files))
+        self._save_state({**self.state(), "name": self.name, "ports": ports, "binaries": str(self.binaries)})
+        server = endpoint("kube-apiserver", ports)
+        self._write_kubeconfigs(server, files)
+        restarted: set[str] = set()
+        for stage in STAGES:
+            restarted |= self._repair(stage, ports, files, restarted, timeout, log)
+            if stage == ("kube-apiserver",):
+                log(f"kube-apiserver ready on {server} after {time.monotonic() - started:.1f}s")
 
         self._ensure_nodes(pools)
         wanted = {n["metadata"]["name"] for n in node_objects(pools, load_pins()["kubernetes"])}
@@ -364,6 +376,60 @@ class Lab:
         elapsed = time.monotonic() - started
         log(f"lab '{self.name}' up in {elapsed:.1f}s with {len(wanted)} Ready nodes")
         return {"elapsed": elapsed, "server": server, "kubeconfig": str(self.kubeconfig_path), "nodes": sorted(wanted)}
+
+    def _write_kubeconfigs(self, server: str, files: dict[str, Path]) -> None:
+        """The admin's and each client component's kubeconfig, pointing at the current API server."""
+        identities = {
+            "admin": ("admin", self.kubeconfig_path),
+            "kube-controller-manager": ("controller-manager", self.component_kubeconfig("kube-controller-manager")),
+            "kube-scheduler": ("scheduler", self.component_kubeconfig("kube-scheduler")),
+            "kwok": ("kwok", self.component_kubeconfig("kwok")),
+        }
+        for user, (stem, path) in identities.items():
+            config = kubeconfig(f"platykus-{self.name}", server, files["ca_cert"], user, files[f"{stem}_cert"], files[f"{stem}_key"])
+            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            path.chmod(0o600)
+
+    def _repair(
+        self, stage: tuple[str, ...], ports: dict[str, int], files: dict[str, Path], restarted: set[str], timeout: float, log
+    ) -> set[str]:
+        """Bring one stage to healthy: restart what is broken, start what is missing; return what started.
+
+        A component whose upstream restarted in this run is restarted too, even on an unchanged
+        port: its informers may sit in a back-off of up to 30s and the lab would be "up" but idle.
+        """
+        for component in stage:
+            if not self.pid(component):
+                continue
+            problem = self._must_restart(component, ports, restarted)
+            if problem:
+                log(f"restarting {component}: {problem}")
+                self._stop(component)
+        started = set()
+        for component in stage:
+            if not self.pid(component):
+                self._start(component, self._args(component, ports, files), upstream_endpoint(component, ports))
+                started.add(component)
+        for component in stage:
+            self._wait(f"{component} to be healthy", lambda c=component: self.component_problem(c, ports) is None, timeout, component=component)
+        return started
+
+    def _must_restart(self, component: str, ports: dict[str, int], restarted: set[str]) -> str | None:
+        """Why a running component must be restarted, or None when it can stay.
+
+        A failing probe gets a grace period before the process is killed: a busy API server's
+        /readyz fails for seconds (e.g. while etcd catches up) and then recovers by itself.
+        """
+        upstream = UPSTREAM.get(component)
+        if upstream in restarted:
+            return f"{upstream} restarted"
+        stale = self._stale(component, ports)
+        if stale:
+            return stale
+        deadline = time.monotonic() + PROBE_GRACE_SECONDS
+        while (problem := self._probe(component, ports)) and time.monotonic() < deadline:
+            time.sleep(1.0)
+        return problem
 
     def _ensure_nodes(self, pools: tuple[NodePool, ...]) -> None:
         """Create missing simulated nodes and delete lab nodes no longer in the inventory."""
@@ -393,31 +459,32 @@ class Lab:
         return stopped
 
     def status(self) -> dict:
+        """What runs where, and whether each part is healthy; ready only when every part is."""
         ports = self.state().get("ports", {})
-        components = {
-            name: {"pid": self.pid(name), "log": str(self.logs / f"{name}.log"), "port": ports.get(_component_port(name))}
-            for name in COMPONENTS
-        }
-        nodes = self.nodes() if components["kube-apiserver"]["pid"] else []
+        components = {}
+        for name in COMPONENTS:
+            problem = self.component_problem(name, ports)
+            components[name] = {
+                "pid": self.pid(name),
+                "log": str(self.logs / f"{name}.log"),
+                "port": ports.get(SERVES[name][0]),
+                "healthy": problem is None,
+                "problem": problem,
+            }
+        nodes = self.nodes() if components["kube-apiserver"]["healthy"] else []
+        node_states = {n["metadata"]["name"]: "Ready" if self.node_ready(n) else "NotReady" for n in nodes}
+        problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
+        problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
         return {
             "name": self.name,
             "home": str(self.home),
             "kubeconfig": str(self.kubeconfig_path),
-            "server": f"https://127.0.0.1:{ports['apiserver']}" if ports.get("apiserver") else None,
-            "ready": bool(components["kube-apiserver"]["pid"]) and self.readyz(),
+            "server": endpoint("kube-apiserver", ports) if ports.get("apiserver") else None,
+            "ready": not problems,
+            "problems": problems,
             "components": components,
-            "nodes": {n["metadata"]["name"]: "Ready" if self.node_ready(n) else "NotReady" for n in nodes},
+            "nodes": node_states,
         }
-
-
-def _component_port(component: str) -> str:
-    return {
-        "etcd": "etcd_client",
-        "kube-apiserver": "apiserver",
-        "kube-controller-manager": "controller_manager",
-        "kube-scheduler": "scheduler",
-        "kwok": "kwok",
-    }[component]
 
 
 def _port_owner(port_name: str) -> str:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from platykus_lab.cluster import COMPONENTS, Lab
-from platykus_lab.config import node_pools_from_inventory, parse_node_pools
+from platykus_lab.config import node_pools_from_inventory
 
-from conftest import LAB_INVENTORY
+from conftest import LAB_INVENTORY, ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -35,6 +40,38 @@ def namespace(lab):
     lab.kubectl("create", "namespace", name)
     yield name
     lab.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def platykus_lab(*args: str) -> subprocess.CompletedProcess:
+    """The lab command as users run it (bin/platykus-lab), not the Python API."""
+    return subprocess.run([str(ROOT / "bin" / "platykus-lab"), *args], capture_output=True, text=True, timeout=600)
+
+
+def lab_command(lab, command: str, *args: str) -> subprocess.CompletedProcess:
+    # --name/--home after the subcommand: the spelling `platykus-lab down --name X` used to reject.
+    return platykus_lab(command, *args, "--name", lab.lab.name, "--home", str(lab.lab.home))
+
+
+def kill(lab, component: str) -> int:
+    pid = lab.lab.pid(component)
+    os.kill(pid, signal.SIGKILL)
+    _wait(lambda: lab.lab.pid(component) is None, timeout=15, what=f"{component} to die")
+    return pid
+
+
+def assert_controllers_work(lab) -> None:
+    """What a lab that only looks ready fails: a new pod is scheduled and run, a namespace goes away."""
+    name = f"heal-{uuid.uuid4().hex[:6]}"
+    lab.kubectl("create", "namespace", name)
+    lab.kubectl("create", "deployment", "web", "--image=registry.invalid/web:1", "-n", name)
+
+    def running():
+        pods = lab.get_json("pods", "-n", name, "-l", "app=web")["items"]
+        return [p for p in pods if p["status"].get("phase") == "Running" and p["spec"].get("nodeName")]
+
+    _wait(running, timeout=90, what=f"a Running pod of deployment web in {name}")
+    lab.kubectl("delete", "namespace", name, "--timeout=90s")
+    assert lab.kubectl("get", "namespace", name, check=False).returncode != 0
 
 
 def _pod(name, **spec_overrides):
@@ -150,19 +187,88 @@ def test_up_is_idempotent(lab):
     assert again["kubeconfig"] == str(lab.kubeconfig)
 
 
+def test_up_after_the_api_server_is_killed_restarts_its_clients_on_the_new_endpoint(lab):
+    clients = ("kube-controller-manager", "kube-scheduler", "kwok")
+    before = {c: lab.lab.pid(c) for c in clients}
+    old_port = lab.lab.state()["ports"]["apiserver"]
+    kill(lab, "kube-apiserver")
+    # Hold the old port so `up` must move the API server: the case that left the controller-manager,
+    # scheduler and kwok dialling a port nothing served, while `up` and `status` said ready.
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", old_port))
+        holder.listen()
+        broken = lab_command(lab, "status", "--json")
+        assert broken.returncode == 3, broken.stdout
+        assert "kube-apiserver: not running" in json.loads(broken.stdout)["problems"]
+        repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    state = lab.lab.state()
+    server = f"https://127.0.0.1:{state['ports']['apiserver']}"
+    assert state["ports"]["apiserver"] != old_port
+    for client in clients:
+        assert lab.lab.pid(client) not in (None, before[client]), f"{client} was not restarted"
+        assert state["started"][client] == {"pid": lab.lab.pid(client), "upstream": server}
+    status = json.loads(lab_command(lab, "status", "--json").stdout)
+    assert status["ready"] and status["server"] == server, status["problems"]
+    assert_controllers_work(lab)
+
+
+def test_status_reports_a_dead_controller_manager_and_up_restarts_only_it(lab):
+    others = {c: lab.lab.pid(c) for c in COMPONENTS if c != "kube-controller-manager"}
+    kill(lab, "kube-controller-manager")
+    broken = lab_command(lab, "status", "--json")
+    assert broken.returncode == 3
+    report = json.loads(broken.stdout)
+    assert report["ready"] is False
+    manager = report["components"]["kube-controller-manager"]
+    assert (manager["pid"], manager["healthy"], manager["problem"]) == (None, False, "not running")
+    assert report["problems"] == ["kube-controller-manager: not running"]
+    repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert lab_command(lab, "status").returncode == 0
+    assert lab.lab.pid("kube-controller-manager")
+    assert {c: lab.lab.pid(c) for c in others} == others
+    assert_controllers_work(lab)
+
+
+def test_status_reports_a_client_started_against_another_endpoint(lab):
+    # What a client left dialling the API server's old port looks like in the lab's records.
+    state = lab.lab.state()
+    pid = state["started"]["kube-scheduler"]["pid"]
+    state["started"]["kube-scheduler"]["upstream"] = "https://127.0.0.1:1"
+    lab.lab.state_file.write_text(json.dumps(state))
+    broken = lab_command(lab, "status")
+    assert broken.returncode == 3
+    assert "UNHEALTHY: dials https://127.0.0.1:1, but the current endpoint is https://127.0.0.1:" in broken.stdout
+    repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert lab.lab.pid("kube-scheduler") not in (None, pid)
+    assert lab_command(lab, "status").returncode == 0
+
+
 def test_two_labs_side_by_side_and_clean_stop(lab):
     # Its own folder, not pytest's tmp_path: pytest prunes old tmp folders of concurrent sessions.
-    home = Path(tempfile.mkdtemp(prefix="platykus-side-"))
+    scratch = Path(tempfile.mkdtemp(prefix="platykus-side-"))
+    home, inventory = scratch / "lab", scratch / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    pools = [{"name": "tiny", "count": 1, "instance_type": "t3.medium", "zones": ["us-east-1a"], "capacity": {"cpu": "2", "memory": "4Gi"}}]
+    (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump({"platykus_lab_node_pools": pools}))
+    side = ("--name", "side", "--home", str(home))
     other = Lab.named("side", binaries=lab.lab.binaries, home=home)
-    pools = parse_node_pools([{"name": "tiny", "count": 1, "instance_type": "t3.medium", "zones": ["us-east-1a"], "capacity": {"cpu": "2", "memory": "4Gi"}}])
     try:
-        result = other.up(pools, log=lambda _m: None)
-        assert result["nodes"] == ["tiny-0"]
+        started = platykus_lab("up", "--inventory", str(inventory), *side)
+        assert started.returncode == 0, started.stdout + started.stderr
+        status = json.loads(platykus_lab("status", "--json", *side).stdout)
+        assert status["ready"] and status["nodes"] == {"tiny-0": "Ready"}, status["problems"]
+        assert f"export KUBECONFIG={home / 'kubeconfig'}" in platykus_lab("env", *side).stdout
         assert set(other.state()["ports"].values()).isdisjoint(lab.lab.state()["ports"].values())
         pids = [other.pid(c) for c in COMPONENTS]
         assert all(pids)
     finally:
-        other.down(purge=True, log=lambda _m: None)
+        stopped = platykus_lab("down", "--purge", *side)
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert stopped.returncode == 0 and "lab 'side' stopped: kwok, kube-scheduler" in stopped.stdout
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     assert all(other.pid(c) is None for c in COMPONENTS)
