@@ -47,12 +47,12 @@ options:
     description:
       - The tenant specs, as loaded from C(inventories/<env>/tenants/*.yml); validated like M(platykus.platform.tenant) does.
     type: list
-    elements: dict
+    elements: raw
     required: true
   plans:
     description:
       - The plans catalog the tenant specs are validated against.
-    type: dict
+    type: raw
     required: true
   platform_namespaces:
     description:
