@@ -425,6 +425,9 @@ def test_prometheus_password_absent_at_vvv(lab, workloads, tmp_path, where):
     run = lab.playbook("playbooks/usage-report.yml", "-vvv", extra_vars=extra)
     assert not run.ok and "GET http://127.0.0.1:%d/api/v1/query" % port in run.output, run.output[-3000:]
     assert PROM_PASSWORD not in run.output
+    # -vvv did print the module's arguments, with the password masked: the check above is not vacuous.
+    masked = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" if where == "options" else "%s:********@127.0.0.1" % PROM_USER
+    assert masked in run.output, run.output[-3000:]
 
 
 # -- budgets, recorded and enforced on the API server ----------------------------------------------

@@ -63,9 +63,11 @@ USAGE_MODULE_OPTIONS: dict[str, Any] = dict(
 def usage_module(argument_spec: Mapping[str, Any]) -> Any:
     """The AnsibleModule of a module taking the usage options (check mode, kubernetes library checked)."""
     module = platykus_module(dict(argument_spec), **USAGE_MODULE_OPTIONS)
-    # A password written into prometheus_url is not a no_log option of its own: register it so
-    # Ansible masks it wherever it prints the arguments (-vvv) or a result.
-    module.no_log_values.update(url_secrets(module.params.get("prometheus_url")))
+    # A password written into a URL is not a no_log option of its own: register it so Ansible
+    # masks it wherever it prints the arguments (-vvv) or a result.
+    urls = [module.params.get("prometheus_url"), (module.params.get("aws_budgets") or {}).get("endpoint_url")]
+    for url in urls:
+        module.no_log_values.update(url_secrets(url))
     return module
 
 
