@@ -34,8 +34,6 @@ STATUSES = ("ok", "notice", "warning", "exceeded")
 NO_BUDGET = "no_budget"
 DEFAULT_THRESHOLDS = {"notice": Decimal(50), "warning": Decimal(80), "exceeded": Decimal(100)}
 
-# _tenant_ops imports this name from here; drop it once it imports _names.BUDGET_ORIGINAL_PODS_ANNOTATION.
-ORIGINAL_PODS_ANNOTATION = BUDGET_ORIGINAL_PODS_ANNOTATION
 # Recorded on the quota when it had no `pods` limit before enforcement.
 NO_LIMIT = "none"
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     FIELD_MANAGER,
     MANAGED_BY_LABEL,
@@ -170,7 +171,7 @@ def _decode(data: Any) -> Any:
 def _transport_cause(err: BaseException) -> str:
     """The innermost reason of a urllib3 failure, without the URL's noise."""
     reason = getattr(err, "reason", None) or err
-    return "%s: %s" % (type(reason).__name__, reason)
+    return redact_text("%s: %s" % (type(reason).__name__, reason))
 
 
 class KubeClient:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, Mapping
 
-from ansible_collections.platykus.platform.plugins.module_utils._budget import ORIGINAL_PODS_ANNOTATION
 from ansible_collections.platykus.platform.plugins.module_utils._capacity import check_capacity
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
@@ -26,6 +25,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._kube import (
 )
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     ADOPTED_ANNOTATION,
+    BUDGET_ORIGINAL_PODS_ANNOTATION,
     DATA_SERVICE_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -123,7 +123,7 @@ def _budget_enforced(client: KubeClient, namespaces: Iterable[str]) -> set[str]:
     enforced = set()
     for quota in client.iter_list("v1", "ResourceQuota", field_selector="metadata.name=%s" % QUOTA_NAME):
         meta = quota.get("metadata") or {}
-        if meta.get("namespace") in wanted and ORIGINAL_PODS_ANNOTATION in (meta.get("annotations") or {}):
+        if meta.get("namespace") in wanted and BUDGET_ORIGINAL_PODS_ANNOTATION in (meta.get("annotations") or {}):
             enforced.add(meta["namespace"])
     return enforced
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -79,6 +80,8 @@ class FakeApiServer:
         self.faults: list[Any] = []
         self.page_size = page_size
         self._version = 0
+        # KubeClient calls from a thread pool; the real API server serializes writes per object.
+        self._lock = threading.RLock()
         for obj in objects:
             self.put(obj)
 
@@ -107,13 +110,15 @@ class FakeApiServer:
     # -- the transport ----------------------------------------------------------------------------
     def call_api(self, path: str, method: str, query_params=(), body=None, **_kwargs: Any) -> _Raw:
         query = dict(query_params or [])
-        self.calls.append((method, path, query))
-        if self.faults:
-            fault = self.faults.pop(0)
+        with self._lock:
+            self.calls.append((method, path, query))
+            fault = self.faults.pop(0) if self.faults else None
+        if fault is not None:
             if isinstance(fault, BaseException):
                 raise fault
             raise _error(fault, "injected %d" % fault)
-        return _Raw(json.dumps(self._answer(method, path, query, body)).encode())
+        with self._lock:
+            return _Raw(json.dumps(self._answer(method, path, query, body)).encode())
 
     def _answer(self, method: str, path: str, query: dict, body: Any) -> Any:
         if path == "/apis":
