@@ -42,5 +42,4 @@ fi
 # The lab: kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok and helm; then the
 # platform controllers it runs for real (metrics-server, Karpenter, Prometheus), cached by their own pins.
 bin/platykus-lab build
-PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers build
 echo "setup: done in $((SECONDS - started))s"

@@ -118,7 +118,7 @@ def lab() -> LabHandle:
     if not (binaries / "kube-apiserver").exists():
         pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
     lab = Lab.named(os.environ.get("PLATYKUS_TEST_LAB", "pytest"), binaries=binaries)
-    result = lab.up(node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr))
+    result = lab.up(node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr), inventory=LAB_INVENTORY)
     yield LabHandle(lab=lab, kubeconfig=Path(result["kubeconfig"]))
     if os.environ.get("PLATYKUS_KEEP_LAB") != "1":
         lab.down(purge=True, log=lambda msg: print(msg, file=sys.stderr))

@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from . import controllers
 from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
@@ -54,10 +55,11 @@ def _lab(args: argparse.Namespace) -> Lab:
 
 
 def _up(lab: Lab, args: argparse.Namespace) -> int:
-    pools = node_pools_from_inventory(Path(args.inventory) if args.inventory else None)
+    inventory = Path(args.inventory) if args.inventory else None
+    pools = node_pools_from_inventory(inventory)
     if missing_binaries(lab.binaries):
         build()
-    result = lab.up(pools, timeout=args.timeout)
+    result = lab.up(pools, timeout=args.timeout, inventory=inventory)
     print(f"export KUBECONFIG={shlex.quote(result['kubeconfig'])}")
     return 0
 
@@ -78,6 +80,11 @@ def _status(lab: Lab, args: argparse.Namespace) -> int:
             state = f"pid {info['pid']}" if info["pid"] else "stopped"
             health = "healthy" if info["healthy"] else f"UNHEALTHY: {info['problem']}"
             print(f"  {name:<24} {state:<12} port {info['port'] or '-':<6} {health}; log {info['log']}")
+        for name, info in status.get("controllers", {}).items():
+            state = f"pid {info['pid']}" if info["pid"] else "stopped"
+            ports = ",".join(str(port) for port in info["ports"].values()) or "-"
+            health = "healthy" if not info["problem"] else f"UNHEALTHY: {info['problem']}"
+            print(f"  {name:<24} {state:<12} port {ports:<6} {health}; log {info['log']}")
         for node, ready in sorted(status["nodes"].items()):
             print(f"  node {node:<20} {ready}")
         if not status["ready"]:
@@ -99,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "build":
+            # The Kubernetes binaries, then the platform controllers (each cached by its own pin).
             build(force=args.force)
+            controllers.build_all(force=args.force)
             return 0
         return COMMANDS[args.command](_lab(args), args)
-    except (LabError, LabConfigError) as err:
+    except (LabError, LabConfigError, controllers.ControllerError) as err:
         print(f"platykus-lab: {err}", file=sys.stderr)
         return 2

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import yaml
 
-from . import pki
+from . import controllers, pki
 from .config import (
+    LAB_DIR,
     NodePool,
     free_port,
     kubeconfig,
@@ -23,7 +24,17 @@ from .config import (
     port_is_free,
     state_root,
 )
-from .health import CERT_DIRS, SERVES, UPSTREAM, endpoint, endpoint_problem, failure, http_request, probe, upstream_endpoint
+from .health import (
+    CERT_DIRS,
+    SERVES,
+    UPSTREAM,
+    endpoint,
+    endpoint_problem,
+    failure,
+    http_request,
+    probe,
+    upstream_endpoint,
+)
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -50,7 +61,7 @@ class Lab:
     _procs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def named(cls, name: str, binaries: Path, home: Path | None = None) -> "Lab":
+    def named(cls, name: str, binaries: Path, home: Path | None = None) -> Lab:
         return cls(name=name, home=(home or state_root() / name).resolve(), binaries=binaries)
 
     # -- paths -------------------------------------------------------------------------------------
@@ -221,6 +232,15 @@ class Lab:
                 # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
                 "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.home / 'apiserver-certs'}",
+                # The aggregation layer (metrics.k8s.io from metrics-server): the API server proxies
+                # as front-proxy-client and passes the user in headers extension servers trust.
+                f"--proxy-client-cert-file={f['front-proxy-client_cert']}",
+                f"--proxy-client-key-file={f['front-proxy-client_key']}",
+                f"--requestheader-client-ca-file={f['front-proxy-ca_cert']}",
+                f"--requestheader-allowed-names={pki.FRONT_PROXY_CLIENT}",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 "--profiling=false",
                 "--v=1",
             ]
@@ -250,6 +270,10 @@ class Lab:
                 "--kube-api-burst=200",
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-deployment-syncs=10",
+                # The HPA reads metrics every 5s (default 15s) so scaling tests settle quickly; a
+                # new pod's CPU counts once it has run 10s (default 5m, for JVM-style warm-ups).
+                "--horizontal-pod-autoscaler-sync-period=5s",
+                "--horizontal-pod-autoscaler-cpu-initialization-period=10s",
             ]
         if component == "kube-scheduler":
             return common + [
@@ -267,6 +291,8 @@ class Lab:
                 "--node-ip=127.0.0.1",
                 f"--server-address=127.0.0.1:{p['kwok']}",
                 "--node-lease-duration-seconds=40",
+                # Kubelet resource metrics per node and pod usage from annotations (metrics-server).
+                f"--config={LAB_DIR / 'kwok' / 'metrics.yaml'}",
             ]
         raise LabError(f"unknown component {component}")
 
@@ -336,11 +362,12 @@ class Lab:
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------
-    def up(self, pools: tuple[NodePool, ...], timeout: float = 120.0, log=print) -> dict:
-        """Bring the lab to running with the given nodes; a second call changes nothing."""
+    def up(self, pools: tuple[NodePool, ...], timeout: float = 120.0, log=print, inventory: Path | None = None) -> dict:
+        """Bring the lab to running with the given nodes and the platform controllers of
+        lab/controllers.yml (Karpenter's instance types from ``inventory``); a second call changes nothing."""
         for attempt in range(3):
             try:
-                return self._up(pools, timeout, log)
+                return self._up(pools, timeout, log, inventory)
             except LabError as err:
                 # Free ports are picked then released, and outgoing connections draw from the same
                 # range: a component may lose its port before it binds it. Start again on new ports.
@@ -351,7 +378,7 @@ class Lab:
                 self._save_state({"name": self.name, "ports": {}})
         raise LabError("unreachable")
 
-    def _up(self, pools: tuple[NodePool, ...], timeout: float, log) -> dict:
+    def _up(self, pools: tuple[NodePool, ...], timeout: float, log, inventory: Path | None) -> dict:
         started = time.monotonic()
         self.home.mkdir(parents=True, exist_ok=True)
         files = pki.ensure_pki(self.pki_dir, service_ip=SERVICE_IP)
@@ -373,6 +400,10 @@ class Lab:
             timeout,
             component="kwok",
         )
+        try:
+            controllers.up(self, inventory, timeout, log)
+        except controllers.ControllerError as err:
+            raise LabError(str(err)) from err
         elapsed = time.monotonic() - started
         log(f"lab '{self.name}' up in {elapsed:.1f}s with {len(wanted)} Ready nodes")
         return {"elapsed": elapsed, "server": server, "kubeconfig": str(self.kubeconfig_path), "nodes": sorted(wanted)}
@@ -450,7 +481,7 @@ class Lab:
 
     def down(self, purge: bool = False, log=print) -> list[str]:
         """Stop every component (newest first); with purge, delete the lab's state as well."""
-        stopped = [c for c in reversed(COMPONENTS) if self._stop(c)]
+        stopped = controllers.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
         if purge and self.home.exists():
             import shutil
 
@@ -475,6 +506,8 @@ class Lab:
         node_states = {n["metadata"]["name"]: "Ready" if self.node_ready(n) else "NotReady" for n in nodes}
         problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
         problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
+        extra = controllers.status(self) if components["kube-apiserver"]["healthy"] else {}
+        problems += [f"{name}: {info['problem']}" for name, info in extra.items() if info["problem"]]
         return {
             "name": self.name,
             "home": str(self.home),
@@ -483,6 +516,7 @@ class Lab:
             "ready": not problems,
             "problems": problems,
             "components": components,
+            "controllers": extra,
             "nodes": node_states,
         }
 

@@ -93,9 +93,13 @@ def parse_node_pools(raw: object, source: str = "platykus_lab_node_pools") -> tu
         where = f"{source}[{index}]"
         if not isinstance(item, dict):
             raise LabConfigError(f"{where}: must be a mapping with name, count, instance_type, zones, capacity")
-        unknown = set(item) - {"name", "count", "instance_type", "zones", "capacity", "capacity_type", "labels"}
+        # limits: what Karpenter may add to the pool (its NodePool's limits; the autoscaling stage reads it).
+        allowed = ("name", "count", "instance_type", "zones", "capacity", "capacity_type", "labels", "limits")
+        unknown = set(item) - set(allowed)
         if unknown:
-            raise LabConfigError(f"{where}: unknown keys {sorted(unknown)}; allowed: name, count, instance_type, zones, capacity, capacity_type, labels")
+            raise LabConfigError(f"{where}: unknown keys {sorted(unknown)}; allowed: {', '.join(allowed)}")
+        if not isinstance(item.get("limits", {}), dict):
+            raise LabConfigError(f"{where}.limits: must be a mapping of resources to quantities, e.g. {{cpu: '16'}}")
         name = item.get("name")
         if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > 40:
             raise LabConfigError(f"{where}.name: {name!r} must be a DNS-1123 label of at most 40 characters, e.g. general")

@@ -20,9 +20,9 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import yaml
 
@@ -34,9 +34,15 @@ CONTROLLERS_FILE = LAB_DIR / "controllers.yml"
 WRAPPERS_DIR = LAB_DIR / "controllers"
 # Bump when the build steps below change, so cached builds are redone.
 RECIPE = "controllers/1"
-_WAYS = ("go_install", "go_build", "debian", "maven")
+_WAYS = ("go_install", "go_build", "debian", "maven", "python")
 _FIELDS = {"version", "module", "files", "tags", "binary", "runner", *_WAYS}
 FIELD_MANAGER = "platykus-lab"
+# The lab's state.json keys: each controller's ports, and the command line each was started with.
+PORTS_KEY, STARTED_KEY = "controller_ports", "controllers_started"
+
+
+class ControllerError(RuntimeError):
+    """A controller could not be started or made healthy; the message says which and why."""
 
 
 # ----------------------------------------------------------------------------------- build specs
@@ -110,6 +116,8 @@ def cache_dir(spec: BuildSpec) -> Path:
 def binary_path(spec: BuildSpec) -> Path:
     if spec.way == "debian":
         return Path(str(spec.binary))
+    if spec.way == "python":
+        return Path(sys.executable)
     return cache_dir(spec) / "bin" / spec.binary_name
 
 
@@ -118,6 +126,8 @@ def share_dir(spec: BuildSpec) -> Path:
 
 
 def is_built(spec: BuildSpec) -> bool:
+    if spec.way == "python":
+        return True  # a module of this package, run by the lab's Python
     if spec.way == "debian":
         return _debian_version(str(spec.source)).startswith(spec.version)
     if spec.way == "maven":
@@ -136,7 +146,11 @@ def _go_env(gobin: Path | None = None) -> dict[str, str]:
 def _module_dir(module: str, version: str) -> Path:
     """Where the module's files are in the module cache (downloaded if needed)."""
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"], capture_output=True, text=True, env=_go_env(), cwd="/"
+        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        capture_output=True,
+        text=True,
+        env=_go_env(),
+        cwd="/",
     )
     info = json.loads(out.stdout or "{}")
     if out.returncode != 0 or "Dir" not in info:
@@ -183,7 +197,9 @@ def _build_go(spec: BuildSpec, partial: Path) -> None:
 def _build_maven(spec: BuildSpec, partial: Path) -> None:
     """Copy the artifacts and their runtime dependencies into lib/ with a throwaway pom."""
     deps = "".join(
-        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version></dependency>".format(*c.split(":"))
+        "<dependency><groupId>{}</groupId><artifactId>{}</artifactId><version>{}</version></dependency>".format(
+            *c.split(":")
+        )
         for c in spec.source
     )
     (partial / "pom.xml").write_text(
@@ -191,7 +207,11 @@ def _build_maven(spec: BuildSpec, partial: Path) -> None:
         f"<groupId>platykus.lab</groupId><artifactId>{spec.name}</artifactId><version>1</version>"
         f"<dependencies>{deps}</dependencies></project>"
     )
-    _run(["mvn", "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"], partial, dict(os.environ))
+    _run(
+        ["mvn", "-B", "-q", "dependency:copy-dependencies", "-DincludeScope=runtime", "-DoutputDirectory=lib"],
+        partial,
+        dict(os.environ),
+    )
 
 
 def _debian_version(package: str) -> str:
@@ -239,7 +259,7 @@ def build_all(force: bool = False, names: tuple[str, ...] = ()) -> dict[str, Pat
     wanted = [specs[n] for n in (names or tuple(specs))]
     if shutil.which("go") is None and any(s.way.startswith("go_") and not is_built(s) for s in wanted):
         raise SystemExit("go is not on PATH: install Go 1.24 or newer to build the lab's controllers")
-    built = {s.name: build_one(s, force) for s in wanted if s.way != "debian"}
+    built = {s.name: build_one(s, force) for s in wanted if s.way not in ("debian", "python")}
     missing = [s for s in wanted if s.way == "debian" and not is_built(s)]
     if missing:
         raise LabConfigError("missing Debian packages: apt-get install " + " ".join(str(s.source) for s in missing))
@@ -275,7 +295,11 @@ class Identity:
     def objects(self) -> list[dict]:
         return [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}},
-            {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": self.service_account, "namespace": self.namespace}},
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": self.service_account, "namespace": self.namespace},
+            },
         ]
 
 
@@ -361,7 +385,9 @@ def runners() -> list[Runner]:
     for spec in specs:
         importlib.import_module(spec.runner)
         if spec.name not in REGISTRY:
-            raise LabConfigError(f"controllers.{spec.name}.runner: {spec.runner} registers no Runner named {spec.name!r}")
+            raise LabConfigError(
+                f"controllers.{spec.name}.runner: {spec.runner} registers no Runner named {spec.name!r}"
+            )
     return [REGISTRY[spec.name] for spec in specs]
 
 
@@ -373,7 +399,16 @@ def kubectl_apply(lab, objects: list[dict]) -> None:
     for batch in (crds, rest):
         if not batch:
             continue
-        _kubectl(lab, "apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}", "-f", "-", input=yaml.safe_dump_all(batch))
+        _kubectl(
+            lab,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            f"--field-manager={FIELD_MANAGER}",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(batch),
+        )
         if batch is crds:
             names = [f"crd/{o['metadata']['name']}" for o in crds]
             _kubectl(lab, "wait", "--for=condition=Established", "--timeout=60s", *names)
@@ -383,16 +418,18 @@ def _kubectl(lab, *args: str, input: str | None = None) -> str:
     cmd = [str(lab.binaries / "kubectl"), f"--kubeconfig={lab.kubeconfig_path}", *args]
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True)
     if proc.returncode != 0:
-        raise LabConfigError(f"kubectl {' '.join(args[:2])} failed: {proc.stderr.strip()[:2000]}")
+        raise ControllerError(f"kubectl {' '.join(args[:2])} failed: {proc.stderr.strip()[:2000]}")
     return proc.stdout
 
 
-def chart_objects(lab, chart: Path, release: str, namespace: str, kinds: tuple[str, ...], values: dict | None = None) -> list[dict]:
+def chart_objects(
+    lab, chart: Path, release: str, namespace: str, kinds: tuple[str, ...], values: dict | None = None
+) -> list[dict]:
     """Render an upstream chart from the module and keep only the given kinds (its RBAC, say)."""
     cmd = [str(lab.binaries / "helm"), "template", release, str(chart), "--namespace", namespace, "-f", "-"]
     proc = subprocess.run(cmd, input=yaml.safe_dump(values or {}), capture_output=True, text=True)
     if proc.returncode != 0:
-        raise LabConfigError(f"helm template {chart} failed: {proc.stderr.strip()[:2000]}")
+        raise ControllerError(f"helm template {chart} failed: {proc.stderr.strip()[:2000]}")
     return [doc for doc in yaml.safe_load_all(proc.stdout) if doc and doc.get("kind") in kinds]
 
 
@@ -404,12 +441,12 @@ def yaml_objects(*paths: Path) -> list[dict]:
 
 def _ports(lab, state: dict, active: list[Runner]) -> dict[str, dict[str, int]]:
     """Keep each controller's ports while it runs or they are free; pick new ones otherwise."""
-    recorded = state.get("controller_ports", {})
+    recorded = state.get(PORTS_KEY, {})
     ports: dict[str, dict[str, int]] = {}
     taken = set(state.get("ports", {}).values())
     for runner in active:
         mine = dict(recorded.get(runner.name, {}))
-        running = lab.pid(runner.name) is not None
+        running = pid(lab, runner.name) is not None
         for port_name in runner.ports:
             port = mine.get(port_name)
             if not port or port in taken or not (running or port_is_free(port)):
@@ -428,13 +465,35 @@ def _context(lab, runner: Runner, spec: BuildSpec, ports: dict, lab_ports: dict,
     return Context(lab, spec, ports, lab_ports, kube, inventory)
 
 
-def contexts(lab, inventory: Path | None = None) -> Iterator[Context]:
-    """A context per registered controller, with the ports recorded in the lab's state."""
+def contexts(lab) -> Iterator[Context]:
+    """A read-only context per controller that has recorded ports (no file is written)."""
     state, specs = lab.state(), load_specs()
-    active = runners()
-    ports = state.get("controller_ports") or _ports(lab, state, active)
-    for runner in active:
-        yield _context(lab, runner, specs[runner.name], ports, state.get("ports", {}), inventory)
+    ports = state.get(PORTS_KEY) or {}
+    for runner in runners():
+        if runner.name in ports:
+            kube = lab.home / "controllers" / runner.name / "kubeconfig" if runner.identity else None
+            yield Context(lab, specs[runner.name], ports, state.get("ports", {}), kube)
+
+
+def pid(lab, name: str) -> int | None:
+    """The pid of this lab's controller, or None: the pid file's process must still be alive and
+    name the controller's folder in the lab (every runner passes a path inside it)."""
+    pid_file = lab.run / f"{name}.pid"
+    try:
+        number = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{number}/cmdline").read_bytes().replace(b"\0", b" ")
+        state = Path(f"/proc/{number}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (ValueError, OSError):
+        return None
+    if str(lab.home / "controllers" / name).encode() not in cmdline or state == "Z":
+        return None
+    return number
+
+
+def command(ctx: Context, runner: Runner) -> list[str]:
+    """The command line: the binary and the runner's arguments (`python -m <module>` for in-tree ones)."""
+    prefix = ["-m", str(ctx.spec.source)] if ctx.spec.way == "python" else []
+    return [str(binary_path(ctx.spec)), *prefix, *runner.args(ctx)]
 
 
 def _spawn(ctx: Context, runner: Runner) -> int:
@@ -445,26 +504,34 @@ def _spawn(ctx: Context, runner: Runner) -> int:
     log = open(ctx.lab.logs / f"{runner.name}.log", "ab")
     log.write(f"\n==== {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {runner.name}\n".encode())
     log.flush()
-    # The binary path names the controller, and the workdir (inside the lab's home) is an argument,
-    # so lab.pid() recognises the process as this lab's.
-    cmd = [str(binary_path(ctx.spec)), *runner.args(ctx)]
+    cmd = command(ctx, runner)
     env = dict(os.environ, **runner.env(ctx))
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ctx.workdir, env=env, start_new_session=True)
+    if ctx.spec.way == "python":
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(LAB_DIR), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen(
+        cmd,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=ctx.workdir,
+        env=env,
+        start_new_session=True,
+    )
     log.close()
     (ctx.lab.run / f"{runner.name}.pid").write_text(str(proc.pid))
     return proc.pid
 
 
 def _stop_pid(lab, name: str, timeout: float = 15.0) -> bool:
-    pid = lab.pid(name)
-    if not pid:
+    number = pid(lab, name)
+    if not number:
         return False
-    os.kill(pid, signal.SIGTERM)
+    os.kill(number, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and lab.pid(name):
+    while time.monotonic() < deadline and pid(lab, name):
         time.sleep(0.1)
-    if lab.pid(name):
-        os.kill(pid, signal.SIGKILL)
+    if pid(lab, name):
+        os.kill(number, signal.SIGKILL)
     (lab.run / f"{name}.pid").unlink(missing_ok=True)
     return True
 
@@ -473,14 +540,16 @@ def _wait_healthy(ctx: Context, runner: Runner, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     problem = "not checked"
     while time.monotonic() < deadline:
-        if not ctx.lab.pid(runner.name):
+        if not pid(ctx.lab, runner.name):
             tail = (ctx.lab.logs / f"{runner.name}.log").read_text(errors="replace").splitlines()[-8:]
-            raise LabConfigError(f"{runner.name} exited during start-up; see {ctx.lab.logs / runner.name}.log:\n  " + "\n  ".join(tail))
+            raise ControllerError(
+                f"{runner.name} exited during start-up; see {ctx.lab.logs / runner.name}.log:\n  " + "\n  ".join(tail)
+            )
         problem = runner.health(ctx)
         if problem is None:
             return
         time.sleep(0.5)
-    raise LabConfigError(f"{runner.name} not healthy after {timeout:.0f}s: {problem}")
+    raise ControllerError(f"{runner.name} not healthy after {timeout:.0f}s: {problem}")
 
 
 def up(lab, inventory: Path | None = None, timeout: float = 120.0, log: Callable[[str], None] = print) -> list[str]:
@@ -495,7 +564,7 @@ def up(lab, inventory: Path | None = None, timeout: float = 120.0, log: Callable
             build_one(specs[runner.name])
     ports = _ports(lab, state, active)
     state = lab.state()
-    state["controller_ports"] = ports
+    state[PORTS_KEY] = ports
     lab._save_state(state)
     started = []
     for runner in active:
@@ -511,20 +580,21 @@ def _ensure_running(ctx: Context, runner: Runner, timeout: float, log: Callable[
         kubectl_apply(ctx.lab, objects)
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     runner.prepare(ctx)
-    record = ctx.lab.state().get("started", {}).get(runner.name) or {}
-    pid = ctx.lab.pid(runner.name)
-    fresh = pid and record.get("pid") == pid and record.get("args") == runner.args(ctx)
+    record = ctx.lab.state().get(STARTED_KEY, {}).get(runner.name) or {}
+    running = pid(ctx.lab, runner.name)
+    # Started by this lab with today's command line (ports, API server endpoint, flags) and healthy: keep.
+    fresh = running and record.get("pid") == running and record.get("command") == command(ctx, runner)
     if fresh and runner.health(ctx) is None:
         return False
-    if pid:
-        log(f"restarting {runner.name}: " + ("unhealthy" if fresh else "its arguments or the API server changed"))
+    if running:
+        log(f"restarting {runner.name}: " + ("unhealthy" if fresh else "its command line or the API server changed"))
         _stop_pid(ctx.lab, runner.name)
-    pid = _spawn(ctx, runner)
+    started = _spawn(ctx, runner)
     state = ctx.lab.state()
-    state.setdefault("started", {})[runner.name] = {"pid": pid, "args": runner.args(ctx), "upstream": ctx.server}
+    state.setdefault(STARTED_KEY, {})[runner.name] = {"pid": started, "command": command(ctx, runner)}
     ctx.lab._save_state(state)
     _wait_healthy(ctx, runner, timeout)
-    log(f"{runner.name} {ctx.spec.version} running (pid {pid}, ports {ctx.own or '-'})")
+    log(f"{runner.name} {ctx.spec.version} running (pid {started}, ports {ctx.own or '-'})")
     return True
 
 
@@ -537,16 +607,16 @@ def down(lab) -> list[str]:
 def status(lab) -> dict[str, dict]:
     """Per controller: pid, ports, log, and why it is unhealthy (None when healthy)."""
     result = {}
-    if not lab.state().get("controller_ports"):
+    if not lab.state().get(PORTS_KEY):
         return result
     for ctx in contexts(lab):
         runner = REGISTRY[ctx.spec.name]
-        pid = lab.pid(runner.name)
+        running = pid(lab, runner.name)
         result[runner.name] = {
-            "pid": pid,
+            "pid": running,
             "ports": ctx.own,
             "log": str(lab.logs / f"{runner.name}.log"),
-            "problem": runner.health(ctx) if pid else "not running",
+            "problem": runner.health(ctx) if running else "not running",
         }
     return result
 

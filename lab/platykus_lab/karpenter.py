@@ -88,7 +88,9 @@ def _prepare(ctx: Context) -> None:
 def _objects(ctx: Context) -> list[dict]:
     crds = yaml_objects(ctx.share / "kwok" / "charts" / "crds", ctx.share / "kwok" / "apis" / "crds")
     rbac = chart_objects(ctx.lab, ctx.share / "kwok" / "charts", RELEASE, NAMESPACE, RBAC_KINDS)
-    return crds + [o for o in rbac if not o["metadata"].get("labels", {}).get("rbac.authorization.k8s.io/aggregate-to-admin")]
+    return crds + [
+        o for o in rbac if not o["metadata"].get("labels", {}).get("rbac.authorization.k8s.io/aggregate-to-admin")
+    ]
 
 
 def _args(ctx: Context) -> list[str]:

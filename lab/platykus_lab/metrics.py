@@ -53,6 +53,8 @@ def _args(ctx: Context) -> list[str]:
         f"--kubelet-port={ctx.lab_ports['kwok']}",
         "--kubelet-insecure-tls",
         f"--metric-resolution={RESOLUTION}",
+        # Must be below the resolution; kwok answers on 127.0.0.1 in milliseconds.
+        "--kubelet-request-timeout=5s",
     ]
 
 

@@ -36,7 +36,11 @@ def prometheus_cluster_role() -> list[dict]:
             "kind": "ClusterRole",
             "metadata": {"name": name},
             "rules": [
-                {"apiGroups": [""], "resources": ["nodes", "nodes/metrics", "services", "endpoints", "pods"], "verbs": ["get", "list", "watch"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["nodes", "nodes/metrics", "services", "endpoints", "pods"],
+                    "verbs": ["get", "list", "watch"],
+                },
                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list", "watch"]},
                 {"nonResourceURLs": ["/metrics", "/metrics/cadvisor"], "verbs": ["get"]},
@@ -97,9 +101,26 @@ def _controller_jobs(ctx: Context) -> list[dict]:
         {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{ctx.own['web']}"]}]},
     ]
     if "alertmanager" in ctx.ports:
-        jobs.append({"job_name": "alertmanager", "static_configs": [{"targets": [f"127.0.0.1:{ctx.ports['alertmanager']['web']}"]}]})
+        jobs.append(
+            {
+                "job_name": "alertmanager",
+                "static_configs": [{"targets": [f"127.0.0.1:{ctx.ports['alertmanager']['web']}"]}],
+            }
+        )
+    if "kube-state-metrics" in ctx.ports:
+        jobs.append(
+            {
+                "job_name": "kube-state-metrics",
+                "static_configs": [{"targets": [f"127.0.0.1:{ctx.ports['kube-state-metrics']['http']}"]}],
+            }
+        )
     if "karpenter" in ctx.ports:
-        jobs.append({"job_name": "karpenter", "static_configs": [{"targets": [f"127.0.0.1:{ctx.ports['karpenter']['metrics']}"]}]})
+        jobs.append(
+            {
+                "job_name": "karpenter",
+                "static_configs": [{"targets": [f"127.0.0.1:{ctx.ports['karpenter']['metrics']}"]}],
+            }
+        )
     return jobs
 
 
@@ -153,7 +174,14 @@ def _ready(ctx: Context) -> str | None:
 
 
 ALERTMANAGER = register(
-    Runner(name="alertmanager", identity=None, ports=("web",), args=_alertmanager_args, health=_ready, prepare=_alertmanager_prepare)
+    Runner(
+        name="alertmanager",
+        identity=None,
+        ports=("web",),
+        args=_alertmanager_args,
+        health=_ready,
+        prepare=_alertmanager_prepare,
+    )
 )
 PROMETHEUS = register(
     Runner(

@@ -68,9 +68,27 @@ def test_identity_is_the_charts_service_account(tmp_path):
 
 
 UPSTREAM = [
-    {"name": "m5.xlarge", "operatingSystems": ["windows"], "architecture": "x86_64", "resources": {"cpu": "4"}, "offerings": []},
-    {"name": "m5.xlarge", "operatingSystems": ["linux"], "architecture": "x86_64", "resources": {"cpu": "4", "memory": "16Gi"}, "offerings": []},
-    {"name": "g6.24xlarge", "operatingSystems": ["linux"], "architecture": "x86_64", "resources": {"cpu": "96"}, "offerings": []},
+    {
+        "name": "m5.xlarge",
+        "operatingSystems": ["windows"],
+        "architecture": "x86_64",
+        "resources": {"cpu": "4"},
+        "offerings": [],
+    },
+    {
+        "name": "m5.xlarge",
+        "operatingSystems": ["linux"],
+        "architecture": "x86_64",
+        "resources": {"cpu": "4", "memory": "16Gi"},
+        "offerings": [],
+    },
+    {
+        "name": "g6.24xlarge",
+        "operatingSystems": ["linux"],
+        "architecture": "x86_64",
+        "resources": {"cpu": "96"},
+        "offerings": [],
+    },
 ]
 
 
@@ -82,7 +100,10 @@ def test_instance_types_are_the_priced_ones_in_the_pools_zones():
     types = karpenter.instance_types(UPSTREAM, pools, prices)
     assert [t["name"] for t in types] == ["m5.xlarge"]
     assert types[0]["resources"] == {"cpu": "4", "memory": "16Gi"}
-    offers = {(o["Requirements"][0]["values"][0], o["Requirements"][1]["values"][0]): o["Price"] for o in types[0]["offerings"]}
+    offers = {
+        (o["Requirements"][0]["values"][0], o["Requirements"][1]["values"][0]): o["Price"]
+        for o in types[0]["offerings"]
+    }
     assert offers == {
         ("on-demand", "us-east-1a"): 0.2,
         ("on-demand", "us-east-1b"): 0.2,
