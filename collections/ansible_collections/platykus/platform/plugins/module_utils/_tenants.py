@@ -82,7 +82,9 @@ TENANT_KEYS = (
     "cost_center",
     "labels",
     "adopt",
+    "alerts",
 )
+ALERT_KEYS = ("webhook_url", "email")
 OWNER_ROLES = TENANT_ROLES
 SUPPORTED_CURRENCIES = CURRENCIES
 TENANT_NAME_MAX = 40
@@ -158,6 +160,14 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Alerts:
+    """Where the platform's alerts about a tenant go: a webhook (its URL may carry a token) and/or an address."""
+
+    webhook_url: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True)
 class Tenant:
     """A validated tenant; ``owners`` maps each of admin/developer/viewer to its groups."""
 
@@ -174,6 +184,7 @@ class Tenant:
     labels: dict[str, str] = field(default_factory=dict)
     # Take over namespaces that exist without Platykus's labels (see docs/tenants.md).
     adopt: bool = False
+    alerts: Alerts | None = None
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -203,6 +214,10 @@ class Tenant:
             "cost_center": self.cost_center,
             "labels": dict(self.labels),
             "adopt": self.adopt,
+            # The webhook URL may hold a token: results say only whether one is set.
+            "alerts": None
+            if self.alerts is None
+            else {"webhook_url": "(set)" if self.alerts.webhook_url else None, "email": self.alerts.email},
         }
 
 
@@ -660,6 +675,32 @@ def validate_budget(budget: Any, where: str) -> Budget | None:
     return result
 
 
+# An address as alert receivers take it: one @, no spaces or angle brackets, a dotted domain.
+_EMAIL = re.compile(r"[^@\s<>]+@[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+", re.I)
+_WEBHOOK = re.compile(r"https?://[^\s/?#@]+(:\d+)?(/\S*)?")
+
+
+def _validate_alerts(problems: _Problems, path: str, alerts: Any) -> Alerts | None:
+    """``alerts: {webhook_url, email}``: where Alertmanager sends the tenant's alerts (one at least)."""
+    if alerts is None:
+        return None
+    if not _is_mapping(problems, path, alerts, "{webhook_url: https://hooks.example.com/acme, email: ops@acme.example}"):
+        return None
+    _check_keys(problems, path, alerts, ALERT_KEYS)
+    before = len(problems.items)
+    webhook, email = alerts.get("webhook_url"), alerts.get("email")
+    if webhook is None and email is None:
+        problems.add(path, "names no receiver; set webhook_url, email or both, or leave alerts out")
+    if webhook is not None and (not isinstance(webhook, str) or not _WEBHOOK.fullmatch(webhook)):
+        # The value is not echoed: a webhook URL may carry a token.
+        problems.add("%s.webhook_url" % path, "is not an http(s) URL without user info; write it like https://hooks.example.com/acme")
+    if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
+        problems.add("%s.email" % path, "%r is not an email address; write it like ops@acme.example" % (email,))
+    if len(problems.items) > before:
+        return None
+    return Alerts(webhook_url=webhook, email=email)
+
+
 def _validate_network(problems: _Problems, path: str, network: Any) -> tuple[bool, tuple[str, ...]]:
     if network is None:
         return True, ()
@@ -788,6 +829,7 @@ def _validate_tenant(
             problems.add("%s.cost_center" % path, problem)
 
     labels = _validate_labels(problems, "%s.labels" % path, spec.get("labels"))
+    alerts = _validate_alerts(problems, "%s.alerts" % path, spec.get("alerts"))
     adopt = spec.get("adopt", False)
     if not isinstance(adopt, bool):
         problems.add("%s.adopt" % path, "%r is not a boolean; write true or false" % (adopt,))
@@ -818,6 +860,7 @@ def _validate_tenant(
         cost_center=cost_center,
         labels=labels,
         adopt=adopt,
+        alerts=alerts,
     )
 
 

@@ -125,6 +125,12 @@ BAD_SPECS = [
     ("cidrs-not-list", _set(["network", "egress_cidrs"], "10.0.0.0/8"), "network.egress_cidrs", "not a list"),
     ("ingress-not-bool", _set(["network", "allow_from_ingress"], "yes"), "network.allow_from_ingress", "true or false"),
     ("network-unknown-key", _set(["network", "egress"], []), "tenants[acme].network.egress", "unknown key"),
+    ("alerts-empty", _set(["alerts"], {}), "tenants[acme].alerts", "names no receiver"),
+    ("alerts-not-mapping", _set(["alerts"], "ops@acme.example"), "tenants[acme].alerts", "webhook_url"),
+    ("alerts-unknown-key", _set(["alerts"], {"slack": "x"}), "tenants[acme].alerts.slack", "unknown key"),
+    ("alerts-webhook-ftp", _set(["alerts"], {"webhook_url": "ftp://h/x"}), "tenants[acme].alerts.webhook_url", "http(s) URL"),
+    ("alerts-webhook-userinfo", _set(["alerts"], {"webhook_url": "https://u:p@h/x"}), "alerts.webhook_url", "without user info"),
+    ("alerts-email-bad", _set(["alerts"], {"email": "ops at acme"}), "tenants[acme].alerts.email", "ops@acme.example"),
     ("cost-center-bad", _set(["cost_center"], "cost center 1"), "tenants[acme].cost_center", "label value"),
     ("cost-center-too-long", _set(["cost_center"], "c" * 64), "tenants[acme].cost_center", "at most 63"),
     ("label-bad-key", _set(["labels"], {"-team": "x"}), "tenants[acme].labels.-team", "label key"),
@@ -348,3 +354,23 @@ def test_select_tenants(plans, acme_spec, beta_spec):
 )
 def test_format_quantity(value, kind, expected):
     assert format_quantity(value, kind) == expected
+
+
+def test_alerts_receivers_are_kept_and_the_webhook_hidden_in_results(plans, acme_spec):
+    acme_spec["alerts"] = {"webhook_url": "https://hooks.example.com/acme?token=s3cret", "email": "ops@acme.example"}
+    tenant = validate_tenants([acme_spec], plans)[0]
+    assert tenant.alerts.webhook_url == "https://hooks.example.com/acme?token=s3cret"
+    assert tenant.to_dict()["alerts"] == {"webhook_url": "(set)", "email": "ops@acme.example"}
+
+
+def test_a_bad_webhook_url_is_not_echoed(plans, acme_spec):
+    acme_spec["alerts"] = {"webhook_url": "https://user:s3cret@hooks.example.com/acme"}
+    with pytest.raises(PlatykusError) as err:
+        validate_tenants([acme_spec], plans)
+    assert "s3cret" not in str(err.value)
+
+
+def test_alerts_are_optional(plans, acme_spec):
+    acme_spec.pop("alerts", None)
+    tenant = validate_tenants([acme_spec], plans)[0]
+    assert tenant.alerts is None and tenant.to_dict()["alerts"] is None
