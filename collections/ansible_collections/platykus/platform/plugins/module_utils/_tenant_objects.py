@@ -27,6 +27,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     format_quantity,
 )
 
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TENANT_READ, TENANT_WRITE
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     CI_SERVICE_ACCOUNT,
     COST_CENTER_LABEL,
@@ -111,10 +112,10 @@ def _rule(group: str, resources: tuple[str, ...], verbs: tuple[str, ...]) -> dic
 
 def role_rules(role: str) -> list[dict[str, Any]]:
     """The PolicyRules of ``tenant-<role>`` (admin, developer or viewer), explicit and least-privilege."""
-    rules = [_rule(group, resources, READ) for group, resources in _VIEW]
+    rules = [_rule(group, resources, READ) for group, resources in _VIEW + TENANT_READ]
     if role == "viewer":
         return rules
-    rules += [_rule(group, resources, READ_WRITE) for group, resources in _DEVELOP]
+    rules += [_rule(group, resources, READ_WRITE) for group, resources in _DEVELOP + TENANT_WRITE]
     rules += [
         _rule("", ("pods/exec", "pods/portforward"), ("create", "get")),
         _rule("", ("pods/eviction",), ("create",)),

@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A tenant's own slice of AWS: secret prefix, bucket, IAM identity, SecretStore; hostnames.
+
+Beyond the namespace anchors, each tenant gets an AWS identity of its own (external-secrets#4642
+asks for per-namespace store identity): its IAM policy reads only secrets under
+``platykus/<tenant>/`` and reaches only the tenant's bucket, and the tenant's SecretStore
+authenticates as that identity, never as a cluster-wide one. Hostnames a tenant may use (DNS
+records, certificates) are under ``<tenant>.<platform zone>``.
+
+Plain data in, plain dicts out: the same documents go to AWS (or the lab's moto) and to the
+API server, and the checks run before anything is written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    COST_CENTER_LABEL,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    TENANT_LABEL,
+)
+
+SECRET_ROOT = "platykus"
+# In each tenant namespace: the SecretStore tenants' ExternalSecrets must name, and (lab and
+# generic clusters, no IRSA) the Secret holding the tenant identity's access key.
+SECRET_STORE_NAME = "platykus-secrets"
+CREDENTIALS_SECRET_NAME = "platykus-aws-credentials"
+ACCESS_KEY_ID_KEY = "access-key-id"
+SECRET_ACCESS_KEY_KEY = "secret-access-key"
+# What reading a secret takes (external-secrets' AWS provider); no ListSecrets: it is not
+# resource-scoped, and would show every tenant's secret names.
+SECRET_READ_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+)
+BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
+OBJECT_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_HOST_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# IAM user and role names: at most 64 characters.
+IAM_NAME_MAX = 64
+
+
+@dataclass(frozen=True)
+class TenantAws:
+    """Where a tenant's AWS resources live: account, region and partition, cluster and zone."""
+
+    tenant: str
+    cluster: str
+    account_id: str
+    region: str
+    zone: str
+    cost_center: str | None = None
+    partition: str = "aws"
+
+    @property
+    def secret_prefix(self) -> str:
+        return "%s/%s/" % (SECRET_ROOT, self.tenant)
+
+    @property
+    def identity(self) -> str:
+        """The IAM user (lab, generic) or role (IRSA on EKS) the tenant's store authenticates as."""
+        return "%s-tenant-%s" % (self.cluster, self.tenant)
+
+    @property
+    def bucket(self) -> str:
+        return "%s-%s" % (self.cluster, self.tenant)
+
+    @property
+    def domain(self) -> str:
+        return "%s.%s" % (self.tenant, self.zone)
+
+    def secret_arn(self, pattern: str = "*") -> str:
+        return "arn:%s:secretsmanager:%s:%s:secret:%s%s" % (
+            self.partition, self.region, self.account_id, self.secret_prefix, pattern
+        )
+
+    def bucket_arn(self, suffix: str = "") -> str:
+        return "arn:%s:s3:::%s%s" % (self.partition, self.bucket, suffix)
+
+
+def validate_scope(scope: TenantAws) -> None:
+    """Names AWS would refuse (or truncate) are refused here, naming the setting to change."""
+    problems = []
+    if len(scope.identity) > IAM_NAME_MAX:
+        problems.append(
+            "IAM name '%s' is longer than %d characters; shorten the cluster name" % (scope.identity, IAM_NAME_MAX)
+        )
+    if not _BUCKET_RE.match(scope.bucket) or "--" in scope.bucket:
+        problems.append("bucket name '%s' is not a valid S3 bucket name (3-63 of a-z, 0-9, -)" % scope.bucket)
+    if not re.match(r"^\d{12}$", scope.account_id):
+        problems.append("account id '%s' must be 12 digits" % scope.account_id)
+    if problems:
+        raise PlatykusError("Invalid AWS settings for tenant '%s': %s" % (scope.tenant, "; ".join(problems)))
+
+
+def tenant_policy(scope: TenantAws) -> dict[str, Any]:
+    """The identity's only IAM policy: read its own secrets, use its own bucket; nothing else."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadOwnSecrets",
+                "Effect": "Allow",
+                "Action": list(SECRET_READ_ACTIONS),
+                "Resource": [scope.secret_arn()],
+            },
+            {"Sid": "OwnBucket", "Effect": "Allow", "Action": list(BUCKET_ACTIONS), "Resource": [scope.bucket_arn()]},
+            {
+                "Sid": "OwnObjects",
+                "Effect": "Allow",
+                "Action": list(OBJECT_ACTIONS),
+                "Resource": [scope.bucket_arn("/*")],
+            },
+        ],
+    }
+
+
+def resource_tags(scope: TenantAws) -> dict[str, str]:
+    """Tags on everything made for the tenant: cost allocation reads tenant and cost centre."""
+    tags = {TENANT_LABEL: scope.tenant, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    if scope.cost_center:
+        tags[COST_CENTER_LABEL] = scope.cost_center
+    return tags
+
+
+def bucket_settings(scope: TenantAws) -> dict[str, Any]:
+    """The bucket's encryption (SSE-S3 by default, as AWS now does), public-access block and tags,
+    in the shapes of the S3 API (PutBucketEncryption, PutPublicAccessBlock, PutBucketTagging)."""
+    return {
+        "encryption": {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+        "public_access_block": {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+        "tags": resource_tags(scope),
+    }
+
+
+def check_secret_key(scope: TenantAws, key: str) -> None:
+    """A remote secret a tenant names must be under its own prefix (no '..', no other tenant's)."""
+    parts = key.split("/")
+    if not key.startswith(scope.secret_prefix) or len(parts) < 3 or any(p in ("", ".", "..") for p in parts):
+        raise PlatykusError(
+            "secret '%s' is outside tenant '%s''s prefix; name it %s<name>" % (key, scope.tenant, scope.secret_prefix)
+        )
+
+
+def check_hostname(scope: TenantAws, hostname: str) -> None:
+    """A hostname for a tenant's record or certificate must be a valid name under ``<tenant>.<zone>``."""
+    name = hostname.rstrip(".").lower()
+    labels = name.split(".")
+    if not all(_HOST_LABEL_RE.match(label) for label in labels) or len(name) > 253:
+        raise PlatykusError("hostname '%s' is not a valid DNS name" % hostname)
+    if not name.endswith("." + scope.domain):
+        raise PlatykusError(
+            "hostname '%s' is outside tenant '%s''s domain; use a name under %s" % (hostname, scope.tenant, scope.domain)
+        )
+
+
+def _meta(scope: TenantAws, namespace: str, name: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": resource_tags(scope)}
+
+
+def render_credentials_secret(scope: TenantAws, namespace: str, key_id: str, secret_key: str) -> dict[str, Any]:
+    """The identity's access key, for the SecretStore of clusters without IRSA (lab, generic)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(scope, namespace, CREDENTIALS_SECRET_NAME),
+        "type": "Opaque",
+        "stringData": {ACCESS_KEY_ID_KEY: key_id, SECRET_ACCESS_KEY_KEY: secret_key},
+    }
+
+
+def render_secret_store(scope: TenantAws, namespace: str, irsa_service_account: str | None = None) -> dict[str, Any]:
+    """The tenant's SecretStore in one of its namespaces: Secrets Manager as the tenant's identity.
+
+    With IRSA (EKS) the store assumes the role through a ServiceAccount of the namespace; else it
+    reads the access key from CREDENTIALS_SECRET_NAME in the same namespace. Either way, never a
+    cluster-wide identity.
+    """
+    if irsa_service_account:
+        auth: dict[str, Any] = {"jwt": {"serviceAccountRef": {"name": irsa_service_account}}}
+    else:
+        auth = {
+            "secretRef": {
+                "accessKeyIDSecretRef": {"name": CREDENTIALS_SECRET_NAME, "key": ACCESS_KEY_ID_KEY},
+                "secretAccessKeySecretRef": {"name": CREDENTIALS_SECRET_NAME, "key": SECRET_ACCESS_KEY_KEY},
+            }
+        }
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "SecretStore",
+        "metadata": _meta(scope, namespace, SECRET_STORE_NAME),
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": scope.region, "auth": auth}}},
+    }
+
+
+# What tenant roles may do with the platform's certificate and secret APIs, only in their own
+# namespaces (Roles, never ClusterRoles): request Certificates from the platform's issuers and
+# sync secrets through their own SecretStore. No Issuers (a CA Issuer signs whatever it is
+# asked), no SecretStores (a store names the AWS identity), nothing cluster-scoped: a
+# ClusterIssuer or ClusterSecretStore would reach across tenants.
+TENANT_READ = (
+    ("cert-manager.io", ("certificaterequests", "certificates")),
+    ("external-secrets.io", ("externalsecrets", "secretstores")),
+)
+TENANT_WRITE = (
+    ("cert-manager.io", ("certificates",)),
+    ("external-secrets.io", ("externalsecrets",)),
+)
