@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import controllers
+from . import aws, controllers
 from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
@@ -96,6 +96,9 @@ def _env(lab: Lab, args: argparse.Namespace) -> int:
     print(f"export KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
     print(f"export K8S_AUTH_KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
     print(f"export PATH={shlex.quote(str(lab.binaries))}:\"$PATH\"")
+    # The lab's AWS (endpoint, region, the lab admin's keys), once `up` has started it.
+    for key, value in aws.env_exports(lab).items():
+        print(f"export {key}={shlex.quote(value)}")
     return 0
 
 
