@@ -36,7 +36,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     LIMITS_NAME,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
-    NETWORK_POLICY_NAMES,
     PLAN_LABEL,
     ADOPTED_ANNOTATION,
     QUOTA_NAME,

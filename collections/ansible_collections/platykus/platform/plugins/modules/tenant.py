@@ -20,11 +20,11 @@ description:
     LimitRange C(tenant-limits); once per cluster, the ValidatingAdmissionPolicy and binding
     C(platykus-deny-sa-token-secrets) that refuse long-lived ServiceAccount token Secrets in tenant namespaces.
   - The whole batch is dry-run on the API server first; if any object would be refused, nothing is written.
-  - A namespace that exists without Platykus's labels is refused unless the tenant spec says C(adopt: true);
+  - A namespace that exists without Platykus's labels is refused unless the tenant spec sets C(adopt) to C(true);
     an adopted namespace is marked C(platykus.io/adopted) and the Roles and RoleBindings found in it are reported.
   - Roles and RoleBindings in tenant namespaces that Platykus did not write and that grant more than
     C(tenant-admin) are handled per O(unmanaged_rbac).
-  - With O(state=absent), offboards the tenant O(tenant): it deletes every namespace labelled
+  - With O(state=absent), offboards the tenant O(tenant). It deletes every namespace labelled
     C(platykus.io/tenant=<tenant>) that Platykus created, and from adopted namespaces removes only
     Platykus's own objects and labels. It requires O(confirm) to repeat the tenant
     name and refuses while PersistentVolumeClaims or objects labelled C(platykus.io/data-service)
