@@ -761,6 +761,78 @@ def _validate_labels(problems: _Problems, path: str, labels: Any) -> dict[str, s
     return clean
 
 
+def _validate_name(problems: _Problems, path: str, name: Any, platform_namespaces: tuple[str, ...]) -> str | None:
+    """The tenant name when it is good; namespaces are only derived from a good name, so a bad
+    name is reported once."""
+    problem = dns_label_problem(name, TENANT_NAME_MAX)
+    if name is None:
+        problems.add("%s.name" % path, "is required; name the tenant, e.g. name: acme")
+    elif problem:
+        extra = " so its namespaces '<name>-<environment>' fit" if isinstance(name, str) and len(name) > 40 else ""
+        problems.add("%s.name" % path, problem + extra)
+    else:
+        reason = reserved_reason(name, platform_namespaces)
+        if reason:
+            problems.add("%s.name" % path, "%s; choose another tenant name" % reason)
+            return None
+        return name
+    return None
+
+
+def _validate_plan(
+    problems: _Problems, path: str, plan: Any, catalog: Mapping[str, Mapping[str, tuple[Any, str]]]
+) -> Mapping[str, tuple[Any, str]] | None:
+    if plan is None:
+        problems.add("%s.plan" % path, "is required; pick one of %s" % ", ".join(sorted(catalog)))
+    elif plan not in catalog:
+        problems.add("%s.plan" % path, "%r is not in plans (%s); pick one of them" % (plan, ", ".join(sorted(catalog))))
+    else:
+        return catalog[plan]
+    return None
+
+
+def _validate_settings(problems: _Problems, path: str, spec: Mapping) -> dict[str, Any]:
+    """display_name, pod_security, cost_center and adopt: the single-value fields."""
+    display_name = spec.get("display_name", spec.get("name"))
+    if display_name is not None and not isinstance(display_name, str):
+        problems.add("%s.display_name" % path, "%r is not a string; quote it in YAML" % (display_name,))
+    pod_security = spec.get("pod_security", "restricted")
+    if pod_security not in POD_SECURITY_LEVELS:
+        problems.add(
+            "%s.pod_security" % path,
+            "%r is not a Pod Security level; use one of %s" % (pod_security, ", ".join(POD_SECURITY_LEVELS)),
+        )
+    cost_center = spec.get("cost_center")
+    if cost_center is not None:
+        problem = label_value_problem(cost_center)
+        if problem is None and not cost_center:
+            problem = "is empty; leave it out or name the cost center"
+        if problem:
+            problems.add("%s.cost_center" % path, problem)
+    adopt = spec.get("adopt", False)
+    if not isinstance(adopt, bool):
+        problems.add("%s.adopt" % path, "%r is not a boolean; write true or false" % (adopt,))
+    return {"display_name": display_name, "pod_security": pod_security, "cost_center": cost_center, "adopt": adopt}
+
+
+def _resolve_environments(
+    problems: _Problems,
+    tenant_name: str,
+    plan_values: Mapping[str, tuple[Any, str]],
+    tenant_overrides: Mapping[str, tuple[Any, str]],
+    environments: list[tuple[str, str, Any]],
+) -> list[Environment]:
+    """Each environment's quota: plan <- tenant overrides <- environment overrides."""
+    resolved = []
+    for env_name, env_path, raw_overrides in environments:
+        env_overrides = _parse_plan_values(problems, "%s.overrides" % env_path, raw_overrides)
+        values = resolve_quota(plan_values, tenant_overrides, env_overrides)
+        if tenant_overrides or env_overrides:
+            _check_plan_consistency(problems, env_path, values)
+        resolved.append(Environment(name=env_name, namespace="%s-%s" % (tenant_name, env_name), quota=_quota_from(values)))
+    return resolved
+
+
 def _validate_tenant(
     problems: _Problems,
     index: int,
@@ -773,93 +845,36 @@ def _validate_tenant(
         return None
     before = len(problems.items)
     _check_keys(problems, path, spec, TENANT_KEYS)
-
-    name = spec.get("name")
-    problem = dns_label_problem(name, TENANT_NAME_MAX)
-    if name is None:
-        problems.add("%s.name" % path, "is required; name the tenant, e.g. name: acme")
-    elif problem:
-        extra = " so its namespaces '<name>-<environment>' fit" if isinstance(name, str) and len(name) > 40 else ""
-        problems.add("%s.name" % path, problem + extra)
-    else:
-        reason = reserved_reason(name, platform_namespaces)
-        if reason:
-            problems.add("%s.name" % path, "%s; choose another tenant name" % reason)
-            problem = reason
-    # Namespaces are only derived from a good name, so a bad name is reported once.
-    good_name = name if isinstance(name, str) and problem is None else None
-
-    display_name = spec.get("display_name", name)
-    if display_name is not None and not isinstance(display_name, str):
-        problems.add("%s.display_name" % path, "%r is not a string; quote it in YAML" % (display_name,))
-
+    good_name = _validate_name(problems, path, spec.get("name"), platform_namespaces)
     owners = _validate_owners(problems, "%s.owners" % path, spec.get("owners"))
-
-    plan = spec.get("plan")
-    plan_values = None
-    if plan is None:
-        problems.add("%s.plan" % path, "is required; pick one of %s" % ", ".join(sorted(catalog)))
-    elif plan not in catalog:
-        problems.add("%s.plan" % path, "%r is not in plans (%s); pick one of them" % (plan, ", ".join(sorted(catalog))))
-    else:
-        plan_values = catalog[plan]
-
+    plan_values = _validate_plan(problems, path, spec.get("plan"), catalog)
     tenant_overrides = _parse_plan_values(problems, "%s.overrides" % path, spec.get("overrides"))
-
     environments = _validate_environments(
         problems, "%s.environments" % path, good_name, spec.get("environments"), platform_namespaces
     )
-
-    pod_security = spec.get("pod_security", "restricted")
-    if pod_security not in POD_SECURITY_LEVELS:
-        problems.add(
-            "%s.pod_security" % path,
-            "%r is not a Pod Security level; use one of %s" % (pod_security, ", ".join(POD_SECURITY_LEVELS)),
-        )
-
+    settings = _validate_settings(problems, path, spec)
     allow_from_ingress, egress_cidrs = _validate_network(problems, "%s.network" % path, spec.get("network"))
     budget = _validate_budget(problems, "%s.budget" % path, spec.get("budget"))
-
-    cost_center = spec.get("cost_center")
-    if cost_center is not None:
-        problem = label_value_problem(cost_center)
-        if problem is None and not cost_center:
-            problem = "is empty; leave it out or name the cost center"
-        if problem:
-            problems.add("%s.cost_center" % path, problem)
-
     labels = _validate_labels(problems, "%s.labels" % path, spec.get("labels"))
     alerts = _validate_alerts(problems, "%s.alerts" % path, spec.get("alerts"))
-    adopt = spec.get("adopt", False)
-    if not isinstance(adopt, bool):
-        problems.add("%s.adopt" % path, "%r is not a boolean; write true or false" % (adopt,))
-
     resolved: list[Environment] = []
     if plan_values is not None and good_name is not None:
-        for env_name, env_path, raw_overrides in environments:
-            env_overrides = _parse_plan_values(problems, "%s.overrides" % env_path, raw_overrides)
-            values = resolve_quota(plan_values, tenant_overrides, env_overrides)
-            if tenant_overrides or env_overrides:
-                _check_plan_consistency(problems, env_path, values)
-            resolved.append(
-                Environment(name=env_name, namespace="%s-%s" % (good_name, env_name), quota=_quota_from(values))
-            )
-
+        resolved = _resolve_environments(problems, good_name, plan_values, tenant_overrides, environments)
     if len(problems.items) > before:
         return None
     return Tenant(
-        name=name,
-        display_name=display_name or name,
-        plan=plan,
+        name=good_name,
+        display_name=settings["display_name"] or good_name,
+        plan=spec.get("plan"),
         owners=owners,
         environments=tuple(resolved),
-        pod_security=pod_security,
+        pod_security=settings["pod_security"],
         allow_from_ingress=allow_from_ingress,
         egress_cidrs=egress_cidrs,
         budget=budget,
-        cost_center=cost_center,
+        cost_center=settings["cost_center"],
         labels=labels,
-        adopt=adopt,
+        adopt=settings["adopt"],
         alerts=alerts,
     )
 
