@@ -31,6 +31,12 @@ kubectl get nodes -L node.kubernetes.io/instance-type,topology.kubernetes.io/zon
 kubectl get namespaces -l app.kubernetes.io/managed-by=platykus -L platykus.io/tenant,pod-security.kubernetes.io/enforce
 helm list --all-namespaces 2>/dev/null || true
 echo
+echo "== Real metrics (metrics-server scraping kwok) and Karpenter's NodePools"
+# metrics-server serves a node after two scrapes: give a new lab that long.
+for _ in $(seq 1 30); do kubectl top nodes >/dev/null 2>&1 && break; sleep 2; done
+kubectl top nodes
+kubectl get nodepools -o custom-columns='NODEPOOL:.metadata.name,TYPES:.spec.template.spec.requirements[?(@.key=="node.kubernetes.io/instance-type")].values,CAPACITY:.spec.template.spec.requirements[?(@.key=="karpenter.sh/capacity-type")].values,ZONES:.spec.template.spec.requirements[?(@.key=="topology.kubernetes.io/zone")].values,LIMIT-CPU:.spec.limits.cpu,NODES:.status.resources.nodes'
+echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env)\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status
 echo "main job done in $((SECONDS - started))s"

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,7 +100,19 @@ class LabHandle:
         return PlaybookRun(proc.returncode, output, changed, failed)
 
 
-def run_module(lab: "LabHandle", module: str, args: dict, check: bool = False, diff: bool = False) -> tuple[str, dict]:
+def wait_for(what: str, check, timeout: float = 180.0, interval: float = 1.0):
+    """check()'s first truthy result; fail naming ``what`` after ``timeout`` seconds (a bound, not a figure)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def run_module(lab: LabHandle, module: str, args: dict, check: bool = False, diff: bool = False) -> tuple[str, dict]:
     """Run one module of the collection ad hoc and return (status, result) from its JSON."""
     cmd = [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", str(LAB_INVENTORY), "-m", f"platykus.platform.{module}", "-a", json.dumps(args), "-o"]
     if check:

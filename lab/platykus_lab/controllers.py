@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ import yaml
 from . import pki
 from .build import _run
 from .config import LAB_DIR, LabConfigError, cache_root, free_port, kubeconfig, port_is_free
+from .health import failure, http_request
 
 CONTROLLERS_FILE = LAB_DIR / "controllers.yml"
 WRAPPERS_DIR = LAB_DIR / "controllers"
@@ -374,6 +376,24 @@ class Runner:
 REGISTRY: dict[str, Runner] = {}
 
 
+def http_check(port_name: str, path: str, scheme: str = "http") -> Callable[[Context], str | None]:
+    """A health check: GET <scheme>://127.0.0.1:<the runner's port>/<path> must answer 200.
+
+    Over https the certificate is not verified: controllers serve with one they made themselves.
+    """
+
+    def check(ctx: Context) -> str | None:
+        url = f"{scheme}://127.0.0.1:{ctx.own[port_name]}{path}"
+        context = None
+        if scheme == "https":
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        status, body = http_request(url, context, timeout=5)
+        return None if status == 200 else failure(url, status, body)
+
+    return check
+
+
 def register(runner: Runner) -> Runner:
     REGISTRY[runner.name] = runner
     return runner
@@ -475,6 +495,10 @@ def contexts(lab) -> Iterator[Context]:
             yield Context(lab, specs[runner.name], ports, state.get("ports", {}), kube)
 
 
+# The processes this Python process started, by controller name.
+_CHILDREN: dict[str, subprocess.Popen] = {}
+
+
 def pid(lab, name: str) -> int | None:
     """The pid of this lab's controller, or None: the pid file's process must still be alive and
     name the controller's folder in the lab (every runner passes a path inside it)."""
@@ -519,6 +543,7 @@ def _spawn(ctx: Context, runner: Runner) -> int:
     )
     log.close()
     (ctx.lab.run / f"{runner.name}.pid").write_text(str(proc.pid))
+    _CHILDREN[runner.name] = proc
     return proc.pid
 
 
@@ -540,10 +565,13 @@ def _wait_healthy(ctx: Context, runner: Runner, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     problem = "not checked"
     while time.monotonic() < deadline:
-        if not pid(ctx.lab, runner.name):
+        # Our own child: ask it (and reap it) rather than read /proc.
+        if _CHILDREN[runner.name].poll() is not None:
             tail = (ctx.lab.logs / f"{runner.name}.log").read_text(errors="replace").splitlines()[-8:]
+            code = _CHILDREN[runner.name].returncode
             raise ControllerError(
-                f"{runner.name} exited during start-up; see {ctx.lab.logs / runner.name}.log:\n  " + "\n  ".join(tail)
+                f"{runner.name} exited with status {code} during start-up; see {ctx.lab.logs / runner.name}.log:\n  "
+                + "\n  ".join(tail)
             )
         problem = runner.health(ctx)
         if problem is None:

@@ -17,8 +17,7 @@ from pathlib import Path
 import yaml
 
 from .config import LAB_DIR, NodePool, node_pools_from_inventory
-from .controllers import Context, Identity, Runner, chart_objects, register, yaml_objects
-from .health import http_request
+from .controllers import Context, Identity, Runner, chart_objects, http_check, register, yaml_objects
 
 sys.path.insert(0, str(LAB_DIR.parent / "collections"))
 from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog, validate_prices  # noqa: E402
@@ -107,11 +106,6 @@ def _env(ctx: Context) -> dict[str, str]:
     return {"KUBECONFIG": str(ctx.kubeconfig), "SYSTEM_NAMESPACE": NAMESPACE, "DISABLE_LEADER_ELECTION": "true"}
 
 
-def _health(ctx: Context) -> str | None:
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['health']}/readyz", timeout=5)
-    return None if status == 200 else f"/readyz answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
-
-
 KARPENTER = register(
     Runner(
         name="karpenter",
@@ -120,7 +114,7 @@ KARPENTER = register(
         ports=("health", "metrics"),
         args=_args,
         env=_env,
-        health=_health,
+        health=http_check("health", "/readyz"),
         objects=_objects,
         prepare=_prepare,
     )

@@ -10,10 +10,8 @@ v1beta1.metrics.k8s.io, whose Service is an ExternalName `localhost` (Endpoints 
 from __future__ import annotations
 
 import json
-import ssl
 
-from .controllers import Context, Identity, Runner, chart_objects, register
-from .health import http_request
+from .controllers import Context, Identity, Runner, chart_objects, http_check, register
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the metrics-server release
 RELEASE = "metrics-server"
@@ -58,14 +56,14 @@ def _args(ctx: Context) -> list[str]:
     ]
 
 
+_ready = http_check("https", "/readyz", scheme="https")
+
+
 def _health(ctx: Context) -> str | None:
     """Ready itself, and the API server serves metrics.k8s.io through it (APIService Available)."""
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE  # its serving certificate is self-signed, in its cert-dir
-    status, body = http_request(f"https://127.0.0.1:{ctx.own['https']}/readyz", insecure, timeout=5)
-    if status != 200:
-        return f"/readyz answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
+    problem = _ready(ctx)
+    if problem:
+        return problem
     status, body = ctx.lab.api(f"/apis/apiregistration.k8s.io/v1/apiservices/{APISERVICE}")
     conditions = json.loads(body).get("status", {}).get("conditions", []) if status == 200 else []
     available = [c for c in conditions if c.get("type") == "Available"]

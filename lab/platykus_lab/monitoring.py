@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from .controllers import Context, Identity, Runner, register
-from .health import CERT_DIRS, http_request
+from .controllers import Context, Identity, Runner, http_check, register
+from .health import CERT_DIRS
 
 NAMESPACE = "platykus-monitoring"  # the catalog's namespace for kube-prometheus-stack
 # The chart's service account with fullnameOverride `kps` (catalog values).
@@ -168,10 +168,7 @@ def _alertmanager_args(ctx: Context) -> list[str]:
     ]
 
 
-def _ready(ctx: Context) -> str | None:
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['web']}/-/ready", timeout=5)
-    return None if status == 200 else f"/-/ready answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
-
+_ready = http_check("web", "/-/ready")
 
 ALERTMANAGER = register(
     Runner(

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .controllers import Context, Identity, Runner, register
+from .controllers import Context, Identity, Runner, http_check, register
 from .health import http_request
 
 NAMESPACE = "platykus-monitoring"
@@ -286,10 +286,7 @@ def _operator_args(ctx: Context) -> list[str]:
     ]
 
 
-def _healthz(ctx: Context) -> str | None:
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['http']}/healthz", timeout=5)
-    return None if status == 200 else f"/healthz answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
-
+_healthz = http_check("http", "/healthz")
 
 STATE_METRICS = register(
     Runner(
