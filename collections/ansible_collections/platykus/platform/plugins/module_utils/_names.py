@@ -21,6 +21,9 @@ DATA_SERVICE_LABEL = "platykus.io/data-service"
 SERVICE_LABEL = "platykus.io/service"
 AUDIT_LABEL = "platykus.io/audit"
 PLATFORM_LABEL = "platykus.io/platform"
+# Apps (see _apps.py): every object of an app carries APP_LABEL, its pods also PROCESS_LABEL.
+APP_LABEL = "platykus.io/app"
+PROCESS_LABEL = "platykus.io/process"
 
 # -- annotations --------------------------------------------------------------------------------
 DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
@@ -30,6 +33,9 @@ ADOPTED_ANNOTATION = "platykus.io/adopted"
 BUDGET_ANNOTATION_PREFIX = "platykus.io/budget-"
 BUDGET_STATUS_ANNOTATION = "platykus.io/budget-status"
 BUDGET_ORIGINAL_PODS_ANNOTATION = "platykus.io/budget-original-pods"
+# On an app's pod templates: a config change changes the checksum, which rolls the pods.
+CONFIG_CHECKSUM_ANNOTATION = "platykus.io/config-checksum"
+RELEASE_ANNOTATION = "platykus.io/release"
 
 # -- object names -------------------------------------------------------------------------------
 QUOTA_NAME = "tenant-quota"
@@ -41,6 +47,10 @@ NETWORK_POLICY_NAMES = ("default-deny", "allow-dns", "allow-same-tenant", "allow
 # Cluster-wide admission policy (no webhook) that refuses long-lived ServiceAccount token
 # Secrets in tenant namespaces; its binding selects namespaces by TENANT_LABEL.
 SA_TOKEN_POLICY_NAME = "platykus-deny-sa-token-secrets"
+# Cluster-wide admission policy refusing Ingress and DNS hostnames outside the namespace's domains.
+HOSTNAME_POLICY_NAME = "platykus-tenant-hostnames"
+# The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
+PLATFORM_CLUSTER_ISSUER = "platykus-default"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"

@@ -28,6 +28,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 )
 
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TENANT_READ, TENANT_WRITE
+from ansible_collections.platykus.platform.plugins.module_utils._app_policy import render_hostname_policy
+from ansible_collections.platykus.platform.plugins.module_utils._domains import namespace_annotations
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     CI_SERVICE_ACCOUNT,
     COST_CENTER_LABEL,
@@ -333,8 +335,10 @@ def render_environment(
     tenant: Tenant, env: Environment, ingress_namespace: str | None, adopted: bool = False
 ) -> list[dict[str, Any]]:
     """Every object of one environment namespace, Namespace first."""
+    namespace = render_namespace(tenant, env, adopted)
+    namespace["metadata"]["annotations"].update(namespace_annotations(tenant.domains))  # apps: hostname ownership
     return (
-        [render_namespace(tenant, env, adopted)]
+        [namespace]
         + render_service_accounts(tenant, env)
         + render_roles(tenant, env)
         + render_role_bindings(tenant, env)
@@ -397,7 +401,7 @@ def render_tenancy_policies() -> list[dict[str, Any]]:
             },
         },
     }
-    return [policy, binding]
+    return [policy, binding] + render_hostname_policy()  # apps: hostnames under the tenant's domains
 
 
 def render_tenant_quotas(tenant: Tenant) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     TENANT_ROLES,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
+from ansible_collections.platykus.platform.plugins.module_utils._domains import check_overlaps, validate_domains
 
 # -- the catalog's vocabulary -------------------------------------------------------------------
 
@@ -83,6 +84,7 @@ TENANT_KEYS = (
     "labels",
     "adopt",
     "alerts",
+    "domains",
 )
 ALERT_KEYS = ("webhook_url", "email")
 OWNER_ROLES = TENANT_ROLES
@@ -185,6 +187,8 @@ class Tenant:
     # Take over namespaces that exist without Platykus's labels (see docs/tenants.md).
     adopt: bool = False
     alerts: Alerts | None = None
+    # DNS domains the tenant's hostnames must be under (see _domains; no overlap between tenants).
+    domains: tuple[str, ...] = ()
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -218,6 +222,7 @@ class Tenant:
             "alerts": None
             if self.alerts is None
             else {"webhook_url": "(set)" if self.alerts.webhook_url else None, "email": self.alerts.email},
+            "domains": list(self.domains),
         }
 
 
@@ -857,6 +862,7 @@ def _validate_tenant(
     budget = _validate_budget(problems, "%s.budget" % path, spec.get("budget"))
     labels = _validate_labels(problems, "%s.labels" % path, spec.get("labels"))
     alerts = _validate_alerts(problems, "%s.alerts" % path, spec.get("alerts"))
+    domains = validate_domains(problems, "%s.domains" % path, spec.get("domains"))
     resolved: list[Environment] = []
     if plan_values is not None and good_name is not None:
         resolved = _resolve_environments(problems, good_name, plan_values, tenant_overrides, environments)
@@ -876,6 +882,7 @@ def _validate_tenant(
         labels=labels,
         adopt=settings["adopt"],
         alerts=alerts,
+        domains=domains,
     )
 
 
@@ -899,6 +906,7 @@ def validate_tenants(
     validated: list[Tenant] = []
     names: dict[str, int] = {}
     claimed: dict[str, str] = {}
+    domains: dict[str, str] = {}
     for index, spec in enumerate(tenants):
         name = spec.get("name") if isinstance(spec, Mapping) else None
         if isinstance(name, str) and name:
@@ -923,6 +931,7 @@ def validate_tenants(
                 )
             else:
                 claimed[env.namespace] = tenant.name
+        check_overlaps(problems, "tenants[%s].domains" % tenant.name, tenant.name, tenant.domains, domains)
         validated.append(tenant)
     problems.raise_if_any("the tenant specs")
     return validated
