@@ -68,6 +68,7 @@ APP_ARGUMENT_SPEC = dict(
     catalog=dict(type="dict"),
     tenant_domains=dict(type="list", elements="str"),
     release=dict(type="int"),
+    rollback=dict(type="bool", default=False),
     scale=dict(type="dict", default={}),
     config_set=dict(type="dict", default={}),
     config_unset=dict(type="list", elements="str", default=[]),
@@ -101,6 +102,7 @@ def app_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "catalog",
         "tenant_domains",
         "release",
+        "rollback",
         "scale",
         "config_set",
         "config_unset",
@@ -312,6 +314,19 @@ def _write(
     return results
 
 
+def _rollback_target(history: History, release: int | None, rollback: bool | None) -> int | None:
+    """``release`` when given; with ``rollback``, the newest good release before the current one."""
+    if release is not None or not rollback:
+        return release
+    target = history.previous_good(history.current or 0)
+    if target is None:
+        kept = ", ".join("v%d" % n for n in sorted(history.releases)) or "none"
+        raise PlatykusError(
+            "rollback: there is no earlier good release to go back to (kept: %s)" % kept, field="rollback"
+        )
+    return target
+
+
 def deploy_app(
     connect: Callable[[], KubeClient], check_mode: bool = False, diff: bool = False, **settings: Any
 ) -> dict[str, Any]:
@@ -327,10 +342,11 @@ def deploy_app(
     app = validate_app(spec, catalog, tuple(domains) if domains is not None else None)
     client = connect()
     history = load_history(client.get("v1", "ConfigMap", names(app)["releases"], app.namespace))
+    target = _rollback_target(history, settings.get("release"), settings.get("rollback"))
     description = None
-    if settings.get("release") is not None:
-        app = as_of(app, history, settings["release"])
-        description = "Rollback to v%d" % settings["release"]
+    if target is not None:
+        app = as_of(app, history, target)
+        description = "Rollback to v%d" % target
     es = _served(client, EXTERNAL_SECRET_API, "ExternalSecret")
     if app.secrets and not es:
         raise PlatykusError(
@@ -367,4 +383,3 @@ def destroy_app(connect: Callable[[], KubeClient], check_mode: bool = False, **s
     current = _current(client, app, _kinds(client))
     deleted = _prune(client, list(current.values()), dry_run=check_mode)
     return {"changed": bool(deleted), "deleted": deleted, "app": app.name, "namespace": app.namespace}
-

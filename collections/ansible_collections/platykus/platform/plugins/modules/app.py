@@ -63,6 +63,11 @@ options:
     description:
       - Roll back to this release number, making a new release with its image and config.
     type: int
+  rollback:
+    description:
+      - Roll back to the newest good release before the current one (when O(release) is not set).
+    type: bool
+    default: false
   scale:
     description:
       - Per process, new replicas (a number) or autoscale bounds (a dict with min, max, cpu_percent), overriding the spec.
