@@ -1,0 +1,248 @@
+"""The AWS stack on the emulator: provision, rerun, check mode, tags, kubeconfig, teardown, bad input.
+
+One moto server (in-process, see aws_emulator.py) for the module; the tests run in order on the
+stack the first one builds. Assertions read what the emulator holds, not what the playbook printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from aws_emulator import emulator, env
+from conftest import RECAP_RE, ROOT
+
+pytestmark = [pytest.mark.aws, pytest.mark.slow]
+
+INVENTORY = ROOT / "inventories" / "aws"
+REGION = "eu-west-1"
+CLUSTER = "platykus-aws"
+EKS = "platykus"
+ACCOUNT = "123456789012"  # moto's account
+TENANT_TAGS = {"platykus:tenant": "acme", "platykus:cost-center": "cc-1001"}
+
+
+class Stack:
+    def __init__(self, url: str, tmp: Path) -> None:
+        self.url = url
+        self.kubeconfig = tmp / "kubeconfig"
+        self.env = dict(
+            __import__("os").environ,
+            **env(url),
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+        )
+
+    def extra(self, **more) -> dict:
+        return {"platykus_aws_account_id": ACCOUNT, "platykus_kubeconfig": str(self.kubeconfig), **more}
+
+    def playbook(self, playbook: str, *args: str, env: dict | None = None, **extra) -> tuple[int, int, str]:
+        cmd = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(INVENTORY), str(ROOT / playbook), *args]
+        cmd += ["-e", json.dumps(self.extra(**extra))]
+        proc = subprocess.run(cmd, env=env or self.env, cwd=ROOT, capture_output=True, text=True)
+        out = proc.stdout + proc.stderr
+        recaps = RECAP_RE.findall(out)
+        failed = sum(int(r[4]) for r in recaps)
+        return (proc.returncode or failed), sum(int(r[2]) for r in recaps), out
+
+    def client(self, service: str):
+        import boto3
+
+        return boto3.client(
+            service,
+            region_name=REGION,
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with emulator() as url:
+        yield Stack(url, tmp_path_factory.mktemp("aws"))
+
+
+def changed_tasks(out: str) -> list[str]:
+    """The task headers followed by a 'changed' line (to name what a rerun would change)."""
+    tasks, current = [], None
+    for line in out.splitlines():
+        if line.startswith("TASK ["):
+            current = line
+        elif line.startswith("changed:") and current and current not in tasks:
+            tasks.append(current)
+    return tasks
+
+
+# -- bad input fails before any call -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "extra, field",
+    [
+        ({"platykus_aws_private_subnet_cidrs": ["10.20.8.0/24", "10.20.128.0/18", "10.20.192.0/18"]},
+         "platykus_aws_private_subnet_cidrs[0]: 10.20.8.0/24 overlaps 10.20.0.0/20"),
+        ({"platykus_aws_zones": ["eu-west-1a", "eu-west-1b", "us-east-1c"]},
+         "platykus_aws_zones[2]: 'us-east-1c' is not a zone of region eu-west-1"),
+        ({"platykus_eks_version": "1.19"}, "platykus_eks_version: '1.19' is not a supported EKS version"),
+        ({"platykus_aws_irsa_services": ["karpenter", "no-such-service"]},
+         "platykus_aws_irsa_services[1]: 'no-such-service' has no enabled irsa role"),
+    ],
+)  # fmt: skip
+def test_bad_inventory_fails_before_any_call(stack, extra, field):
+    dead = dict(stack.env, AWS_ENDPOINT_URL="http://127.0.0.1:9")  # any call would fail otherwise
+    rc, changed, out = stack.playbook("playbooks/aws-provision.yml", env=dead, **extra)
+    assert rc != 0 and changed == 0
+    assert "Invalid AWS inventory, nothing was called" in out and field in out, out[-3000:]
+    assert "TASK [aws_network" not in out
+
+
+# -- the stack -------------------------------------------------------------------------------------
+def test_provision(stack):
+    rc, changed, out = stack.playbook("playbooks/aws-provision.yml")
+    assert rc == 0, out[-5000:]
+    assert changed > 0
+    eks = stack.client("eks")
+    cluster = eks.describe_cluster(name=EKS)["cluster"]
+    assert cluster["status"] == "ACTIVE" and cluster["version"] == "1.33"
+    assert eks.list_nodegroups(clusterName=EKS)["nodegroups"] == ["system"]
+    assert len(stack.client("ec2").describe_subnets(Filters=[{"Name": "tag:platykus:cluster", "Values": [CLUSTER]}])["Subnets"]) == 6
+
+
+def test_second_run_changes_nothing(stack):
+    rc, changed, out = stack.playbook("playbooks/aws-provision.yml")
+    assert rc == 0, out[-5000:]
+    assert changed == 0, changed_tasks(out)
+
+
+def test_check_mode_on_the_built_stack_reports_nothing(stack):
+    rc, changed, out = stack.playbook("playbooks/aws-provision.yml", "--check")
+    assert rc == 0, out[-5000:]
+    assert changed == 0, changed_tasks(out)
+
+
+def _tags(pairs) -> dict:
+    return {t["Key"]: t["Value"] for t in pairs or []}
+
+
+def _ec2_tagged(stack) -> dict[str, dict]:
+    ec2 = stack.client("ec2")
+    found = {}
+    vpc_ids = [v["VpcId"] for v in ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [CLUSTER]}])["Vpcs"]]
+    by_vpc = [{"Name": "vpc-id", "Values": vpc_ids}]
+    for vpc in ec2.describe_vpcs(VpcIds=vpc_ids)["Vpcs"]:
+        found[vpc["VpcId"]] = _tags(vpc.get("Tags"))
+    for subnet in ec2.describe_subnets(Filters=by_vpc)["Subnets"]:
+        found[subnet["SubnetId"]] = _tags(subnet.get("Tags"))
+    for igw in ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": vpc_ids}])["InternetGateways"]:
+        found[igw["InternetGatewayId"]] = _tags(igw.get("Tags"))
+    for nat in ec2.describe_nat_gateways(Filters=by_vpc + [{"Name": "state", "Values": ["available"]}])["NatGateways"]:
+        found[nat["NatGatewayId"]] = _tags(nat.get("Tags"))
+        for address in nat["NatGatewayAddresses"]:
+            eip = ec2.describe_addresses(AllocationIds=[address["AllocationId"]])["Addresses"][0]
+            found[address["AllocationId"]] = _tags(eip.get("Tags"))
+    for table in ec2.describe_route_tables(Filters=by_vpc)["RouteTables"]:
+        if not any(a.get("Main") for a in table.get("Associations", [])):
+            found[table["RouteTableId"]] = _tags(table.get("Tags"))
+    for group in ec2.describe_security_groups(Filters=by_vpc)["SecurityGroups"]:
+        if group["GroupName"] != "default":
+            found[group["GroupId"]] = _tags(group.get("Tags"))
+    return found
+
+
+def _iam_tagged(stack) -> dict[str, dict]:
+    iam = stack.client("iam")
+    found = {}
+    for role in iam.list_roles()["Roles"]:
+        if role["RoleName"].startswith((CLUSTER + "-", "KarpenterNodeRole-")):
+            found[role["RoleName"]] = _tags(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
+    for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
+        found[provider["Arn"]] = _tags(iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])["Tags"])
+    return found
+
+
+def _other_tagged(stack) -> dict[str, dict]:
+    eks, s3, sqs = stack.client("eks"), stack.client("s3"), stack.client("sqs")
+    found = {"eks:" + EKS: eks.describe_cluster(name=EKS)["cluster"]["tags"]}
+    found["nodegroup:system"] = eks.describe_nodegroup(clusterName=EKS, nodegroupName="system")["nodegroup"]["tags"]
+    for bucket in s3.list_buckets()["Buckets"]:
+        found["s3:" + bucket["Name"]] = _tags(s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"])
+    queue = sqs.get_queue_url(QueueName=EKS)["QueueUrl"]
+    found["sqs:" + EKS] = sqs.list_queue_tags(QueueUrl=queue).get("Tags", {})
+    return found
+
+
+def test_every_resource_carries_the_cluster_tags(stack):
+    resources = {**_ec2_tagged(stack), **_iam_tagged(stack), **_other_tagged(stack)}
+    # VPC, 6 subnets, IGW, NAT, EIP, 2 route tables, SG; 2 cluster + 7 IRSA + Karpenter + tenant roles,
+    # OIDC provider; cluster, node group, 2 buckets, queue
+    assert len(resources) >= 30, sorted(resources)
+    untagged = {name: tags for name, tags in resources.items()
+                if tags.get("platykus:cluster") != CLUSTER or tags.get("platykus:managed-by") != "platykus"}  # fmt: skip
+    assert not untagged
+    tenant = {name: tags for name, tags in resources.items() if "acme" in name}
+    assert set(tenant) == {"platykus-aws-tenant-acme", "s3:platykus-aws-acme"}
+    assert all(TENANT_TAGS.items() <= tags.items() for tags in tenant.values())
+
+
+def test_irsa_and_tenant_roles_trust_only_their_service_accounts(stack):
+    iam = stack.client("iam")
+    catalog = yaml.safe_load((ROOT / "catalog/services.yml").read_text())["platykus_catalog_services"]
+    expected = {"cert-manager": "platykus-system:cert-manager", "ebs-csi-driver": "platykus-storage:ebs-csi-controller-sa",
+                "karpenter": "platykus-system:karpenter", "loki": "platykus-monitoring:loki"}  # fmt: skip
+    assert {s for s, v in catalog.items() if v.get("irsa") and "aws" in v["providers"]} >= {"cert-manager", "karpenter"}
+    for suffix, subject in expected.items():
+        trust = iam.get_role(RoleName="%s-%s" % (CLUSTER, suffix))["Role"]["AssumeRolePolicyDocument"]
+        (condition,) = [s["Condition"]["StringEquals"] for s in trust["Statement"]]
+        assert sorted(condition.values()) == sorted(["system:serviceaccount:" + subject, "sts.amazonaws.com"])
+    acme = iam.get_role(RoleName="platykus-aws-tenant-acme")["Role"]["AssumeRolePolicyDocument"]
+    subs = [v for s in acme["Statement"] for k, v in s["Condition"]["StringEquals"].items() if k.endswith(":sub")]
+    assert subs == [["system:serviceaccount:acme-dev:platykus-aws", "system:serviceaccount:acme-prod:platykus-aws"]]
+    policy = iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope")["PolicyDocument"]
+    resources = [r for s in policy["Statement"] for r in s["Resource"]]
+    assert resources and all("acme" in r for r in resources), resources
+
+
+def test_kubeconfig_from_describe_cluster_with_the_collections_token(stack):
+    config = json.loads(stack.kubeconfig.read_text())
+    cluster = stack.client("eks").describe_cluster(name=EKS)["cluster"]
+    assert config["clusters"][0]["cluster"]["server"] == cluster["endpoint"]
+    user = config["users"][0]["user"]["exec"]
+    proc = subprocess.run(
+        [user["command"], *user["args"]],
+        env=dict(stack.env, **{e["name"]: e["value"] for e in user["env"]}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    credential = json.loads(proc.stdout)
+    token = credential["status"]["token"]
+    assert credential["kind"] == "ExecCredential" and token.startswith("k8s-aws-v1.")
+    url = base64.urlsafe_b64decode(token[11:] + "=" * (-len(token[11:]) % 4)).decode()
+    assert "Action=GetCallerIdentity" in url and "x-k8s-aws-id" in url
+
+
+def test_teardown_needs_confirmation(stack):
+    rc, changed, out = stack.playbook("playbooks/aws-teardown.yml")
+    assert rc != 0 and changed == 0 and "confirm with -e confirm=platykus" in out
+
+
+def test_teardown_leaves_nothing(stack):
+    rc, changed, out = stack.playbook("playbooks/aws-teardown.yml", confirm=EKS)
+    assert rc == 0, out[-5000:]
+    ec2, iam = stack.client("ec2"), stack.client("iam")
+    assert stack.client("eks").list_clusters()["clusters"] == []
+    assert ec2.describe_vpcs(Filters=[{"Name": "tag:platykus:cluster", "Values": [CLUSTER]}])["Vpcs"] == []
+    assert ec2.describe_subnets(Filters=[{"Name": "tag:platykus:cluster", "Values": [CLUSTER]}])["Subnets"] == []
+    nats = ec2.describe_nat_gateways()["NatGateways"]
+    assert all(n["State"] == "deleted" for n in nats)  # AWS lists deleted NAT gateways for a while too
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == []
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+    assert stack.client("s3").list_buckets()["Buckets"] == []
+    assert stack.client("sqs").list_queues().get("QueueUrls", []) == []
+    rc, changed, out = stack.playbook("playbooks/aws-teardown.yml", confirm=EKS)
+    assert rc == 0 and changed == 0, changed_tasks(out)
