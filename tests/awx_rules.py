@@ -97,7 +97,11 @@ def _spec_shape_error(spec: Any) -> str | None:
     if not isinstance(spec, dict):
         return "Survey spec is not a json object."
     error = None
-    for field, expect, label in (("name", str, "string"), ("description", str, "string"), ("spec", list, "list of items")):
+    for field, expect, label in (
+        ("name", str, "string"),
+        ("description", str, "string"),
+        ("spec", list, "list of items"),
+    ):
         if field not in spec:
             error = "Field '%s' is missing from survey spec." % field
         elif not isinstance(spec[field], expect):
@@ -129,7 +133,11 @@ def _item_type_error(idx: int, item: dict) -> str | None:
         )  # fmt: skip
     default = item.get("default", "")
     # multiselect defaults may be lists; AWX checks them against the choices below.
-    if default != "" and not isinstance(default, SURVEY_TYPES[qtype]) and not (qtype == "multiselect" and isinstance(default, list)):
+    if (
+        default != ""
+        and not isinstance(default, SURVEY_TYPES[qtype])
+        and not (qtype == "multiselect" and isinstance(default, list))
+    ):
         label = qtype if qtype in ("integer", "float") else "string"
         return "Default value %s in survey question %s expected to be %s." % (default, idx, label)
     for key in ("min", "max"):
@@ -192,7 +200,9 @@ def survey_spec_error(new_spec: Any, old_spec: dict | None) -> str | None:
         if item["variable"] in variables:
             return "'variable' '%s' duplicated in survey question %s." % (item["variable"], idx)
         variables.add(item["variable"])
-        error = _item_type_error(idx, item) or _item_choices_error(idx, item) or _item_password_error(idx, item, old_items)
+        error = (
+            _item_type_error(idx, item) or _item_choices_error(idx, item) or _item_password_error(idx, item, old_items)
+        )
         if error:
             return error
     return None
@@ -200,7 +210,10 @@ def survey_spec_error(new_spec: Any, old_spec: dict | None) -> str | None:
 
 def display_survey(spec: dict) -> dict:
     """What GET survey_spec shows: password defaults as $encrypted$ (JobTemplate.display_survey_spec)."""
-    items = [dict(i, default=ENCRYPTED) if i.get("type") == "password" and "default" in i else i for i in spec.get("spec", [])]
+    items = [
+        dict(i, default=ENCRYPTED) if i.get("type") == "password" and "default" in i else i
+        for i in spec.get("spec", [])
+    ]
     return dict(spec, spec=items) if spec else {}
 
 
@@ -278,7 +291,10 @@ def _injectors_error(injectors: Any, inputs: dict) -> str | None:
         return namespace
     for env_var in injectors.get("env", {}):
         if env_var.startswith("ANSIBLE_"):
-            return "Environment variable %s may affect Ansible configuration so its use is not allowed in credentials." % env_var
+            return (
+                "Environment variable %s may affect Ansible configuration so its use is not allowed in credentials."
+                % env_var
+            )
         if env_var in ENV_BLOCKLIST:
             return "Environment variable %s is not allowed to be used in credentials." % env_var
     for kind, injector in injectors.items():

@@ -70,7 +70,14 @@ def project_playbooks(root: Path) -> list[str]:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError:
             continue
-        if isinstance(data, list) and data and all(isinstance(p, dict) and ({"hosts", "import_playbook", "ansible.builtin.import_playbook"} & set(p)) for p in data):
+        if (
+            isinstance(data, list)
+            and data
+            and all(
+                isinstance(p, dict) and ({"hosts", "import_playbook", "ansible.builtin.import_playbook"} & set(p))
+                for p in data
+            )
+        ):
             found.append(str(rel))
     return found
 
@@ -129,11 +136,20 @@ class AwxStandin:
         if coll == "credential_types":
             error = credential_type_error(merged)
         elif coll == "credentials":
-            error = credential_inputs_error(self._get("credential_types", merged["credential_type"]), merged.get("inputs", {}))
+            error = credential_inputs_error(
+                self._get("credential_types", merged["credential_type"]), merged.get("inputs", {})
+            )
         elif coll == "job_templates" and merged.get("playbook") not in project_playbooks(self.checkout):
             error = "Playbook not found for project."
         name_field = "identifier" if coll == "workflow_job_template_nodes" else "name"
-        clash = [o for o in self.objects.get(coll, {}).values() if o.get(name_field) == merged.get(name_field) and o is not existing and o.get("organization") == merged.get("organization") and coll not in ("workflow_job_template_nodes", "schedules", "roles")]
+        clash = [
+            o
+            for o in self.objects.get(coll, {}).values()
+            if o.get(name_field) == merged.get(name_field)
+            and o is not existing
+            and o.get("organization") == merged.get("organization")
+            and coll not in ("workflow_job_template_nodes", "schedules", "roles")
+        ]
         if clash:
             error = "%s with this Name and Organization already exists." % coll
         if error:
@@ -144,7 +160,9 @@ class AwxStandin:
         obj = self._store(coll, data)
         self._add_roles(coll, obj)
         if coll == "projects" and data.get("scm_type"):
-            update = self._store("project_updates", {"status": "successful", "project": obj["id"], "scm_revision": "0" * 40})
+            update = self._store(
+                "project_updates", {"status": "successful", "project": obj["id"], "scm_revision": "0" * 40}
+            )
             obj["summary_fields"]["current_update"] = {"id": update["id"]}
             obj["scm_revision"] = ""
         return 201, obj
@@ -160,7 +178,9 @@ class AwxStandin:
         either = {k[4:]: v for k, v in query.items() if k.startswith("or__")}
         if either and not any(str(obj.get(k)) == v for k, v in either.items()):
             return False
-        plain = {k: v for k, v in query.items() if not k.startswith("or__") and k not in ("page", "page_size", "order_by")}
+        plain = {
+            k: v for k, v in query.items() if not k.startswith("or__") and k not in ("page", "page_size", "order_by")
+        }
         return all(str(obj.get(k)) == v for k, v in plain.items())
 
     def _page(self, path: str, items: list[dict], query: dict[str, str]) -> dict:
@@ -192,7 +212,9 @@ class AwxStandin:
         self.surveys[(coll, oid)] = body
         return 200, {}
 
-    def _association(self, method: str, path: str, key: tuple[str, int, str], body: dict, query: dict) -> tuple[int, dict]:
+    def _association(
+        self, method: str, path: str, key: tuple[str, int, str], body: dict, query: dict
+    ) -> tuple[int, dict]:
         members = self.links.setdefault(key, [])
         member_coll = ASSOCIATIONS[key[2]]
         if method == "GET":
@@ -254,7 +276,9 @@ class AwxStandin:
         return 200, self._view(coll, self._get(coll, oid))
 
     def _project_update(self, project: int) -> int:
-        return self._store("project_updates", {"status": "successful", "project": project, "scm_revision": "0" * 40})["id"]
+        return self._store("project_updates", {"status": "successful", "project": project, "scm_revision": "0" * 40})[
+            "id"
+        ]
 
     # -- reading back (tests) -----------------------------------------------------------------
     def named(self, coll: str, name: str) -> dict:
