@@ -71,6 +71,29 @@ def _patch_eks() -> None:
     models._platykus_patched = True
 
 
+# Every request the emulator answered, as (method, path, X-Amz-Target or Action): the benchmark counts them.
+REQUESTS: list[tuple[str, str, str]] = []
+
+
+def _count_requests() -> None:
+    from urllib.parse import parse_qs
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication as App
+
+    if getattr(App, "_platykus_counted", False):
+        return
+    call = App.__call__
+
+    def counted(self: Any, environ: dict[str, Any], start_response: Any) -> Any:
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        action = environ.get("HTTP_X_AMZ_TARGET") or (query.get("Action") or [""])[0]
+        REQUESTS.append((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""), action))
+        return call(self, environ, start_response)
+
+    App.__call__ = counted
+    App._platykus_counted = True
+
+
 @contextmanager
 def emulator() -> Iterator[str]:
     """Start moto on 127.0.0.1 (managed IAM policies loaded) and yield its URL."""
@@ -78,6 +101,7 @@ def emulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     _patch_eks()
+    _count_requests()
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -92,14 +116,61 @@ def env(url: str) -> dict[str, str]:
     return dict(CREDENTIALS, AWS_ENDPOINT_URL=url)
 
 
-def eks_backend(region: str) -> Any:
-    from moto.eks.models import eks_backends
-
-    return eks_backends[ACCOUNT_ID][region]
+# Where clusters created from now on say their API server is (hand_over()); empty: moto's random one.
+_HAND_OVER: dict[str, str] = {}
 
 
-def point_cluster_at(region: str, name: str, server: str, ca_data: str) -> None:
-    """Hand the emulated cluster over: DescribeCluster answers with this API server and CA."""
-    cluster = eks_backend(region).clusters[name]
-    cluster.endpoint = server
-    cluster.certificate_authority = {"data": ca_data}
+def _patch_cluster() -> None:
+    from moto.eks import models
+
+    if getattr(models.Cluster, "_platykus_patched", False):
+        return
+    cluster_init = models.Cluster.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        cluster_init(self, *args, **kwargs)
+        if _HAND_OVER:
+            self.endpoint = _HAND_OVER["server"]
+            self.certificate_authority = {"data": _HAND_OVER["ca_data"]}
+
+    models.Cluster.__init__ = init
+    models.Cluster._platykus_patched = True
+
+
+def hand_over(server: str, ca_data: str) -> None:
+    """Hand EKS over to a real API server: every cluster created from now on names this endpoint
+    and CA (base64 PEM) in DescribeCluster, so the kubeconfig the playbook writes reaches it."""
+    _patch_cluster()
+    _HAND_OVER.update(server=server, ca_data=ca_data)
+
+
+def _serve(argv: list[str]) -> None:
+    """``python aws_emulator.py PORT [LAB_KUBECONFIG]``: serve until killed (molecule/aws create),
+    handed over to the lab whose admin kubeconfig is given."""
+    import base64
+    import json
+    import time
+    import urllib.request
+
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+    from moto.server import ThreadedMotoServer
+
+    _patch_eks()
+    if len(argv) > 1:
+        import yaml
+
+        config = yaml.safe_load(open(argv[1], encoding="utf-8"))
+        cluster = config["clusters"][0]["cluster"]
+        with open(cluster["certificate-authority"], "rb") as handle:
+            hand_over(cluster["server"], base64.b64encode(handle.read()).decode())
+    ThreadedMotoServer(ip_address="127.0.0.1", port=int(argv[0]), verbose=False).start()
+    urllib.request.urlopen("http://127.0.0.1:%s/moto-api/" % argv[0], timeout=10)
+    print(json.dumps({"url": "http://127.0.0.1:%s" % argv[0]}), flush=True)
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _serve(sys.argv[1:])

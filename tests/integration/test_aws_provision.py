@@ -109,7 +109,14 @@ def test_provision(stack):
     cluster = eks.describe_cluster(name=EKS)["cluster"]
     assert cluster["status"] == "ACTIVE" and cluster["version"] == "1.33"
     assert eks.list_nodegroups(clusterName=EKS)["nodegroups"] == ["system"]
-    assert len(stack.client("ec2").describe_subnets(Filters=[{"Name": "tag:platykus:cluster", "Values": [CLUSTER]}])["Subnets"]) == 6
+    assert (
+        len(
+            stack.client("ec2").describe_subnets(Filters=[{"Name": "tag:platykus:cluster", "Values": [CLUSTER]}])[
+                "Subnets"
+            ]
+        )
+        == 6
+    )
 
 
 def test_second_run_changes_nothing(stack):
@@ -137,7 +144,9 @@ def _ec2_tagged(stack) -> dict[str, dict]:
         found[vpc["VpcId"]] = _tags(vpc.get("Tags"))
     for subnet in ec2.describe_subnets(Filters=by_vpc)["Subnets"]:
         found[subnet["SubnetId"]] = _tags(subnet.get("Tags"))
-    for igw in ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": vpc_ids}])["InternetGateways"]:
+    for igw in ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": vpc_ids}])[
+        "InternetGateways"
+    ]:
         found[igw["InternetGatewayId"]] = _tags(igw.get("Tags"))
     for nat in ec2.describe_nat_gateways(Filters=by_vpc + [{"Name": "state", "Values": ["available"]}])["NatGateways"]:
         found[nat["NatGatewayId"]] = _tags(nat.get("Tags"))
@@ -160,7 +169,9 @@ def _iam_tagged(stack) -> dict[str, dict]:
         if role["RoleName"].startswith((CLUSTER + "-", "KarpenterNodeRole-")):
             found[role["RoleName"]] = _tags(iam.list_role_tags(RoleName=role["RoleName"])["Tags"])
     for provider in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]:
-        found[provider["Arn"]] = _tags(iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])["Tags"])
+        found[provider["Arn"]] = _tags(
+            iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])["Tags"]
+        )
     return found
 
 
@@ -201,7 +212,9 @@ def test_irsa_and_tenant_roles_trust_only_their_service_accounts(stack):
     acme = iam.get_role(RoleName="platykus-aws-tenant-acme")["Role"]["AssumeRolePolicyDocument"]
     subs = [v for s in acme["Statement"] for k, v in s["Condition"]["StringEquals"].items() if k.endswith(":sub")]
     assert subs == [["system:serviceaccount:acme-dev:platykus-aws", "system:serviceaccount:acme-prod:platykus-aws"]]
-    policy = iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope")["PolicyDocument"]
+    policy = iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope")[
+        "PolicyDocument"
+    ]
     resources = [r for s in policy["Statement"] for r in s["Resource"]]
     assert resources and all("acme" in r for r in resources), resources
 
