@@ -14,12 +14,13 @@ import time
 import pytest
 import yaml
 
+from ansible_collections.platykus.platform.plugins.module_utils._names import SA_TOKEN_POLICY_NAME as POLICY
+from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import SA_TOKEN_SECRET_TYPE as TOKEN_TYPE
 from test_tenant_lifecycle import onboarded  # noqa: F401  (the fixture: onboard the lab tenants in this module)
 
 pytestmark = pytest.mark.lab
 
-POLICY = "platykus-deny-sa-token-secrets"  # _names.SA_TOKEN_POLICY_NAME, as an operator would type it
-TOKEN_TYPE = "kubernetes.io/service-account-token"
 # acme is a lab tenant with a developer group and two namespaces.
 DEVELOPER = ("--as=someone@acme.example", "--as-group=acme-devs")
 FAIL_ROW = re.compile(r"FAIL\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)")
@@ -64,7 +65,7 @@ def test_onboarding_installs_the_token_secret_policy(lab, onboarded):  # noqa: F
     binding = lab.get_json("validatingadmissionpolicybinding", POLICY)["spec"]
     assert binding["policyName"] == POLICY and binding["validationActions"] == ["Deny"]
     assert binding["matchResources"]["namespaceSelector"] == {
-        "matchExpressions": [{"key": "platykus.io/tenant", "operator": "Exists"}]
+        "matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]
     }
     assert any(TOKEN_TYPE in v["expression"] for v in policy["validations"])
 
@@ -75,6 +76,8 @@ def test_audit_passes_with_the_policy_in_place(lab, onboarded):  # noqa: F811
     assert "isolation checks passed" in run.output
     for row in ("PASS  MTB-1.12  acme  -  *", "PASS  MTB-1.13  acme  developer  acme-dev"):
         assert re.search(r"\s+".join(map(re.escape, row.split())), run.output), row
+    # every probe was a dry run: nothing the audit tried is stored
+    assert lab.get_json("secrets,pods", "-A", "-l", AUDIT_LABEL)["items"] == []
 
 
 def test_a_tenant_developer_cannot_create_a_token_secret(lab, onboarded):  # noqa: F811
