@@ -399,9 +399,25 @@ def register(runner: Runner) -> Runner:
     return runner
 
 
+def selected(specs: dict[str, BuildSpec]) -> list[BuildSpec]:
+    """The entries a lab runs: every one with a runner, or those PLATYKUS_LAB_CONTROLLERS names
+    (comma-separated; `none` for a bare control plane), e.g. for a quick lab while developing one."""
+    chosen = os.environ.get("PLATYKUS_LAB_CONTROLLERS")
+    runnable = [spec for spec in specs.values() if spec.runner]
+    if chosen is None:
+        return runnable
+    names = {name.strip() for name in chosen.split(",") if name.strip() and name.strip() != "none"}
+    unknown = names - {spec.name for spec in runnable}
+    if unknown:
+        raise LabConfigError(
+            f"PLATYKUS_LAB_CONTROLLERS: {', '.join(sorted(unknown))} not in lab/controllers.yml (with a runner)"
+        )
+    return [spec for spec in runnable if spec.name in names]
+
+
 def runners() -> list[Runner]:
     """The runners of controllers.yml's entries, in its order (entries without `runner` are build-only)."""
-    specs = [spec for spec in load_specs().values() if spec.runner]
+    specs = selected(load_specs())
     for spec in specs:
         importlib.import_module(spec.runner)
         if spec.name not in REGISTRY:
@@ -628,7 +644,8 @@ def _ensure_running(ctx: Context, runner: Runner, timeout: float, log: Callable[
 
 def down(lab) -> list[str]:
     """Stop every controller of the lab, newest first."""
-    names = [r.name for r in reversed(runners())]
+    # Every entry with a runner, not only the selected ones: a lab may have started others before.
+    names = [spec.name for spec in reversed(list(load_specs().values())) if spec.runner]
     return [name for name in names if _stop_pid(lab, name)]
 
 

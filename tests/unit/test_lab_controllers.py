@@ -130,3 +130,13 @@ def test_the_aggregation_proxy_has_a_ca_of_its_own(tmp_path):
     assert client.issuer == pki.load_cert(files["front-proxy-ca_cert"]).subject
     assert client.issuer != pki.load_cert(files["ca_cert"]).subject
     assert pki.FRONT_PROXY_CLIENT in client.subject.rfc4514_string()
+
+
+def test_a_lab_may_run_only_the_named_controllers(monkeypatch):
+    monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "prometheus, metrics-server")
+    assert [r.name for r in controllers.runners()] == ["metrics-server", "prometheus"]
+    monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "none")
+    assert controllers.runners() == []
+    monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "grafana")
+    with pytest.raises(LabConfigError, match="grafana"):
+        controllers.runners()
