@@ -44,6 +44,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._app_rollout imp
 )
 from ansible_collections.platykus.platform.plugins.module_utils._apps import (
     App,
+    Catalog,
     app_ref,
     validate_app,
     validate_catalog,
@@ -314,6 +315,26 @@ def _write(
     return results
 
 
+def _validated(spec: Mapping[str, Any], catalog: Catalog, settings: Mapping[str, Any]) -> App:
+    changed = override_spec(
+        spec, settings.get("scale") or {}, settings.get("config_set") or {}, settings.get("config_unset") or []
+    )
+    domains = settings.get("tenant_domains")
+    return validate_app(changed, catalog, tuple(domains) if domains is not None else None)
+
+
+def _adjusting(settings: Mapping[str, Any]) -> bool:
+    return bool(settings.get("scale") or settings.get("config_set") or settings.get("config_unset"))
+
+
+def running_spec(spec: Mapping[str, Any], release: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with a release's image, config and secrets."""
+    secrets = {
+        env: dict({"key": key}, **({"property": prop} if prop else {})) for env, key, prop in release.get("secrets", [])
+    }
+    return dict(spec, image=release["image"], config=dict(release.get("config") or {}), secrets=secrets)
+
+
 def _rollback_target(history: History, release: int | None, rollback: bool | None) -> int | None:
     """``release`` when given; with ``rollback``, the newest good release before the current one."""
     if release is not None or not rollback:
@@ -332,16 +353,12 @@ def deploy_app(
 ) -> dict[str, Any]:
     """Deploy (or scale, configure, roll back) one app; see the module's documentation."""
     catalog = validate_catalog(settings.get("catalog"))
-    spec = override_spec(
-        settings["spec"],
-        settings.get("scale") or {},
-        settings.get("config_set") or {},
-        settings.get("config_unset") or [],
-    )
-    domains = settings.get("tenant_domains")
-    app = validate_app(spec, catalog, tuple(domains) if domains is not None else None)
+    app = _validated(settings["spec"], catalog, settings)
     client = connect()
     history = load_history(client.get("v1", "ConfigMap", names(app)["releases"], app.namespace))
+    if _adjusting(settings) and history.current in history.releases:
+        # Scaling and config changes start from what runs, not from the spec file (as on Heroku).
+        app = _validated(running_spec(settings["spec"], history.releases[history.current]), catalog, settings)
     target = _rollback_target(history, settings.get("release"), settings.get("rollback"))
     description = None
     if target is not None:

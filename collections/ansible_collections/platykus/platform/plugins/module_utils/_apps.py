@@ -478,7 +478,7 @@ def validate_app(spec: Any, catalog: Catalog, tenant_domains: tuple[str, ...] | 
     if problem:
         problems.add("image", problem)
     processes = _processes(problems, "processes", spec.get("processes"), catalog)
-    has_web = any(p.kind == "web" for p in processes)
+    has_web = isinstance(spec.get("processes"), Mapping) and "web" in spec["processes"]
     domains = _domains(problems, "domains", spec.get("domains"), tenant_domains, has_web)
     config = _config(problems, "config", spec.get("config"))
     secrets = _secrets(problems, "secrets", spec.get("secrets"), str(ident["tenant"]), config)

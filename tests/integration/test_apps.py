@@ -1,0 +1,366 @@
+"""Apps on the lab, deployed as the tenant (its CI ServiceAccount's token), never as an admin.
+
+Everything is asserted on what the API server holds: objects, pods, releases, refusals.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import LAB_INVENTORY, run_module, wait_for
+
+pytestmark = pytest.mark.lab
+
+NS = "acme-dev"
+APP = "shop"
+SPEC = yaml.safe_load((LAB_INVENTORY / "apps" / "acme" / "shop.yml").read_text())
+CATALOG = yaml.safe_load((LAB_INVENTORY / "group_vars/all/apps.yml").read_text())["platykus_app_catalog"]
+TENANT_USER = f"system:serviceaccount:{NS}:ci-deployer"
+
+
+@pytest.fixture(scope="module")
+def tenant(lab, tmp_path_factory):
+    """Tenants onboarded (with their domains and the hostname policy); acme-dev's CI kubeconfig."""
+    onboarding = lab.playbook("playbooks/tenant-onboarding.yml")
+    assert onboarding.ok, onboarding.output
+    folder = tmp_path_factory.mktemp("app-credentials")
+    status, result = run_module(
+        lab,
+        "tenant_kubeconfig",
+        {"namespace": NS, "dest": str(folder / f"{NS}.kubeconfig"), "kubeconfig": str(lab.kubeconfig)},
+    )
+    assert status == "CHANGED", result
+    yield folder
+    lab.kubectl(
+        "delete",
+        "deploy,sts,cronjob,job,svc,ingress,hpa,pdb,configmap",
+        "-n",
+        NS,
+        "-l",
+        "platykus.io/app",
+        "--wait=false",
+        check=False,
+    )
+
+
+def deploy(lab, creds: Path, playbook: str = "playbooks/app-deploy.yml", **extra):
+    return lab.playbook(
+        playbook,
+        extra_vars={
+            "app": f"acme/{APP}",
+            "platykus_app_credentials_dir": str(creds),
+            "platykus_app_rollout_timeout": 120,
+            **extra,
+        },
+    )
+
+
+def as_tenant(lab, creds: Path, *args: str, check: bool = True):
+    return lab.kubectl(f"--kubeconfig={creds / (NS + '.kubeconfig')}", *args, check=check)
+
+
+def releases(lab) -> tuple[int, dict[int, dict]]:
+    data = lab.get_json("configmap", f"{APP}-releases", "-n", NS)["data"]
+    return int(data["current"]), {int(k[1:]): json.loads(v) for k, v in data.items() if k.startswith("v")}
+
+
+def running_pods(lab, process: str) -> list[dict]:
+    pods = lab.get_json("pods", "-n", NS, "-l", f"platykus.io/app={APP},platykus.io/process={process}")["items"]
+    return [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+
+
+def rolled_out(lab, process: str, replicas: int, checksum: str | None = None):
+    pods = running_pods(lab, process)
+    sums = {p["metadata"]["annotations"]["platykus.io/config-checksum"] for p in pods}
+    return len(pods) == replicas and (checksum is None or sums == {checksum})
+
+
+@pytest.fixture(scope="module")
+def deployed(lab, tenant):
+    first = deploy(lab, tenant)
+    assert first.ok, first.output
+    return first
+
+
+def test_deploy_as_the_tenant_creates_every_object(lab, deployed):
+    assert "https://shop.acme.apps.platykus-lab.test/" in deployed.output
+    web = lab.get_json("deployment", "shop-web", "-n", NS)
+    assert web["spec"]["replicas"] == 2
+    pod = web["spec"]["template"]["spec"]
+    assert (
+        pod["securityContext"]["runAsNonRoot"] is True
+        and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    )
+    assert pod["containers"][0]["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} == {
+        "topology.kubernetes.io/zone",
+        "kubernetes.io/hostname",
+    }
+    ingress = lab.get_json("ingress", "shop", "-n", NS)
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "platykus-default"
+    assert (
+        ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/hostname"]
+        == "shop.acme.apps.platykus-lab.test"
+    )
+    assert ingress["spec"]["tls"][0]["hosts"] == ["shop.acme.apps.platykus-lab.test"]
+    assert lab.get_json("hpa", "shop-worker", "-n", NS)["spec"]["maxReplicas"] == 3
+    assert lab.get_json("pdb", "shop-web", "-n", NS)["spec"]["maxUnavailable"] == 1
+    assert lab.get_json("cronjob", "shop-cleanup", "-n", NS)["spec"]["schedule"] == "0 3 * * *"
+    assert lab.get_json("service", "shop-web", "-n", NS)["spec"]["ports"][0]["port"] == 80
+    current, history = releases(lab)
+    assert current == 1 and history[1]["by"] == TENANT_USER and history[1]["image"] == SPEC["image"]
+    wait_for("2 web pods Running", lambda: rolled_out(lab, "web", 2))
+
+
+def test_release_job_completes_before_the_rollout(lab, deployed):
+    job = lab.get_json("job", "shop-release-1", "-n", NS)
+    assert any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"]["conditions"])
+    web_pods = lab.get_json("replicasets", "-n", NS, "-l", "platykus.io/process=web")["items"]
+    assert all(job["status"]["completionTime"] <= rs["metadata"]["creationTimestamp"] for rs in web_pods)
+
+
+def test_second_run_changes_nothing(lab, tenant, deployed):
+    again = deploy(lab, tenant)
+    assert again.ok and again.changed == 0, again.output
+    assert releases(lab)[0] == 1
+
+
+def test_check_mode_writes_nothing(lab, tenant, deployed):
+    before = lab.get_json("configmap", f"{APP}-config", "-n", NS)["metadata"]["resourceVersion"]
+    run = lab.playbook(
+        "playbooks/app-config.yml",
+        extra_vars={
+            "app": f"acme/{APP}",
+            "platykus_app_credentials_dir": str(tenant),
+            "config_set": {"LOG_LEVEL": "trace"},
+        },
+        check=True,
+    )
+    assert run.ok and run.changed == 1, run.output
+    assert lab.get_json("configmap", f"{APP}-config", "-n", NS)["metadata"]["resourceVersion"] == before
+    assert releases(lab)[0] == 1
+
+
+def test_config_change_is_a_release_and_rolls_the_pods(lab, tenant, deployed):
+    old = lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["template"]["metadata"]["annotations"][
+        "platykus.io/config-checksum"
+    ]
+    run = deploy(lab, tenant, playbook="playbooks/app-config.yml", config_set={"LOG_LEVEL": "debug"})
+    assert run.ok, run.output
+    assert lab.get_json("configmap", f"{APP}-config", "-n", NS)["data"]["LOG_LEVEL"] == "debug"
+    new = lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["template"]["metadata"]["annotations"][
+        "platykus.io/config-checksum"
+    ]
+    assert new != old
+    assert rolled_out(lab, "web", 2, new)  # the module waited for the rollout
+    current, history = releases(lab)
+    assert current == 2 and history[2]["description"] == "Config change"
+    assert lab.get_json("job", "shop-release-2", "-n", NS)["status"].get("succeeded") == 1
+
+
+def test_scaling_is_not_a_release(lab, tenant, deployed):
+    run = lab.playbook(
+        "playbooks/app-scale.yml",
+        extra_vars={
+            "app": f"acme/{APP}",
+            "platykus_app_credentials_dir": str(tenant),
+            "web": 3,
+        },
+    )
+    assert run.ok, run.output
+    assert lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["replicas"] == 3
+    assert releases(lab)[0] == 2  # scaling keeps the running release, config set by app-config.yml included
+    assert lab.get_json("configmap", f"{APP}-config", "-n", NS)["data"]["LOG_LEVEL"] == "debug"
+    wait_for("3 web pods Running", lambda: rolled_out(lab, "web", 3))
+
+
+def test_rollback_restores_the_previous_image_and_config(lab, tenant, deployed):
+    first = releases(lab)[1][1]
+    run = deploy(lab, tenant, playbook="playbooks/app-rollback.yml", release=1)
+    assert run.ok, run.output
+    current, history = releases(lab)
+    assert history[current]["description"] == "Rollback to v1"
+    assert history[current]["checksum"] == first["checksum"] and history[current]["image"] == first["image"]
+    assert lab.get_json("configmap", f"{APP}-config", "-n", NS)["data"]["LOG_LEVEL"] == "info"
+    template = lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["template"]
+    assert template["metadata"]["annotations"]["platykus.io/config-checksum"] == first["checksum"]
+    assert template["spec"]["containers"][0]["image"] == first["image"]
+
+
+def test_failed_rollout_goes_back_by_itself(lab, tenant, deployed):
+    """Pods of a broken image cannot start (an admission policy refuses them, as a crash would keep
+    them from being ready): the rollout times out, the previous release is back, the play fails."""
+    broken = "registry.platykus-lab.test/acme/shop:9.9.9-broken"
+    guard = _refuse_pods_with_image(broken)
+    lab.apply(guard)
+    try:
+        current_before = releases(lab)[0]
+        run = lab.playbook(
+            "playbooks/app-deploy.yml",
+            extra_vars={
+                "app_file": str(_spec_file(tenant, image=broken)),
+                "platykus_app_credentials_dir": str(tenant),
+                "platykus_app_rollout_timeout": 20,
+            },
+        )
+        assert not run.ok
+        assert "Failed to roll out release" in run.output and f"rolled back to v{current_before}" in run.output
+        current, history = releases(lab)
+        assert current == current_before and history[max(history)]["status"] == "failed"
+        images = {
+            lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["template"]["spec"]["containers"][0]["image"]
+        }
+        assert images == {SPEC["image"]}
+    finally:
+        lab.kubectl(
+            "delete", "validatingadmissionpolicy,validatingadmissionpolicybinding", "test-broken-image", check=False
+        )
+
+
+def test_app_over_the_quota_is_refused_before_anything_is_written(lab, tenant, deployed):
+    spec = copy.deepcopy(SPEC)
+    spec["name"] = "bigshop"
+    spec["domains"] = []
+    spec["processes"]["web"].update(replicas=20, size="performance-m")
+    status, result = run_module(
+        lab, "app", {"spec": spec, "catalog": CATALOG, "kubeconfig": str(tenant / f"{NS}.kubeconfig")}
+    )
+    assert status == "FAILED"
+    assert "ResourceQuota acme-dev/tenant-quota" in result["msg"] and "requests.cpu" in result["msg"]
+    assert "nothing was written" in result["msg"]
+    assert lab.get_json("all,configmap", "-n", NS, "-l", "platykus.io/app=bigshop")["items"] == []
+
+
+def test_another_tenants_hostname_is_refused_by_the_api_server(lab, tenant, deployed):
+    ingress = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "steal", "namespace": NS},
+        "spec": {
+            "rules": [
+                {
+                    "host": "portal.globex.apps.platykus-lab.test",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "shop-web", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    proc = lab.kubectl(
+        f"--kubeconfig={tenant / (NS + '.kubeconfig')}", "apply", "-f", "-", check=False, input=yaml.safe_dump(ingress)
+    )
+    assert proc.returncode != 0
+    assert "platykus-tenant-hostnames" in proc.stderr and "portal.globex.apps.platykus-lab.test" in proc.stderr
+    mine = copy.deepcopy(ingress)
+    mine["spec"]["rules"][0]["host"] = "steal.acme.apps.platykus-lab.test"
+    lab.kubectl(
+        f"--kubeconfig={tenant / (NS + '.kubeconfig')}",
+        "apply",
+        "--dry-run=server",
+        "-f",
+        "-",
+        input=yaml.safe_dump(mine),
+    )
+
+
+def test_image_or_size_outside_the_catalog_is_refused_naming_the_fields(lab, tenant):
+    spec = copy.deepcopy(SPEC)
+    spec["image"] = "docker.io/library/nginx:latest"
+    spec["processes"]["web"]["size"] = "huge"
+    spec["domains"] = ["shop.globex.apps.platykus-lab.test"]
+    status, result = run_module(
+        lab,
+        "app",
+        {
+            "spec": spec,
+            "catalog": CATALOG,
+            "tenant_domains": ["acme.apps.platykus-lab.test"],
+            "kubeconfig": str(tenant / f"{NS}.kubeconfig"),
+        },
+    )
+    assert status == "FAILED"
+    for field in ("image:", "processes.web.size:", "domains[0]:"):
+        assert field in result["msg"], result["msg"]
+
+
+def test_hpa_scales_the_worker_under_simulated_load(lab, tenant, deployed):
+    wait_for("1 worker pod", lambda: len(running_pods(lab, "worker")) >= 1)
+    for pod in running_pods(lab, "worker"):
+        as_tenant(
+            lab,
+            tenant,
+            "annotate",
+            "--overwrite",
+            "pod",
+            "-n",
+            NS,
+            pod["metadata"]["name"],
+            "kwok.x-k8s.io/usage-cpu=450m",
+        )
+    wait_for(
+        "the HPA to scale shop-worker to 3",
+        lambda: lab.get_json("hpa", "shop-worker", "-n", NS).get("status", {}).get("desiredReplicas") == 3,
+        timeout=150,
+    )
+
+
+def test_destroy_needs_confirmation_then_removes_the_app(lab, tenant, deployed):
+    refused = deploy(lab, tenant, playbook="playbooks/app-destroy.yml")
+    assert not refused.ok and "must repeat the app's name" in refused.output
+    run = deploy(lab, tenant, playbook="playbooks/app-destroy.yml", confirm=APP)
+    assert run.ok, run.output
+    left = lab.get_json("deploy,svc,ingress,hpa,pdb,cronjob,configmap", "-n", NS, "-l", f"platykus.io/app={APP}")[
+        "items"
+    ]
+    assert left == []
+
+
+def _spec_file(folder: Path, **changes) -> Path:
+    spec = dict(copy.deepcopy(SPEC), **changes)
+    path = folder / "shop-changed.yml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _refuse_pods_with_image(image: str) -> list[dict]:
+    name = "test-broken-image"
+    api = "admissionregistration.k8s.io/v1"
+    rules = [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
+    return [
+        {
+            "apiVersion": api,
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": rules},
+                "validations": [
+                    {
+                        "expression": f"!object.spec.containers.exists(c, c.image == '{image}')",
+                        "message": "this image cannot start",
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": api,
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NS}}},
+            },
+        },
+    ]
