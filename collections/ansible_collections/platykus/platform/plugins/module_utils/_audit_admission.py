@@ -33,10 +33,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     AUDIT_LABEL,
     CI_SERVICE_ACCOUNT,
     SA_TOKEN_POLICY_NAME,
+    SA_TOKEN_SECRET_TYPE,
     TENANT_LABEL,
     TENANT_ROLES,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import SA_TOKEN_SECRET_TYPE
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import Tenant
 
 PROBE_IMAGE = "registry.k8s.io/pause:3.10"
@@ -213,10 +213,7 @@ def impersonating(client: KubeClient, user: str, group: str) -> KubeClient:
     Impersonate-* headers on every request; the audit's own identity needs ``impersonate`` on
     users and groups.
     """
-    api = type(client.api_client)(client.api_client.configuration)
-    api.set_default_header("Impersonate-User", user)
-    api.set_default_header("Impersonate-Group", group)
-    return KubeClient(api, timeout=client.timeout, retries=client.retries)
+    return client.impersonate(user, group)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ NETWORK_POLICY_NAMES = ("default-deny", "allow-dns", "allow-same-tenant", "allow
 # Cluster-wide admission policy (no webhook) that refuses long-lived ServiceAccount token
 # Secrets in tenant namespaces; its binding selects namespaces by TENANT_LABEL.
 SA_TOKEN_POLICY_NAME = "platykus-deny-sa-token-secrets"
+SA_TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 # Cluster-wide admission policy refusing Ingress and DNS hostnames outside the namespace's domains.
 HOSTNAME_POLICY_NAME = "platykus-tenant-hostnames"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.

@@ -43,10 +43,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     QUOTA_NAME,
     ROLE_NAMES,
     SA_TOKEN_POLICY_NAME,
+    SA_TOKEN_SECRET_TYPE,
     TENANT_LABEL,
 )
-
-SA_TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete", "deletecollection")

@@ -9,7 +9,7 @@ import pytest
 import urllib3
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary, KubeApiError
+from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary, KubeApiError, KubeClient
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.fake_api import FakeApiServer
 
 
@@ -133,3 +133,19 @@ def test_prefetch_lists_by_label_and_gets_only_what_can_exist():
     assert sorted(found) == ["Namespace/bare", "Namespace/old", "ServiceAccount/bare/default"]
     gets = [call[1] for call in api.calls if call[0] == "GET" and "limit" not in call[2] and call[1].count("/") > 3]
     assert "/api/v1/namespaces/new/serviceaccounts/ci" not in gets
+
+
+def test_impersonate_keeps_the_connection_and_adds_the_headers():
+    class ApiClient:
+        def __init__(self, configuration):
+            self.configuration = configuration
+            self.headers = {}
+
+        def set_default_header(self, name, value):
+            self.headers[name] = value
+
+    client = KubeClient(ApiClient("cluster-config"), timeout=5, retries=1)
+    acting = client.impersonate("audit-acme-viewer", "acme-auditors")
+    assert acting.api_client.configuration == "cluster-config"
+    assert acting.api_client.headers == {"Impersonate-User": "audit-acme-viewer", "Impersonate-Group": "acme-auditors"}
+    assert (acting.timeout, acting.retries) == (5, 1) and client.api_client.headers == {}
