@@ -9,7 +9,7 @@ bash scripts/setup.sh
 export PATH="$root/.venv/bin:$PATH"
 
 echo "== ansible-lint --profile production"
-ansible-lint --profile production --offline -q site.yml playbooks roles molecule
+ansible-lint --profile production --offline -q site.yml playbooks roles molecule awx
 
 echo "== ansible-test sanity (no ignore files)"
 bash scripts/sanity.sh
