@@ -1,0 +1,91 @@
+"""The onboarding job template's playbook, run by ansible-runner the way AWX runs a job: the survey's
+answers and the template's extra_vars as extravars, the kubeconfig credential injected as AWX's
+injectors do (a file and env vars), against the lab. Then offboarding, the same way."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import ansible_runner
+import pytest
+import yaml
+from awx_rules import inject_credential
+from conftest import ROOT, LabHandle
+
+CONFIG = yaml.safe_load(re.sub(r"!unsafe ", "", (ROOT / "awx/platykus.yml").read_text()))
+SECRET = "whsec-awx-9f3b7c1d"
+TENANT = "awxco"
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+def _template(name: str) -> dict:
+    return next(t for t in CONFIG["platykus_awx_job_templates"] if t["name"] == name)
+
+
+def run_job(lab: LabHandle, tmp_path: Path, template: dict, answers: dict) -> ansible_runner.Runner:
+    """One AWX job: private data dir, injected credential, extravars = template extra_vars + answers."""
+    private = tmp_path / template["name"].replace(" ", "-")
+    private.mkdir(parents=True)
+    ctype = next(c for c in CONFIG["platykus_awx_credential_types"] if c["name"] == "Platykus kubeconfig")
+    env, extra = inject_credential(ctype, {"kubeconfig": lab.kubeconfig.read_text()}, str(private))
+    env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", os.environ["PATH"])
+    extravars = {**CONFIG["platykus_awx_job_extra_vars"], **template.get("extra_vars", {}), **extra, **answers}
+    return ansible_runner.run(
+        private_data_dir=str(private),
+        project_dir=str(ROOT),
+        playbook=template["playbook"],
+        inventory=str(ROOT / "inventories/lab"),
+        extravars=extravars,
+        envvars=env,
+        quiet=True,
+    )
+
+
+def test_onboarding_job_runs_as_awx_would(lab: LabHandle, tmp_path: Path) -> None:
+    answers = {
+        "tenant": TENANT,
+        "tenant_plan": "small",
+        "tenant_environments": ["dev"],
+        "tenant_admin_groups": "awxco-admins, awxco-leads",
+        "tenant_developer_groups": "awxco-devs",
+        "tenant_viewer_groups": "",
+        "tenant_budget": 120,
+        "tenant_cost_center": "cc-9009",
+        "tenant_alert_webhook": "https://hooks.example.com/awxco/" + SECRET,
+    }
+    job = run_job(lab, tmp_path, _template("Platykus tenant onboarding"), answers)
+    try:
+        assert job.status == "successful", job.stdout.read()[-4000:]
+        namespace = lab.get_json("namespace", "%s-dev" % TENANT)
+        assert namespace["metadata"]["labels"]["platykus.io/tenant"] == TENANT
+        binding = lab.get_json("rolebinding", "-n", "%s-dev" % TENANT)["items"]
+        assert {"awxco-admins", "awxco-leads", "awxco-devs"} <= {
+            s["name"] for b in binding for s in b.get("subjects", [])
+        }
+        events = list(job.events)
+        assert any(e["event"] == "playbook_on_stats" for e in events)
+        leaked = [e["event"] for e in events if SECRET in json.dumps(e)]
+        assert not leaked, "the webhook secret appears in job events: %s" % leaked
+        assert SECRET not in (Path(job.config.artifact_dir) / "stdout").read_text()
+    finally:
+        offboard = run_job(
+            lab,
+            tmp_path,
+            _template("Platykus tenant offboarding"),
+            {"tenant": TENANT, "confirm": TENANT, "force": "false"},
+        )
+        assert offboard.status == "successful", offboard.stdout.read()[-4000:]
+
+
+def test_offboarding_without_confirmation_fails(lab: LabHandle, tmp_path: Path) -> None:
+    job = run_job(
+        lab,
+        tmp_path,
+        _template("Platykus tenant offboarding"),
+        {"tenant": "awxnone", "confirm": "awxother", "force": "false"},
+    )
+    assert job.status == "failed"
+    assert "needs -e tenant=NAME and -e confirm=NAME" in job.stdout.read()
