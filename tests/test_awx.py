@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from awx_rules import credential_type_error, survey_spec_error
+from awx_rules import credential_type_error, inject_credential, survey_spec_error
 from awx_standin import AwxStandin, serve
 from jinja2 import Environment, nodes
 
@@ -190,6 +190,34 @@ def test_awx_credential_type_rules_refuse(change: dict, message: str) -> None:
 def test_credential_types_of_the_config_are_valid() -> None:
     for ctype in CONFIG["platykus_awx_credential_types"]:
         assert credential_type_error(copy.deepcopy(ctype)) is None, ctype["name"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "expect"),
+    [
+        ({"access_key_id": "AKIAX", "secret_access_key": "sk"}, {"aws_access_key_id": "AKIAX", "role_arn": None}),
+        (
+            {"role_arn": "arn:aws:iam::1:role/p"},
+            {"role_arn": "arn:aws:iam::1:role/p", "credential_source": "Ec2InstanceMetadata"},
+        ),
+        (
+            {"role_arn": "arn:aws:iam::1:role/p", "access_key_id": "AKIAX", "secret_access_key": "sk"},
+            {"role_arn": "arn:aws:iam::1:role/p", "source_profile": "platykus-keys", "aws_access_key_id": None},
+        ),
+    ],
+)
+def test_aws_credential_injects_a_profile_the_sdk_reads(
+    inputs: dict, expect: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.session
+
+    env, extra = inject_credential(AWS, dict(inputs, region="us-east-1"), str(tmp_path))
+    assert extra == {} and env["AWS_REGION"] == "us-east-1"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    profile = botocore.session.Session().get_scoped_config()
+    assert {k: profile.get(k) for k in expect} == expect
+    assert oct(Path(env["AWS_CONFIG_FILE"]).stat().st_mode & 0o777) == "0o600"
 
 
 # -- surveys against the playbooks they feed --------------------------------------------------
