@@ -293,6 +293,8 @@ class Lab:
                 "--node-lease-duration-seconds=40",
                 # Kubelet resource metrics per node and pod usage from annotations (metrics-server).
                 f"--config={LAB_DIR / 'kwok' / 'metrics.yaml'}",
+                # Pod stages: kwok's defaults and one completing labelled pods (volume helper pods).
+                f"--config={LAB_DIR / 'kwok' / 'stages.yaml'}",
             ]
         raise LabError(f"unknown component {component}")
 
@@ -401,7 +403,7 @@ class Lab:
             component="kwok",
         )
         try:
-            controllers.up(self, inventory, timeout, log)
+            controllers.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
         except controllers.ControllerError as err:
             raise LabError(str(err)) from err
         elapsed = time.monotonic() - started

@@ -596,7 +596,13 @@ def _wait_healthy(ctx: Context, runner: Runner, timeout: float) -> None:
     raise ControllerError(f"{runner.name} not healthy after {timeout:.0f}s: {problem}")
 
 
-def up(lab, inventory: Path | None = None, timeout: float = 120.0, log: Callable[[str], None] = print) -> list[str]:
+def up(
+    lab,
+    inventory: Path | None = None,
+    timeout: float = 120.0,
+    log: Callable[[str], None] = print,
+    api_restarted: bool = False,
+) -> list[str]:
     """Start every registered controller (after the lab's own components); return the ones started.
 
     A controller keeps running when it is healthy and was started against the API server's
@@ -613,12 +619,14 @@ def up(lab, inventory: Path | None = None, timeout: float = 120.0, log: Callable
     started = []
     for runner in active:
         ctx = _context(lab, runner, specs[runner.name], ports, state["ports"], inventory)
-        if _ensure_running(ctx, runner, timeout, log):
+        if _ensure_running(ctx, runner, timeout, log, api_restarted):
             started.append(runner.name)
     return started
 
 
-def _ensure_running(ctx: Context, runner: Runner, timeout: float, log: Callable[[str], None]) -> bool:
+def _ensure_running(
+    ctx: Context, runner: Runner, timeout: float, log: Callable[[str], None], api_restarted: bool
+) -> bool:
     objects = (runner.identity.objects() if runner.identity else []) + runner.objects(ctx)
     if objects:
         kubectl_apply(ctx.lab, objects)
@@ -627,19 +635,43 @@ def _ensure_running(ctx: Context, runner: Runner, timeout: float, log: Callable[
     record = ctx.lab.state().get(STARTED_KEY, {}).get(runner.name) or {}
     running = pid(ctx.lab, runner.name)
     # Started by this lab with today's command line (ports, API server endpoint, flags) and healthy: keep.
-    fresh = running and record.get("pid") == running and record.get("command") == command(ctx, runner)
-    if fresh and runner.health(ctx) is None:
-        return False
+    # A restarted API server, even on the same port, leaves clients in a back-off: restart them too.
+    why = "the API server restarted" if api_restarted else None
+    if running and not why:
+        why = _stale(ctx, runner, record, running) or (None if runner.health(ctx) is None else "unhealthy")
+        if why is None:
+            return False
     if running:
-        log(f"restarting {runner.name}: " + ("unhealthy" if fresh else "its command line or the API server changed"))
+        log(f"restarting {runner.name}: {why}")
         _stop_pid(ctx.lab, runner.name)
     started = _spawn(ctx, runner)
     state = ctx.lab.state()
-    state.setdefault(STARTED_KEY, {})[runner.name] = {"pid": started, "command": command(ctx, runner)}
+    record = {"pid": started, "command": command(ctx, runner), "upstream": ctx.server}
+    state.setdefault(STARTED_KEY, {})[runner.name] = record
     ctx.lab._save_state(state)
     _wait_healthy(ctx, runner, timeout)
     log(f"{runner.name} {ctx.spec.version} running (pid {started}, ports {ctx.own or '-'})")
     return True
+
+
+def _stale(ctx: Context, runner: Runner, record: dict, running: int) -> str | None:
+    """Why a running controller must be restarted whatever it answers: it was started by someone
+    else, with another command line, or against an API server endpoint that has since moved (its
+    kubeconfig file is rewritten, but the process keeps the endpoint it read at start)."""
+    if record.get("pid") != running:
+        return "started without a record of how"
+    if record.get("command") != command(ctx, runner):
+        return "started with another command line"
+    if record.get("upstream") != ctx.server:
+        return f"dials {record.get('upstream')}, but the current endpoint is {ctx.server}"
+    return None
+
+
+def _problem(ctx: Context, runner: Runner, running: int | None) -> str | None:
+    if not running:
+        return "not running"
+    record = ctx.lab.state().get(STARTED_KEY, {}).get(runner.name) or {}
+    return _stale(ctx, runner, record, running) or runner.health(ctx)
 
 
 def down(lab) -> list[str]:
@@ -661,7 +693,7 @@ def status(lab) -> dict[str, dict]:
             "pid": running,
             "ports": ctx.own,
             "log": str(lab.logs / f"{runner.name}.log"),
-            "problem": runner.health(ctx) if running else "not running",
+            "problem": _problem(ctx, runner, running),
         }
     return result
 

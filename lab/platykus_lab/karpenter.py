@@ -79,9 +79,12 @@ def instance_types(upstream: list[dict], pools: tuple[NodePool, ...], prices: Pr
 
 
 def _prepare(ctx: Context) -> None:
+    target = ctx.workdir / "instance_types.json"
+    if ctx.inventory is None and target.exists():
+        return  # `up` without an inventory keeps the types of the last one given
     upstream = json.loads((ctx.share / "kwok" / "examples" / "aws_instance_types.json").read_text())
     types = instance_types(upstream, node_pools_from_inventory(ctx.inventory), price_catalog(ctx.inventory))
-    (ctx.workdir / "instance_types.json").write_text(json.dumps(types, indent=1))
+    target.write_text(json.dumps(types, indent=1))
 
 
 def _objects(ctx: Context) -> list[dict]:
