@@ -23,6 +23,7 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: Reads only; nothing to compare.
 options:
   spec:
     description:

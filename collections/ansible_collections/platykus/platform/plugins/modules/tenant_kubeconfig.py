@@ -25,6 +25,7 @@ attributes:
     description: Requests no token and writes no file.
   diff_mode:
     support: none
+    description: The kubeconfig holds a token; no diff is shown.
 options:
   namespace:
     description:
