@@ -274,6 +274,12 @@ def test_another_tenants_hostname_is_refused_by_the_api_server(lab, tenant, depl
     )
 
 
+def test_isolation_audit_checks_the_hostname_policy(lab, tenant):
+    audit = lab.playbook("playbooks/verify-tenants.yml", extra_vars={"tenant": "acme"})
+    assert audit.ok, audit.output
+    assert "PASS    HOST-1      acme" in audit.output
+
+
 def test_image_or_size_outside_the_catalog_is_refused_naming_the_fields(lab, tenant):
     spec = copy.deepcopy(SPEC)
     spec["image"] = "docker.io/library/nginx:latest"

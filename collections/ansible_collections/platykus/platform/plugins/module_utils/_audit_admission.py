@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+from ansible_collections.platykus.platform.plugins.module_utils._app_audit import hostname_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     Check,
     Scope,
@@ -198,7 +199,8 @@ def token_policy_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check
         SA_TOKEN_SECRET_TYPE,
     )
     description = "an admission policy refuses service-account-token Secrets"
-    return [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
+    checks = [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
+    return checks + hostname_policy_checks(client, tenants)  # apps: hostname ownership policy (_app_audit)
 
 
 # -- the token Secret policy at work ----------------------------------------------------------------
