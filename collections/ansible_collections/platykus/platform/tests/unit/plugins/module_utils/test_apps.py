@@ -21,24 +21,13 @@ from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_f
     TENANT_DOMAINS,
     spec,
 )
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_tenants import _DELETE, _set  # noqa: E402
 
 CAT = validate_catalog(CATALOG)
 
 
-def _with(path, value):
-    def mutate(doc):
-        target = doc
-        for key in path[:-1]:
-            target = target[key]
-        if value is _DELETE:
-            del target[path[-1]]
-        else:
-            target[path[-1]] = value
-
-    return mutate
-
-
-_DELETE = object()
+# The spec mutations of the tenant tests: set a value, or delete the key with _DELETE.
+_with = _set
 
 BAD = [
     ("name-upper", _with(["name"], "Shop"), "name", "DNS-1123"),
