@@ -179,8 +179,7 @@ def _check_quota(client: KubeClient, app: App, current: Mapping[str, dict]) -> N
     quotas = client.list_all("v1", "ResourceQuota", namespace=app.namespace)
     limits = client.list_all("v1", "LimitRange", namespace=app.namespace)
     pods = client.list_all("v1", "Pod", namespace=app.namespace, label_selector=_selector(app))
-    claims = [o for o in current.values() if o.get("kind") == "PersistentVolumeClaim"]
-    check_fits(app, quotas, limits, current_usage(pods, claims))
+    check_fits(app, quotas, limits, current_usage(pods, current.values()))
 
 
 def _now() -> str:

@@ -30,7 +30,11 @@ _CHECKED = {
     "limits.memory": "bytes",
     "requests.storage": "bytes",
     "persistentvolumeclaims": "count",
+    "count/services": "count",
+    "count/configmaps": "count",
 }
+# The app's ConfigMaps: its config and its releases.
+APP_CONFIGMAPS = 2
 _SIZE_FIELDS = {
     "requests.cpu": "cpu",
     "requests.memory": "memory",
@@ -55,6 +59,8 @@ def app_needs(app: App) -> dict[str, Decimal]:
             needs[key] += pods * getattr(process.size, attr)
     needs["requests.storage"] = sum((v.size for v in app.volumes), Decimal(0))
     needs["persistentvolumeclaims"] = Decimal(len(app.volumes))
+    needs["count/services"] = Decimal(1 if app.process("web") else 0)
+    needs["count/configmaps"] = Decimal(APP_CONFIGMAPS)
     return needs
 
 
@@ -62,8 +68,10 @@ def _q(value: Any, where: str) -> Decimal:
     return parse_quantity(value, where)
 
 
-def current_usage(pods: Iterable[Mapping], claims: Iterable[Mapping]) -> dict[str, Decimal]:
-    """What the app's own live pods and claims count against the quota now."""
+def current_usage(pods: Iterable[Mapping], objects: Iterable[Mapping]) -> dict[str, Decimal]:
+    """What the app's own live pods, claims, Services and ConfigMaps count against the quota now."""
+    objects = list(objects)
+    claims = [o for o in objects if o.get("kind") == "PersistentVolumeClaim"]
     used = {key: Decimal(0) for key in _CHECKED}
     for pod in pods:
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
@@ -76,6 +84,8 @@ def current_usage(pods: Iterable[Mapping], claims: Iterable[Mapping]) -> dict[st
                 value = (resources.get(kind) or {}).get(resource)
                 if value is not None:
                     used[key] += _q(value, "pod")
+    used["count/services"] = Decimal(sum(1 for o in objects if o.get("kind") == "Service"))
+    used["count/configmaps"] = Decimal(sum(1 for o in objects if o.get("kind") == "ConfigMap"))
     for claim in claims:
         used["persistentvolumeclaims"] += 1
         used["requests.storage"] += _q(

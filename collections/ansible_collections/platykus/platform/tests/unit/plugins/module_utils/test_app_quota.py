@@ -30,6 +30,14 @@ def test_needs_count_every_process_at_its_most_plus_a_surge_pod():
     assert needs["pods"] == 11
     assert needs["requests.cpu"] == Decimal("0.25") * 3 + Decimal("0.1") * 8
     assert needs["requests.storage"] == 2**30 and needs["persistentvolumeclaims"] == 1
+    assert needs["count/services"] == 1 and needs["count/configmaps"] == 2
+
+
+def test_services_over_the_quota_are_counted_without_the_apps_own():
+    full = quota({"count/services": "20"}, {"count/services": "20"})
+    with pytest.raises(PlatykusError, match="count/services needs up to 1 but 0 of 20 is left"):
+        check_fits(APP, [full], [], {})
+    check_fits(APP, [full], [], current_usage([], [{"kind": "Service"}]))
 
 
 def test_app_that_fits_passes():
