@@ -9,7 +9,8 @@ create the admin user with AdministratorAccess and its access key, every later r
 evaluated against the caller's IAM policies. moto 5.2 evaluates Secrets Manager calls against the
 resource "*" (its SecretsManagerResponse names no resource), so a policy scoped to a prefix would
 refuse even the caller's own secrets; `_scope_secret_requests` makes it name the secret's ARN, as
-AWS does. State is in memory: a restart of this process starts an empty AWS.
+AWS does; Route53 has the same gap, and `_scope_route53_requests` names the hosted zone's ARN.
+State is in memory: a restart of this process starts an empty AWS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import threading
 from pathlib import Path
@@ -55,6 +57,34 @@ def _scope_secret_requests() -> None:
     SecretsManagerResponse._determine_resource = _determine_resource
 
 
+_ZONE_IN_PATH = re.compile(r"/hostedzone/([^/?]+)")
+
+
+def _scope_route53_requests() -> None:
+    """Have moto check Route53 requests as AWS does: against the zone's ARN, not "*", and with the
+    signature of the request sent (moto 5.2 hashes the headers as the payload of a bodiless GET,
+    so every signed Route53 read failed with SignatureDoesNotMatch once IAM is enforced)."""
+    from moto.route53.responses import Route53
+
+    def _determine_resource(self: Any) -> str:
+        match = _ZONE_IN_PATH.search(self.path or "")
+        return f"arn:aws:route53:::hostedzone/{match.group(1)}" if match else "*"
+
+    authenticate = Route53._authenticate_and_authorize_normal_action
+
+    def _authenticate(self: Any, resource: str = "*") -> None:
+        if self.raw_body:
+            return authenticate(self, resource)
+        saved, self.data = self.data, {}
+        try:
+            return authenticate(self, resource)
+        finally:
+            self.data = saved
+
+    Route53._determine_resource = _determine_resource
+    Route53._authenticate_and_authorize_normal_action = _authenticate
+
+
 def _bootstrap(endpoint: str) -> dict[str, str]:
     """The admin user and its key, made within the requests moto lets through unauthenticated."""
     import boto3
@@ -83,6 +113,7 @@ def serve(workdir: Path, port: int) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not one log line per request
     _scope_secret_requests()
+    _scope_route53_requests()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
