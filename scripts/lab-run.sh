@@ -37,6 +37,21 @@ for _ in $(seq 1 30); do kubectl top nodes >/dev/null 2>&1 && break; sleep 2; do
 kubectl top nodes
 kubectl get nodepools -o custom-columns='NODEPOOL:.metadata.name,TYPES:.spec.template.spec.requirements[?(@.key=="node.kubernetes.io/instance-type")].values,CAPACITY:.spec.template.spec.requirements[?(@.key=="karpenter.sh/capacity-type")].values,ZONES:.spec.template.spec.requirements[?(@.key=="topology.kubernetes.io/zone")].values,LIMIT-CPU:.spec.limits.cpu,NODES:.status.resources.nodes'
 echo
+echo "== Certificates, DNS and secrets (cert-manager, external-dns, external-secrets on the lab's AWS)"
+kubectl get clusterissuers -o custom-columns='CLUSTERISSUER:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,CA-SECRET:.spec.ca.secretName'
+python - <<'PY'
+import boto3, yaml
+zone = yaml.safe_load(open("inventories/lab/group_vars/all/cluster.yml"))["platykus_route53_zone"]
+route53 = boto3.client("route53")
+found = [z for z in route53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"] if z["Name"].rstrip(".") == zone]
+print("Route53 zone %s: %s" % (zone, found[0]["Id"] if found else "missing"))
+for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=found[0]["Id"]) if found else []:
+    for rrset in page["ResourceRecordSets"]:
+        print("  %-45s %-4s %s" % (rrset["Name"], rrset["Type"], ", ".join(r["Value"] for r in rrset.get("ResourceRecords", []))[:80]))
+PY
+kubectl get secretstores --all-namespaces -l platykus.io/tenant -o custom-columns='NAMESPACE:.metadata.namespace,SECRETSTORE:.metadata.name,TENANT:.metadata.labels.platykus\.io/tenant,READY:.status.conditions[?(@.type=="Ready")].status'
+kubectl get storageclasses
+echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env)\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status
 echo "main job done in $((SECONDS - started))s"

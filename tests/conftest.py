@@ -22,6 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lab"))
 
+from platykus_lab import aws as lab_aws  # noqa: E402
 from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, node_pools_from_inventory  # noqa: E402
 
@@ -57,6 +58,8 @@ class LabHandle:
             ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_NOCOLOR="1",
+            # The lab's AWS, as `platykus-lab env` exports it (onboarding makes the tenants' AWS slice there).
+            **lab_aws.env_exports(self.lab),
         )
 
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:

@@ -43,6 +43,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_objects i
     cluster_binding_checks,
     namespace_object_checks,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._audit_platform_apis import platform_api_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     AuditReport,
     Check,
@@ -117,6 +118,7 @@ def run_audit(
         checks.extend(found)
     checks.extend(cluster_binding_checks(client, tenants))
     checks.extend(token_policy_checks(client, tenants))
+    checks.extend(platform_api_checks(client, tenants))
     order = {tenant.name: index for index, tenant in enumerate(tenants)}
     checks.sort(key=lambda c: (order.get(c.tenant, 0), c.role == "-", c.role, c.namespace, c.id))
     return AuditReport(checks=checks)

@@ -129,7 +129,10 @@ class FakeCluster(KubeClient):
             return self._post(path, body, query, groups)
         match = re.match(r"^/apis?(?:/([^/]+))?/v1$", path)
         if match:
-            return Response(200, _discovery("%s/v1" % match.group(1) if match.group(1) else "v1"))
+            version = "%s/v1" % match.group(1) if match.group(1) else "v1"
+            if version not in DISCOVERY:
+                return Response(404, {"message": "the server could not find the requested resource"})
+            return Response(200, _discovery(version))
         if path == "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings":
             return Response(200, {"items": self.cluster_role_bindings, "metadata": {}})
         match = re.match(r"^/apis/rbac.authorization.k8s.io/v1/clusterroles/([^/]+)$", path)
