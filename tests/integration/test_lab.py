@@ -269,7 +269,8 @@ def test_two_labs_side_by_side_and_clean_stop(lab):
     finally:
         stopped = platykus_lab("down", "--purge", *side)
         shutil.rmtree(scratch, ignore_errors=True)
-    assert stopped.returncode == 0 and "lab 'side' stopped: kwok, kube-scheduler" in stopped.stdout
+    # The platform controllers first (lab/controllers.yml, newest first), then the control plane.
+    assert stopped.returncode == 0 and "kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd" in stopped.stdout
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     assert all(other.pid(c) is None for c in COMPONENTS)
