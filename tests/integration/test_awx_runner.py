@@ -102,3 +102,20 @@ def test_offboarding_without_confirmation_fails(lab: LabHandle, tmp_path: Path) 
     )
     assert job.status == "failed"
     assert "needs -e tenant=NAME and -e confirm=NAME" in job.stdout.read()
+
+
+def test_usage_report_job_keeps_the_password_answer_out_of_events(lab: LabHandle, tmp_path: Path) -> None:
+    """A survey's password answer (the Prometheus password) reaches the module and no job event."""
+    secret = "pw-awx-5d1e8a7c3b"
+    answers = {
+        "usage_report_enforce": "false",
+        "usage_report_usage_source": "none",
+        "usage_report_prometheus_username": "reporter",
+        "usage_report_prometheus_password": secret,
+    }
+    job = run_job(lab, tmp_path, _template("Platykus usage report"), answers)
+    assert job.status == "successful", job.stdout.read()[-4000:]
+    events = list(job.events)
+    assert any(e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Compute the report" for e in events)
+    assert not [e["event"] for e in events if secret in json.dumps(e)], "the password answer appears in job events"
+    assert secret not in (Path(job.config.artifact_dir) / "stdout").read_text()
