@@ -32,6 +32,9 @@ SECRET_ROOT = "platykus"
 # generic clusters, no IRSA) the Secret holding the tenant identity's access key.
 SECRET_STORE_NAME = "platykus-secrets"
 CREDENTIALS_SECRET_NAME = "platykus-aws-credentials"
+# EKS: the ServiceAccount of each tenant namespace its IAM role trusts (IRSA), and the annotation.
+IRSA_SERVICE_ACCOUNT = "platykus-aws"
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 ACCESS_KEY_ID_KEY = "access-key-id"
 SECRET_ACCESS_KEY_KEY = "secret-access-key"
 # What reading a secret takes (external-secrets' AWS provider); no ListSecrets: it is not

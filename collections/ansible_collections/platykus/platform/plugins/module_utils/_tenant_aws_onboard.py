@@ -22,6 +22,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._kube import Bat
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
     ACCESS_KEY_ID_KEY,
     CREDENTIALS_SECRET_NAME,
+    IRSA_ROLE_ANNOTATION,
+    IRSA_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
     TenantAws,
     check_hostname,
@@ -56,6 +58,8 @@ class Settings:
     zone: str
     region: str
     account_id: str = ""
+    # EKS: the tenants' roles come from aws-provision (IRSA); no user, key or bucket is made here.
+    irsa: bool = False
 
 
 # ------------------------------------------------------------------------------------- checks
@@ -226,18 +230,10 @@ def tenant_objects(item: TenantSlice, key: tuple[str, str] | None) -> list[dict[
 
 
 # ------------------------------------------------------------------------------------------ run
-def onboard(
-    slices: list[TenantSlice],
-    secrets: list[dict],
-    connect: Callable[[], KubeClient],
-    aws_clients: Callable[[], tuple[Any, Any, Any]],
-    check_mode: bool,
-    diff: bool = False,
-) -> dict[str, Any]:
-    """AWS first (identities, buckets, keys), then one batched apply of the namespaces' objects."""
-    iam, s3, sts = aws_clients()
-    slices = _with_account(slices, sts.get_caller_identity()["Account"])
-    kube = connect()
+def _key_pass(
+    iam: Any, s3: Any, kube: KubeClient, slices: list[TenantSlice], check_mode: bool
+) -> tuple[list, list, list]:
+    """Access keys (lab, generic): identities and buckets, a key where none is live, and the objects."""
     aws_changed, objects, rotated = [], [], []
     for item in slices:
         aws_changed += ensure_aws(iam, s3, item, check_mode)
@@ -246,13 +242,52 @@ def onboard(
             rotated.append(item.scope.tenant)
             key = ("<new key>", "<new key>") if check_mode else new_access_key(iam, item.scope)
         objects += tenant_objects(item, key)
-    objects += [render_external_secret(s) for s in secrets]
+    return aws_changed, objects, rotated
+
+
+def irsa_objects(item: TenantSlice) -> list[dict[str, Any]]:
+    """IRSA (EKS): per namespace the ServiceAccount annotated with the tenant's role (made by
+    aws-provision's aws_tenants role, trusted by exactly these accounts) and the store using it."""
+    scope, objects = item.scope, []
+    role_arn = "arn:%s:iam::%s:role/%s" % (scope.partition, scope.account_id, scope.identity)
+    for namespace in item.namespaces:
+        meta = {"name": IRSA_SERVICE_ACCOUNT, "namespace": namespace, "labels": resource_tags(scope)}
+        meta["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
+        objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
+        objects.append(render_secret_store(scope, namespace, irsa_service_account=IRSA_SERVICE_ACCOUNT))
+    return objects
+
+
+def _apply(kube: KubeClient, objects: list[dict], check_mode: bool, diff: bool) -> BatchSummary:
+    absent: list[str] = []
     if check_mode:  # namespaces onboarding has not created yet: predicted as created
         objects, absent = _in_existing_namespaces(kube, objects)
     summary = BatchSummary.from_results(kube.apply(objects, dry_run=check_mode), with_diff=diff)
-    if check_mode:
-        summary.created += absent
-        summary.changed = summary.changed or bool(absent)
+    summary.created += absent
+    summary.changed = summary.changed or bool(absent)
+    return summary
+
+
+def onboard(
+    slices: list[TenantSlice],
+    secrets: list[dict],
+    connect: Callable[[], KubeClient],
+    aws_clients: Callable[[], tuple[Any, Any, Any]],
+    check_mode: bool,
+    diff: bool = False,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """AWS first (identities, buckets, keys; with IRSA nothing), then one batched apply."""
+    settings = settings or Settings("", "", "")
+    clients = None if settings.irsa and settings.account_id else aws_clients()
+    account = settings.account_id or clients[2].get_caller_identity()["Account"]
+    slices = _with_account(slices, account)
+    kube = connect()
+    if settings.irsa:
+        aws_changed, rotated, objects = [], [], [o for item in slices for o in irsa_objects(item)]
+    else:
+        aws_changed, objects, rotated = _key_pass(clients[0], clients[1], kube, slices, check_mode)
+    summary = _apply(kube, objects + [render_external_secret(s) for s in secrets], check_mode, diff)
     result = {
         "changed": bool(aws_changed or rotated or summary.changed),
         "aws": aws_changed,
@@ -296,6 +331,8 @@ ARGUMENT_SPEC = dict(
     zone=dict(type="str", required=True),
     region=dict(type="str", default="us-east-1"),
     endpoint_url=dict(type="str"),
+    account_id=dict(type="str"),
+    irsa=dict(type="bool", default=False),
     external_secrets=dict(type="list", elements="dict", default=[]),
     validate_only=dict(type="bool", default=False),
 )
@@ -323,12 +360,18 @@ def run(
     diff: bool = False,
 ) -> dict[str, Any]:
     """Check every tenant's domains and declared secrets, then (unless validate_only) onboard."""
-    settings = Settings(params["cluster_name"], params["zone"].rstrip(".").lower(), params["region"])
+    settings = Settings(
+        params["cluster_name"],
+        params["zone"].rstrip(".").lower(),
+        params["region"],
+        params.get("account_id") or "",
+        bool(params.get("irsa")),
+    )
     slices, domains = tenant_slices(params, settings)
     secrets = check_inputs(slices, domains, params.get("external_secrets") or [])
     if params.get("validate_only"):
         return {"changed": False, "tenants": [_describe(item) for item in slices]}
     try:
-        return onboard(slices, secrets, connect, aws_clients, check_mode, diff)
+        return onboard(slices, secrets, connect, aws_clients, check_mode, diff, settings)
     except ClientError as err:
         raise PlatykusError("Failed to onboard the tenants' AWS: %s" % err) from err

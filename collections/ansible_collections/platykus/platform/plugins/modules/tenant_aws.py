@@ -71,6 +71,17 @@ options:
     description:
       - Another AWS endpoint (the lab's); default from C(AWS_ENDPOINT_URL) or AWS itself.
     type: str
+  account_id:
+    description:
+      - The AWS account; default from STS (the caller's).
+    type: str
+  irsa:
+    description:
+      - EKS with IRSA. The tenants' roles and buckets come from C(playbooks/aws-provision.yml) (role C(aws_tenants));
+        here each namespace gets the ServiceAccount C(platykus-aws) annotated with the tenant's role and a SecretStore
+        using it. No IAM user, access key or bucket is made.
+    type: bool
+    default: false
   external_secrets:
     description:
       - ExternalSecrets the platform declares in tenant namespaces, each through the tenant's own store.

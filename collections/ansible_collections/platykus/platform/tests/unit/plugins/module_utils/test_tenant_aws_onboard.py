@@ -132,3 +132,18 @@ def test_declared_external_secret_goes_through_the_tenants_store_and_diff_hides_
     assert external["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": SECRET_STORE_NAME}
     assert external["spec"]["data"][0]["remoteRef"] == {"key": "platykus/acme/db", "property": "password"}
     assert result["diff"] and not [d for d in result["diff"] if d["before_header"].startswith("Secret/")]
+
+
+def test_irsa_annotates_a_service_account_per_namespace_and_makes_no_aws_identity(acme_spec, plans, api):
+    args = params(acme_spec, plans, account_id="123456789012", irsa=True)
+    result = onboard.run(args, api.client, never, check_mode=False)
+    assert result["aws"] == [] and result["keys_rotated"] == []
+    for ns in NAMESPACES:
+        account = api.find("ServiceAccount", "platykus-aws", ns)
+        assert account["metadata"]["annotations"] == {
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/lab-tenant-acme"
+        }
+        auth = api.find("SecretStore", SECRET_STORE_NAME, ns)["spec"]["provider"]["aws"]["auth"]
+        assert auth == {"jwt": {"serviceAccountRef": {"name": "platykus-aws"}}}
+        assert api.find("Secret", CREDENTIALS_SECRET_NAME, ns) is None
+    assert not onboard.run(args, api.client, never, check_mode=False)["changed"]
