@@ -10,6 +10,7 @@ token is required. ``writes`` records every POST/PATCH/DELETE, so a test can pro
 from __future__ import annotations
 
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,27 +60,22 @@ class ApiError(Exception):
         self.status, self.body = status, body
 
 
+def _is_playbook(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return False
+    keys = {"hosts", "import_playbook", "ansible.builtin.import_playbook"}
+    return isinstance(data, list) and bool(data) and all(isinstance(p, dict) and keys & set(p) for p in data)
+
+
 def project_playbooks(root: Path) -> list[str]:
     """The playbooks AWX would list for a project checkout: YAML files holding a list of plays."""
     found = []
-    for path in sorted(root.rglob("*.yml")):
-        rel = path.relative_to(root)
-        if SKIP_DIRS & set(rel.parts[:-1]):
-            continue
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
-            continue
-        if (
-            isinstance(data, list)
-            and data
-            and all(
-                isinstance(p, dict) and ({"hosts", "import_playbook", "ansible.builtin.import_playbook"} & set(p))
-                for p in data
-            )
-        ):
-            found.append(str(rel))
-    return found
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        found += [str(Path(folder, f).relative_to(root)) for f in sorted(files) if f.endswith(".yml")]
+    return [rel for rel in found if _is_playbook(root / rel)]
 
 
 class AwxStandin:
@@ -93,6 +89,7 @@ class AwxStandin:
         self.writes: list[tuple[str, str]] = []
         self.next_id = 1
         self.lock = threading.Lock()
+        self.playbooks = project_playbooks(checkout)  # what a project update finds, once
 
     # -- objects ---------------------------------------------------------------------------
     def _new_id(self) -> int:
@@ -139,7 +136,7 @@ class AwxStandin:
             error = credential_inputs_error(
                 self._get("credential_types", merged["credential_type"]), merged.get("inputs", {})
             )
-        elif coll == "job_templates" and merged.get("playbook") not in project_playbooks(self.checkout):
+        elif coll == "job_templates" and merged.get("playbook") not in self.playbooks:
             error = "Playbook not found for project."
         name_field = "identifier" if coll == "workflow_job_template_nodes" else "name"
         clash = [
