@@ -16,6 +16,8 @@ import yaml
 from awx_rules import inject_credential
 from conftest import ROOT, LabHandle
 
+from platykus_lab import aws as lab_aws
+
 CONFIG = yaml.safe_load(re.sub(r"!unsafe ", "", (ROOT / "awx/platykus.yml").read_text()))
 TENANT = "awxco"
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -29,8 +31,11 @@ def run_job(lab: LabHandle, tmp_path: Path, template: dict, answers: dict) -> an
     """One AWX job: private data dir, injected credential, extravars = template extra_vars + answers."""
     private = tmp_path / template["name"].replace(" ", "-")
     private.mkdir(parents=True)
-    ctype = next(c for c in CONFIG["platykus_awx_credential_types"] if c["name"] == "Platykus kubeconfig")
-    env, extra = inject_credential(ctype, {"kubeconfig": _flat_kubeconfig(lab)}, str(private))
+    env: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for ctype, inputs in _lab_credentials(lab):
+        more_env, more_extra = inject_credential(ctype, inputs, str(private))
+        env, extra = {**env, **more_env}, {**extra, **more_extra}
     env["PATH"] = "%s:%s" % (ROOT / ".venv/bin", os.environ["PATH"])
     extravars = {**CONFIG["platykus_awx_job_extra_vars"], **template.get("extra_vars", {}), **extra, **answers}
     return ansible_runner.run(
@@ -44,6 +49,19 @@ def run_job(lab: LabHandle, tmp_path: Path, template: dict, answers: dict) -> an
     )
 
 
+def _lab_credentials(lab: LabHandle) -> list[tuple[dict, dict]]:
+    """The lab inventory's credentials (awx/platykus.yml): its kubeconfig and its AWS (the emulator)."""
+    types = {c["name"]: c for c in CONFIG["platykus_awx_credential_types"]}
+    aws = lab_aws.client_kwargs(lab.lab)
+    aws_inputs = {
+        "region": aws["region_name"],
+        "endpoint_url": aws["endpoint_url"],
+        "access_key_id": aws["aws_access_key_id"],
+        "secret_access_key": aws["aws_secret_access_key"],
+    }
+    return [(types["Platykus kubeconfig"], {"kubeconfig": _flat_kubeconfig(lab)}), (types["Platykus AWS"], aws_inputs)]
+
+
 def _flat_kubeconfig(lab: LabHandle) -> str:
     """The lab's kubeconfig with its keys and certificates inline, as an operator stores it in AWX."""
     return lab.kubectl("config", "view", "--raw", "--flatten", "--minify").stdout
@@ -54,7 +72,7 @@ def _secrets(lab: LabHandle) -> list[str]:
     users = yaml.safe_load(_flat_kubeconfig(lab))["users"]
     values = [v for u in users for k, v in u["user"].items() if k in ("client-key-data", "token")]
     assert values, "the lab's kubeconfig has no client key or token"
-    return [v[40:80] for v in values]
+    return [v[40:80] for v in values] + [lab_aws.client_kwargs(lab.lab)["aws_secret_access_key"]]
 
 
 def test_onboarding_job_runs_as_awx_would(lab: LabHandle, tmp_path: Path) -> None:
@@ -81,7 +99,7 @@ def test_onboarding_job_runs_as_awx_would(lab: LabHandle, tmp_path: Path) -> Non
         assert any(e["event"] == "playbook_on_stats" for e in events)
         for secret in _secrets(lab):
             leaked = [e["event"] for e in events if secret in json.dumps(e)]
-            assert not leaked, "a secret of the kubeconfig credential appears in job events: %s" % leaked
+            assert not leaked, "a secret of an injected credential appears in job events: %s" % leaked
             assert secret not in (Path(job.config.artifact_dir) / "stdout").read_text()
     finally:
         offboard = run_job(
