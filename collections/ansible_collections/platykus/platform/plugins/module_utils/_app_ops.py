@@ -372,7 +372,9 @@ def deploy_app(
         )
     current = _current(client, app, _kinds(client))
     _check_quota(client, app, current)
-    release, new = next_release(history, app, whoami(client), _now(), description)
+    release, new = next_release(history, app, "", _now(), description)
+    if new is not None:  # ask who deploys only when a release is recorded
+        new["by"] = whoami(client)
     history = with_release(history, release, new)
     objects = _render(app, release, history, settings, es)
     predicted = client.apply(objects, dry_run=True, current=dict(current))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+from ansible_collections.platykus.platform.plugins.module_utils._domains import check_overlaps, validate_domains
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     CURRENCIES,
@@ -30,7 +31,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     TENANT_ROLES,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
-from ansible_collections.platykus.platform.plugins.module_utils._domains import check_overlaps, validate_domains
 
 # -- the catalog's vocabulary -------------------------------------------------------------------
 
