@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,7 +28,7 @@ CREDENTIALS = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -102,13 +103,28 @@ def emulator() -> Iterator[str]:
 
     _patch_eks()
     _count_requests()
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    url = "http://127.0.0.1:%d" % port
+    # moto keeps its state per process, not per server: start from nothing.
+    urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"), timeout=30)
     try:
-        yield "http://127.0.0.1:%d" % port
+        yield url
     finally:
+        _HAND_OVER.clear()
         server.stop()
+
+
+def changed_tasks(out: str) -> list[str]:
+    """The headers of the tasks a playbook's output shows as changed (to name what a rerun changed)."""
+    tasks, current = [], None
+    for line in out.splitlines():
+        if line.startswith("TASK ["):
+            current = line.rstrip("* ")
+        elif line.startswith("changed:") and current and current not in tasks:
+            tasks.append(current)
+    return tasks
 
 
 def env(url: str) -> dict[str, str]:
@@ -150,7 +166,6 @@ def _serve(argv: list[str]) -> None:
     import base64
     import json
     import time
-    import urllib.request
 
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.server import ThreadedMotoServer

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aws_emulator import emulator, env
+from aws_emulator import changed_tasks, emulator, env
 from conftest import RECAP_RE, ROOT
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
@@ -66,17 +66,6 @@ class Stack:
 def stack(tmp_path_factory):
     with emulator() as url:
         yield Stack(url, tmp_path_factory.mktemp("aws"))
-
-
-def changed_tasks(out: str) -> list[str]:
-    """The task headers followed by a 'changed' line (to name what a rerun would change)."""
-    tasks, current = [], None
-    for line in out.splitlines():
-        if line.startswith("TASK ["):
-            current = line
-        elif line.startswith("changed:") and current and current not in tasks:
-            tasks.append(current)
-    return tasks
 
 
 # -- bad input fails before any call -------------------------------------------------------------

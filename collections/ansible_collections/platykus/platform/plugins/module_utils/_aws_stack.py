@@ -22,6 +22,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws impo
     tenant_policy,
     validate_scope,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_apply import POLICY_NAME
 
 # AWS tag keys: the one home for them (cost allocation activates these keys).
 CLUSTER_TAG = "platykus:cluster"
@@ -261,6 +262,7 @@ def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems
         "bucket": scope.bucket,
         "secret_prefix": scope.secret_prefix,
         "policy": tenant_policy(scope),
+        "policy_name": POLICY_NAME,
         "subjects": [(ns, TENANT_SERVICE_ACCOUNT) for ns in _namespaces(tenant)],
         "tags": tags,
     }
