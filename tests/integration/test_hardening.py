@@ -4,6 +4,7 @@ and a flaky network would (issue: hardening). Each asserts on what the API serve
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -280,3 +281,15 @@ def test_a_plain_loadbalancer_service_fits_the_plan(lab, clean):
     created = lab.apply(service, check=False)
     assert created.returncode == 0, created.stderr
     assert lab.get_json("service", "web", "-n", "hardy-dev")["spec"]["type"] == "LoadBalancer"
+
+
+# -- a secret in a tenant spec is never echoed -------------------------------------------------------
+
+
+def test_an_alert_webhook_url_is_masked_in_the_module_result(lab, clean):
+    secret = "sekrit-token-4711"
+    spec = hardy(alerts={"webhook_url": f"https://hooks.example.test/hardy?token={secret}"})
+    status, result = onboard(lab, spec)
+    assert status == "CHANGED", result
+    assert secret not in json.dumps(result)
+    assert result["tenants"][0]["alerts"]["webhook_url"] == "(set)"
