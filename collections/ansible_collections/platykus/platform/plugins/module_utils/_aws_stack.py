@@ -17,7 +17,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._services import IRSA_ANNOTATION
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
+    IRSA_SERVICE_ACCOUNT,
     TenantAws,
     tenant_policy,
     validate_scope,
@@ -32,10 +34,7 @@ MANAGED_BY_TAG = "platykus:managed-by"
 MANAGED_BY = "platykus"
 # EKS versions in standard support that this collection was tested with.
 EKS_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
-IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 STS_AUDIENCE = "sts.amazonaws.com"
-# The ServiceAccount each tenant namespace gets for its SecretStore and workloads on EKS.
-TENANT_SERVICE_ACCOUNT = "platykus-aws"
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 _S3_ARN_RE = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$")
 
@@ -263,7 +262,7 @@ def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems
         "secret_prefix": scope.secret_prefix,
         "policy": tenant_policy(scope),
         "policy_name": POLICY_NAME,
-        "subjects": [(ns, TENANT_SERVICE_ACCOUNT) for ns in _namespaces(tenant)],
+        "subjects": [(ns, IRSA_SERVICE_ACCOUNT) for ns in _namespaces(tenant)],
         "tags": tags,
     }
 
