@@ -115,9 +115,12 @@ def karpenter_round(lab: Lab, index: int) -> tuple[float, float, float]:
     selector = {"karpenter.sh/nodepool": POOL}
     start = time.perf_counter()
     apply(lab, deployment(name, 1, "3", {}, selector))
-    claims = lambda: [
-        c for c in get(lab, "nodeclaims")["items"] if c["metadata"]["labels"].get("karpenter.sh/nodepool") == POOL
-    ]  # noqa: E731
+
+    def claims():
+        return [
+            c for c in get(lab, "nodeclaims")["items"] if c["metadata"]["labels"].get("karpenter.sh/nodepool") == POOL
+        ]  # noqa: E731
+
     until(lambda: claims())
     claimed = time.perf_counter() - start
     ready = lambda n: any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", []))  # noqa: E731

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time `platykus-lab up` with cached binaries: from stopped (fresh state) and when already running.
 
-    .venv/bin/python scripts/bench_lab_up.py [--repeat 3]
+.venv/bin/python scripts/bench_lab_up.py [--repeat 3]
 """
 
 from __future__ import annotations
@@ -42,7 +42,11 @@ def main() -> int:
     nodes = sum(p.count for p in pools)
     print(f"| step ({nodes} nodes, {args.repeat} runs) | median | max |")
     print("| --- | ---: | ---: |")
-    for name, values in (("up from a stopped lab, new state (PKI, etcd)", fresh), ("up when already running", running), ("down", down)):
+    for name, values in (
+        ("up from a stopped lab, new state (PKI, etcd)", fresh),
+        ("up when already running", running),
+        ("down", down),
+    ):
         print(f"| {name} | {statistics.median(values):.1f} s | {max(values):.1f} s |")
     return 0
 

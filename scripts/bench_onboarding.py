@@ -32,7 +32,18 @@ from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, parse_node_pools  # noqa: E402
 
 LAB_INVENTORY = ROOT / "inventories" / "lab"
-BENCH_PLAN = {"bench": {"cpu": "100m", "memory": "128Mi", "storage": "1Gi", "pods": 10, "default_request_cpu": "10m", "default_request_memory": "16Mi", "default_limit_cpu": "50m", "default_limit_memory": "64Mi"}}
+BENCH_PLAN = {
+    "bench": {
+        "cpu": "100m",
+        "memory": "128Mi",
+        "storage": "1Gi",
+        "pods": 10,
+        "default_request_cpu": "10m",
+        "default_request_memory": "16Mi",
+        "default_limit_cpu": "50m",
+        "default_limit_memory": "64Mi",
+    }
+}
 
 
 def tenant_spec(name: str) -> dict:
@@ -63,9 +74,25 @@ def main() -> int:
     args = parser.parse_args()
 
     lab = Lab.named("bench-onboarding", binaries=bin_dir())
-    pools = parse_node_pools([{"name": "bench", "count": 3, "instance_type": "m5.4xlarge", "zones": ["us-east-1a", "us-east-1b", "us-east-1c"], "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"}}])
+    pools = parse_node_pools(
+        [
+            {
+                "name": "bench",
+                "count": 3,
+                "instance_type": "m5.4xlarge",
+                "zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+                "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"},
+            }
+        ]
+    )
     kubeconfig = lab.up(pools, log=lambda m: print(m, file=sys.stderr))["kubeconfig"]
-    env = dict(os.environ, KUBECONFIG=kubeconfig, K8S_AUTH_KUBECONFIG=kubeconfig, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), PATH=f"{lab.binaries}:{ROOT / '.venv/bin'}:{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        KUBECONFIG=kubeconfig,
+        K8S_AUTH_KUBECONFIG=kubeconfig,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        PATH=f"{lab.binaries}:{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+    )
     kubectl = str(lab.binaries / "kubectl")
     work = Path(tempfile.mkdtemp(prefix="platykus-bench-"))
     rows = []
@@ -79,29 +106,51 @@ def main() -> int:
             for i in range(size):
                 (inventory / "tenants" / f"p{size}-{i}.yml").write_text(yaml.safe_dump(tenant_spec(f"p{size}-{i}")))
             # kubectl gets the same objects, for tenants k<size>-<i>, rendered by the same code.
-            ingress = yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())["platykus_ingress_namespace"]
+            ingress = yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())[
+                "platykus_ingress_namespace"
+            ]
             tenants = validate_tenants([tenant_spec(f"k{size}-{i}") for i in range(size)], BENCH_PLAN)
             objects = [obj for tenant in tenants for obj in render_tenant(tenant, ingress)]
             manifest = work / f"k{size}.json"
             manifest.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}))
 
-            playbook = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks/tenant-onboarding.yml")]
-            apply = [kubectl, "apply", "--server-side", "--field-manager=platykus", "--force-conflicts", "-f", str(manifest)]
+            playbook = [
+                str(ROOT / ".venv/bin/ansible-playbook"),
+                "-i",
+                str(inventory),
+                str(ROOT / "playbooks/tenant-onboarding.yml"),
+            ]
+            apply = [
+                kubectl,
+                "apply",
+                "--server-side",
+                "--field-manager=platykus",
+                "--force-conflicts",
+                "-f",
+                str(manifest),
+            ]
             first_p = timed(playbook, env)
             first_k = timed(apply, env)
             rerun_p = statistics.median(timed(playbook, env) for _ in range(args.repeat))
             rerun_k = statistics.median(timed(apply, env) for _ in range(args.repeat))
             rows.append((size, len(objects), first_p, first_k, rerun_p, rerun_k))
-            print(f"N={size}: {len(objects)} objects; first {first_p:.2f}s vs {first_k:.2f}s; rerun {rerun_p:.2f}s vs {rerun_k:.2f}s", file=sys.stderr)
+            print(
+                f"N={size}: {len(objects)} objects; first {first_p:.2f}s vs {first_k:.2f}s; rerun {rerun_p:.2f}s vs {rerun_k:.2f}s",
+                file=sys.stderr,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if not args.keep_lab:
             lab.down(purge=True, log=lambda m: print(m, file=sys.stderr))
 
-    print("| tenants | objects per side | Platykus first run | kubectl first run | ratio | Platykus rerun (no-op) | kubectl rerun | ratio |")
+    print(
+        "| tenants | objects per side | Platykus first run | kubectl first run | ratio | Platykus rerun (no-op) | kubectl rerun | ratio |"
+    )
     print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, count, fp, fk, rp, rk in rows:
-        print(f"| {size} | {count} | {fp:.2f} s | {fk:.2f} s | {fp / fk:.2f}× | {rp:.2f} s | {rk:.2f} s | {rp / rk:.2f}× |")
+        print(
+            f"| {size} | {count} | {fp:.2f} s | {fk:.2f} s | {fp / fk:.2f}× | {rp:.2f} s | {rk:.2f} s | {rp / rk:.2f}× |"
+        )
     return 0
 
 

@@ -8,6 +8,10 @@ started=$SECONDS
 bash scripts/setup.sh
 export PATH="$root/.venv/bin:$PATH"
 
+echo "== ruff (ruff.toml)"
+ruff check .
+ruff format --check .
+
 echo "== ansible-lint --profile production"
 ansible-lint --profile production --offline -q site.yml playbooks roles molecule awx
 

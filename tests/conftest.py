@@ -117,7 +117,17 @@ def wait_for(what: str, check, timeout: float = 180.0, interval: float = 1.0):
 
 def run_module(lab: LabHandle, module: str, args: dict, check: bool = False, diff: bool = False) -> tuple[str, dict]:
     """Run one module of the collection ad hoc and return (status, result) from its JSON."""
-    cmd = [str(ROOT / ".venv/bin/ansible"), "localhost", "-i", str(LAB_INVENTORY), "-m", f"platykus.platform.{module}", "-a", json.dumps(args), "-o"]
+    cmd = [
+        str(ROOT / ".venv/bin/ansible"),
+        "localhost",
+        "-i",
+        str(LAB_INVENTORY),
+        "-m",
+        f"platykus.platform.{module}",
+        "-a",
+        json.dumps(args),
+        "-o",
+    ]
     if check:
         cmd.append("--check")
     if diff:
@@ -134,7 +144,9 @@ def lab() -> LabHandle:
     if not (binaries / "kube-apiserver").exists():
         pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
     lab = Lab.named(os.environ.get("PLATYKUS_TEST_LAB", "pytest"), binaries=binaries)
-    result = lab.up(node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr), inventory=LAB_INVENTORY)
+    result = lab.up(
+        node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr), inventory=LAB_INVENTORY
+    )
     yield LabHandle(lab=lab, kubeconfig=Path(result["kubeconfig"]))
     if os.environ.get("PLATYKUS_KEEP_LAB") != "1":
         lab.down(purge=True, log=lambda msg: print(msg, file=sys.stderr))

@@ -91,7 +91,9 @@ def build_chart(name: str, version: str, dest: Path) -> Path:
         (chart_dir / "crds").mkdir()
         (chart_dir / "crds" / "crds.yaml").write_text(yaml.safe_dump_all([_crd(c) for c in extras["crds"]]))
     if extras.get("aggregate_roles"):
-        (chart_dir / "templates" / "aggregate-clusterroles.yaml").write_text(_aggregate_roles(extras["aggregate_roles"]))
+        (chart_dir / "templates" / "aggregate-clusterroles.yaml").write_text(
+            _aggregate_roles(extras["aggregate_roles"])
+        )
     return chart_dir
 
 

@@ -34,10 +34,20 @@ def make_plan(inventory: str, out: Path, *args: str) -> tuple[subprocess.Complet
     )
     proc = subprocess.run(
         [
-            str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", str(ROOT / "inventories" / inventory),
-            str(ROOT / "site.yml"), "-e", "platykus_plan=true", "-e", f"platykus_plan_path={path}", *args,
+            str(ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            str(ROOT / "inventories" / inventory),
+            str(ROOT / "site.yml"),
+            "-e",
+            "platykus_plan=true",
+            "-e",
+            f"platykus_plan_path={path}",
+            *args,
         ],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     return proc, path
 
@@ -67,8 +77,13 @@ def test_plan_is_printed_and_touches_nothing(plan):
     assert "Write the plan" in proc.stdout
     assert f"written to {path}" in proc.stdout.replace("\n        ", " ")
     # Every task that would reach the API server was skipped.
-    for task in ("Check that the API server answers", "Install or upgrade the releases", "Apply the stage's objects",
-                 "Apply the platform namespaces and PriorityClasses", "Uninstall switched-off services"):
+    for task in (
+        "Check that the API server answers",
+        "Install or upgrade the releases",
+        "Apply the stage's objects",
+        "Apply the platform namespaces and PriorityClasses",
+        "Uninstall switched-off services",
+    ):
         for block in proc.stdout.split("TASK [")[1:]:
             if block.split("]")[0].endswith(task):
                 assert not re.search(r"^(ok|changed|failed|fatal):", block, re.M), f"{task} ran in plan mode"
@@ -97,14 +112,46 @@ def test_plan_objects_aggregate_no_cluster_roles(plan):
             assert not (obj["kind"] == "ClusterRole" and any(AGGREGATE_LABEL.match(k) for k in labels)), obj
 
 
-@pytest.mark.parametrize("provider_services", [
-    ("aws", {"aws-load-balancer-controller", "external-dns", "cert-manager", "aws-ebs-csi-driver", "karpenter",
-             "metrics-server", "kube-prometheus-stack", "loki", "external-secrets", "cloudnative-pg",
-             "mysql-operator", "redis-operator", "strimzi-kafka-operator"}),
-    ("generic", {"ingress-nginx", "cert-manager", "local-path-provisioner", "minio", "metrics-server",
-                 "kube-prometheus-stack", "loki", "external-secrets", "cloudnative-pg", "mysql-operator",
-                 "redis-operator", "strimzi-kafka-operator"}),
-])
+@pytest.mark.parametrize(
+    "provider_services",
+    [
+        (
+            "aws",
+            {
+                "aws-load-balancer-controller",
+                "external-dns",
+                "cert-manager",
+                "aws-ebs-csi-driver",
+                "karpenter",
+                "metrics-server",
+                "kube-prometheus-stack",
+                "loki",
+                "external-secrets",
+                "cloudnative-pg",
+                "mysql-operator",
+                "redis-operator",
+                "strimzi-kafka-operator",
+            },
+        ),
+        (
+            "generic",
+            {
+                "ingress-nginx",
+                "cert-manager",
+                "local-path-provisioner",
+                "minio",
+                "metrics-server",
+                "kube-prometheus-stack",
+                "loki",
+                "external-secrets",
+                "cloudnative-pg",
+                "mysql-operator",
+                "redis-operator",
+                "strimzi-kafka-operator",
+            },
+        ),
+    ],
+)
 def test_shipped_inventories_install_the_required_services(provider_services):
     inventory, required = provider_services
     golden = yaml.safe_load((GOLDEN / f"plan-{inventory}.yml").read_text())
@@ -139,7 +186,9 @@ def test_unknown_service_switch_fails_before_any_change(tmp_path):
 
 
 def test_aws_autoscaler_choice_swaps_the_releases(tmp_path):
-    proc, path = make_plan("aws", tmp_path, "-e", "platykus_autoscaler=cluster-autoscaler", "-e", "platform_plan_print=false")
+    proc, path = make_plan(
+        "aws", tmp_path, "-e", "platykus_autoscaler=cluster-autoscaler", "-e", "platform_plan_print=false"
+    )
     assert proc.returncode == 0, proc.stdout[-4000:]
     stage = next(s for s in yaml.safe_load(path.read_text())["stages"] if s["stage"] == "autoscaling")
     assert [release["release"] for release in stage["releases"]] == ["metrics-server", "cluster-autoscaler"]
@@ -147,7 +196,8 @@ def test_aws_autoscaler_choice_swaps_the_releases(tmp_path):
     assert stage["objects"] == []
     values = stage["releases"][1]["values"]
     assert values["rbac"]["serviceAccount"]["annotations"] == {
-        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/platykus-aws-cluster-autoscaler"}
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/platykus-aws-cluster-autoscaler"
+    }
 
 
 def test_aws_preflight_names_the_missing_setting(tmp_path):

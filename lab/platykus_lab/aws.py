@@ -90,7 +90,11 @@ def _bootstrap(endpoint: str) -> dict[str, str]:
     import boto3
 
     iam = boto3.client(
-        "iam", endpoint_url=endpoint, region_name=DEFAULT_REGION, aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap"
+        "iam",
+        endpoint_url=endpoint,
+        region_name=DEFAULT_REGION,
+        aws_access_key_id="bootstrap",
+        aws_secret_access_key="bootstrap",
     )
     iam.create_user(UserName=ADMIN_USER)
     iam.attach_user_policy(UserName=ADMIN_USER, PolicyArn=ADMIN_POLICY)
@@ -118,7 +122,9 @@ def serve(workdir: Path, port: int) -> None:
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
     keys = _bootstrap(endpoint)
-    _write_private(workdir / CREDENTIALS_FILE, {"endpoint": endpoint, "pid": os.getpid(), "account_id": ACCOUNT_ID, **keys})
+    _write_private(
+        workdir / CREDENTIALS_FILE, {"endpoint": endpoint, "pid": os.getpid(), "account_id": ACCOUNT_ID, **keys}
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -27,10 +27,14 @@ def check_pins_match_module(pins: dict, go_dir: Path = GO_MODULE_DIR) -> None:
     }
     for module, version in expected.items():
         if not re.search(rf"^\s*{re.escape(module)} {re.escape(version)}\s*$", gomod, re.M):
-            raise LabConfigError(f"lab/go/go.mod does not require {module} {version} as lab/pins.yml says; update both together")
+            raise LabConfigError(
+                f"lab/go/go.mod does not require {module} {version} as lab/pins.yml says; update both together"
+            )
     for line in re.findall(r"^\s*(k8s\.io/\S+) => \S+ (\S+)\s*$", gomod, re.M):
         if line[1] != pins["staging"]:
-            raise LabConfigError(f"lab/go/go.mod replaces {line[0]} with {line[1]}, not {pins['staging']} (pins.yml staging)")
+            raise LabConfigError(
+                f"lab/go/go.mod replaces {line[0]} with {line[1]}, not {pins['staging']} (pins.yml staging)"
+            )
 
 
 def version_ldflags(pins: dict) -> str:
@@ -90,18 +94,34 @@ def build(force: bool = False) -> Path:
     partial = target.with_name(target.name + ".partial")
     partial.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-buildvcs=false")
-    print(f"building lab binaries for Kubernetes {pins['kubernetes']} into {target} (cold builds take ~10-15 min on 2 cores)", flush=True)
+    print(
+        f"building lab binaries for Kubernetes {pins['kubernetes']} into {target} (cold builds take ~10-15 min on 2 cores)",
+        flush=True,
+    )
     wanted_k8s = [name for name in ("etcd", *KUBERNETES_COMMANDS) if name in missing]
     if wanted_k8s:
         packages = ["./cmd/etcd" if name == "etcd" else f"k8s.io/kubernetes/cmd/{name}" for name in wanted_k8s]
         _run(
-            ["go", "build", "-v", "-trimpath", f"-ldflags={version_ldflags(pins)}", "-o", str(partial) + "/", *packages],
+            [
+                "go",
+                "build",
+                "-v",
+                "-trimpath",
+                f"-ldflags={version_ldflags(pins)}",
+                "-o",
+                str(partial) + "/",
+                *packages,
+            ],
             GO_MODULE_DIR,
             env,
         )
     for name, package in GO_INSTALLS.items():
         if name in missing:
-            _run(["go", "install", "-v", "-trimpath", f"{package}@{pins[name]}"], GO_MODULE_DIR, dict(env, GOBIN=str(partial), GOWORK="off"))
+            _run(
+                ["go", "install", "-v", "-trimpath", f"{package}@{pins[name]}"],
+                GO_MODULE_DIR,
+                dict(env, GOBIN=str(partial), GOWORK="off"),
+            )
     target.mkdir(parents=True, exist_ok=True)
     for name in missing:
         os.replace(partial / name, target / name)

@@ -27,25 +27,39 @@ def _lab_options(after_command: bool) -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     name_default = argparse.SUPPRESS if after_command else os.environ.get("PLATYKUS_LAB", "default")
     home_default = argparse.SUPPRESS if after_command else None
-    options.add_argument("--name", default=name_default, help="lab name; labs with different names run side by side (env PLATYKUS_LAB)")
-    options.add_argument("--home", default=home_default, help="state folder of the lab (default: $PLATYKUS_LAB_HOME/<name>, ~/.local/state/platykus/labs/<name>)")
+    options.add_argument(
+        "--name", default=name_default, help="lab name; labs with different names run side by side (env PLATYKUS_LAB)"
+    )
+    options.add_argument(
+        "--home",
+        default=home_default,
+        help="state folder of the lab (default: $PLATYKUS_LAB_HOME/<name>, ~/.local/state/platykus/labs/<name>)",
+    )
     return options
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="platykus-lab", description=__doc__, parents=[_lab_options(after_command=False)])
+    parser = argparse.ArgumentParser(
+        prog="platykus-lab", description=__doc__, parents=[_lab_options(after_command=False)]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_build = sub.add_parser("build", help="build the pinned binaries (cached; rebuilt only when a pin changes)")
     p_build.add_argument("--force", action="store_true")
     lab_options = _lab_options(after_command=True)
-    p_up = sub.add_parser("up", parents=[lab_options], help="start the lab, or repair it (idempotent), and create its simulated nodes")
-    p_up.add_argument("--inventory", help="inventory whose group_vars/all sets platykus_lab_node_pools (default: 3 x m5.xlarge)")
+    p_up = sub.add_parser(
+        "up", parents=[lab_options], help="start the lab, or repair it (idempotent), and create its simulated nodes"
+    )
+    p_up.add_argument(
+        "--inventory", help="inventory whose group_vars/all sets platykus_lab_node_pools (default: 3 x m5.xlarge)"
+    )
     p_up.add_argument("--timeout", type=float, default=120.0)
     p_down = sub.add_parser("down", parents=[lab_options], help="stop every lab process")
     p_down.add_argument("--purge", action="store_true", help="also delete the lab's data, PKI and logs")
-    p_status = sub.add_parser("status", parents=[lab_options], help=f"what runs where and whether it is healthy (exit {NOT_READY} if not)")
+    p_status = sub.add_parser(
+        "status", parents=[lab_options], help=f"what runs where and whether it is healthy (exit {NOT_READY} if not)"
+    )
     p_status.add_argument("--json", action="store_true")
-    sub.add_parser("env", parents=[lab_options], help="print shell exports for the lab (eval \"$(platykus-lab env)\")")
+    sub.add_parser("env", parents=[lab_options], help='print shell exports for the lab (eval "$(platykus-lab env)")')
     return parser
 
 
@@ -95,7 +109,7 @@ def _status(lab: Lab, args: argparse.Namespace) -> int:
 def _env(lab: Lab, args: argparse.Namespace) -> int:
     print(f"export KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
     print(f"export K8S_AUTH_KUBECONFIG={shlex.quote(str(lab.kubeconfig_path))}")
-    print(f"export PATH={shlex.quote(str(lab.binaries))}:\"$PATH\"")
+    print(f'export PATH={shlex.quote(str(lab.binaries))}:"$PATH"')
     # The lab's AWS (endpoint, region, the lab admin's keys), once `up` has started it.
     for key, value in aws.env_exports(lab).items():
         print(f"export {key}={shlex.quote(value)}")

@@ -304,7 +304,9 @@ class Lab:
         context.load_cert_chain(str(self.pki_dir / "admin.crt"), str(self.pki_dir / "admin.key"))
         return context
 
-    def api(self, path: str, method: str = "GET", body: dict | None = None, content_type: str = "application/json") -> tuple[int, bytes]:
+    def api(
+        self, path: str, method: str = "GET", body: dict | None = None, content_type: str = "application/json"
+    ) -> tuple[int, bytes]:
         port = self.state().get("ports", {}).get("apiserver")
         if not port:
             return 0, b"lab has no apiserver port yet"
@@ -320,7 +322,9 @@ class Lab:
                 tail = log_path.read_text(errors="replace").splitlines()[-5:] if log_path.exists() else []
                 proc = self._procs.get(component)
                 code = f" with exit status {proc.returncode}" if proc is not None else ""
-                raise LabError(f"{component} exited{code} while waiting for {what}; see {log_path}:\n  " + "\n  ".join(tail))
+                raise LabError(
+                    f"{component} exited{code} while waiting for {what}; see {log_path}:\n  " + "\n  ".join(tail)
+                )
             time.sleep(0.2)
         raise LabError(f"timed out after {timeout:.0f}s waiting for {what}; logs are in {self.logs}")
 
@@ -419,12 +423,20 @@ class Lab:
             "kwok": ("kwok", self.component_kubeconfig("kwok")),
         }
         for user, (stem, path) in identities.items():
-            config = kubeconfig(f"platykus-{self.name}", server, files["ca_cert"], user, files[f"{stem}_cert"], files[f"{stem}_key"])
+            config = kubeconfig(
+                f"platykus-{self.name}", server, files["ca_cert"], user, files[f"{stem}_cert"], files[f"{stem}_key"]
+            )
             path.write_text(yaml.safe_dump(config, sort_keys=False))
             path.chmod(0o600)
 
     def _repair(
-        self, stage: tuple[str, ...], ports: dict[str, int], files: dict[str, Path], restarted: set[str], timeout: float, log
+        self,
+        stage: tuple[str, ...],
+        ports: dict[str, int],
+        files: dict[str, Path],
+        restarted: set[str],
+        timeout: float,
+        log,
     ) -> set[str]:
         """Bring one stage to healthy: restart what is broken, start what is missing; return what started.
 
@@ -444,7 +456,12 @@ class Lab:
                 self._start(component, self._args(component, ports, files), upstream_endpoint(component, ports))
                 started.add(component)
         for component in stage:
-            self._wait(f"{component} to be healthy", lambda c=component: self.component_problem(c, ports) is None, timeout, component=component)
+            self._wait(
+                f"{component} to be healthy",
+                lambda c=component: self.component_problem(c, ports) is None,
+                timeout,
+                component=component,
+            )
         return started
 
     def _must_restart(self, component: str, ports: dict[str, int], restarted: set[str]) -> str | None:
@@ -488,7 +505,10 @@ class Lab:
             import shutil
 
             shutil.rmtree(self.home)
-        log(f"lab '{self.name}' stopped: {', '.join(stopped) or 'nothing was running'}" + (" (state purged)" if purge else ""))
+        log(
+            f"lab '{self.name}' stopped: {', '.join(stopped) or 'nothing was running'}"
+            + (" (state purged)" if purge else "")
+        )
         return stopped
 
     def status(self) -> dict:

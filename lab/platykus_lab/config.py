@@ -28,7 +28,9 @@ class LabConfigError(ValueError):
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("PLATYKUS_CACHE", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "platykus"))
+    return Path(
+        os.environ.get("PLATYKUS_CACHE", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "platykus")
+    )
 
 
 def state_root() -> Path:
@@ -102,7 +104,9 @@ def parse_node_pools(raw: object, source: str = "platykus_lab_node_pools") -> tu
             raise LabConfigError(f"{where}.limits: must be a mapping of resources to quantities, e.g. {{cpu: '16'}}")
         name = item.get("name")
         if not isinstance(name, str) or not _NAME_RE.match(name) or len(name) > 40:
-            raise LabConfigError(f"{where}.name: {name!r} must be a DNS-1123 label of at most 40 characters, e.g. general")
+            raise LabConfigError(
+                f"{where}.name: {name!r} must be a DNS-1123 label of at most 40 characters, e.g. general"
+            )
         if name in seen:
             raise LabConfigError(f"{where}.name: pool {name!r} is defined twice; give each pool its own name")
         seen.add(name)
@@ -114,17 +118,23 @@ def parse_node_pools(raw: object, source: str = "platykus_lab_node_pools") -> tu
             raise LabConfigError(f"{where}.instance_type: set the instance type, e.g. m5.xlarge")
         zones = item.get("zones")
         if not isinstance(zones, list) or not zones or not all(isinstance(z, str) and z for z in zones):
-            raise LabConfigError(f"{where}.zones: must be a non-empty list of zone names, e.g. [us-east-1a, us-east-1b]")
+            raise LabConfigError(
+                f"{where}.zones: must be a non-empty list of zone names, e.g. [us-east-1a, us-east-1b]"
+            )
         capacity = item.get("capacity")
         if not isinstance(capacity, dict) or not {"cpu", "memory"} <= set(capacity):
-            raise LabConfigError(f"{where}.capacity: must give at least cpu and memory, e.g. {{cpu: '4', memory: 16Gi}}")
+            raise LabConfigError(
+                f"{where}.capacity: must give at least cpu and memory, e.g. {{cpu: '4', memory: 16Gi}}"
+            )
         clean_capacity = {"pods": "110"}
         for resource, value in capacity.items():
             try:
                 if parse_quantity(value) <= 0:
                     raise ValueError("must be positive")
             except (ValueError, TypeError) as err:
-                raise LabConfigError(f"{where}.capacity.{resource}: {value!r} is not a positive quantity ({err}); write it like 4, 500m or 16Gi") from err
+                raise LabConfigError(
+                    f"{where}.capacity.{resource}: {value!r} is not a positive quantity ({err}); write it like 4, 500m or 16Gi"
+                ) from err
             clean_capacity[str(resource)] = str(value)
         capacity_type = item.get("capacity_type", "on-demand")
         if capacity_type not in CAPACITY_TYPES:
@@ -133,7 +143,15 @@ def parse_node_pools(raw: object, source: str = "platykus_lab_node_pools") -> tu
         if not isinstance(labels, dict):
             raise LabConfigError(f"{where}.labels: must be a mapping of label keys to values")
         pools.append(
-            NodePool(name, count, instance_type, tuple(zones), clean_capacity, capacity_type, {str(k): str(v) for k, v in labels.items()})
+            NodePool(
+                name,
+                count,
+                instance_type,
+                tuple(zones),
+                clean_capacity,
+                capacity_type,
+                {str(k): str(v) for k, v in labels.items()},
+            )
         )
     return tuple(pools)
 

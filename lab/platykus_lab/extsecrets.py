@@ -19,7 +19,9 @@ CHART_VALUES = {"installCRDs": False, "webhook": {"create": False}, "certControl
 
 def _objects(ctx: Context) -> list[dict]:
     crds = yaml_objects(ctx.share / "deploy" / "crds" / "bundle.yaml")
-    chart = chart_rbac.render(ctx.lab, ctx.share / "deploy" / "charts" / "external-secrets", RELEASE, NAMESPACE, CHART_VALUES)
+    chart = chart_rbac.render(
+        ctx.lab, ctx.share / "deploy" / "charts" / "external-secrets", RELEASE, NAMESPACE, CHART_VALUES
+    )
     return crds + chart_rbac.for_account(chart, NAMESPACE, RELEASE)
 
 

@@ -50,7 +50,7 @@ FRONT_PROXY_CLIENT = "front-proxy-client"
 
 
 def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def _write_key(path: Path, key) -> None:
@@ -212,9 +212,15 @@ def ensure_pki(pki_dir: Path, service_ip: str = "10.96.0.1") -> dict[str, Path]:
                 ip_addresses=("127.0.0.1", service_ip),
             ),
         ),
-        ("etcd-server", dict(common_name="etcd", server=True, client=True, dns_names=("localhost",), ip_addresses=("127.0.0.1",))),
+        (
+            "etcd-server",
+            dict(common_name="etcd", server=True, client=True, dns_names=("localhost",), ip_addresses=("127.0.0.1",)),
+        ),
         ("apiserver-etcd-client", dict(common_name="kube-apiserver-etcd-client", client=True)),
-        ("apiserver-kubelet-client", dict(common_name="kube-apiserver-kubelet-client", organizations=("system:masters",), client=True)),
+        (
+            "apiserver-kubelet-client",
+            dict(common_name="kube-apiserver-kubelet-client", organizations=("system:masters",), client=True),
+        ),
     ]
     leaves += [
         (ident.file_stem, dict(common_name=ident.common_name, organizations=ident.organizations, client=True))

@@ -13,11 +13,13 @@ import time
 
 import pytest
 import yaml
-
-from ansible_collections.platykus.platform.plugins.module_utils._names import SA_TOKEN_POLICY_NAME as POLICY
-from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_LABEL
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import SA_TOKEN_SECRET_TYPE as TOKEN_TYPE
 from test_tenant_lifecycle import onboarded  # noqa: F401  (the fixture: onboard the lab tenants in this module)
+
+from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._names import SA_TOKEN_POLICY_NAME as POLICY
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import (
+    SA_TOKEN_SECRET_TYPE as TOKEN_TYPE,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -47,7 +49,10 @@ def wait_for_admission(lab, refused: bool, timeout: float = 30) -> None:
     """Admission policies load and unload through an informer: wait until a dry run agrees."""
     deadline = time.monotonic() + timeout
     while (create_as_developer(lab, token_secret("probe"), "--dry-run=server").returncode != 0) != refused:
-        assert time.monotonic() < deadline, "admission did not %s within %ss" % ("refuse" if refused else "admit", timeout)
+        assert time.monotonic() < deadline, "admission did not %s within %ss" % (
+            "refuse" if refused else "admit",
+            timeout,
+        )
         time.sleep(1)
 
 
@@ -101,7 +106,9 @@ def test_deleting_the_policy_binding_fails_the_audit_naming_the_check(lab, onboa
         assert run.returncode != 0, run.output
         failed = failed_checks(run.output)
         assert ("MTB-1.12", "acme", "-", "*") in failed, run.output
-        assert {("MTB-1.13", "acme", role, ns) for role in ("admin", "developer") for ns in ("acme-dev", "acme-prod")} <= failed
+        assert {
+            ("MTB-1.13", "acme", role, ns) for role in ("admin", "developer") for ns in ("acme-dev", "acme-prod")
+        } <= failed
         assert not [row for row in failed if row[0] not in ("MTB-1.12", "MTB-1.13")], failed
         assert re.search(r"isolation checks failed:.*MTB-1\.12", run.output), run.output
     finally:

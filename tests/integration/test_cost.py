@@ -15,12 +15,11 @@ import socket
 import subprocess
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import yaml
-
 from conftest import LAB_INVENTORY, ROOT, run_module
 
 pytestmark = pytest.mark.lab
@@ -54,7 +53,7 @@ def tenants(**budgets: float) -> list[dict]:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse(text: str) -> datetime:
@@ -79,10 +78,14 @@ def deployment(namespace: str, name: str, replicas: int, cpu: str, memory: str, 
     }
     spec = dict(RESTRICTED_POD, containers=[container])
     if init:
-        spec["initContainers"] = [{
-            "name": "init", "image": "example/init", "securityContext": RESTRICTED_CONTAINER,
-            "resources": {"requests": init, "limits": {"cpu": "1", "memory": "2Gi"}},
-        }]
+        spec["initContainers"] = [
+            {
+                "name": "init",
+                "image": "example/init",
+                "securityContext": RESTRICTED_CONTAINER,
+                "resources": {"requests": init, "limits": {"cpu": "1", "memory": "2Gi"}},
+            }
+        ]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -106,24 +109,39 @@ EXPECTED_PODS = {"acme-dev": 2, "acme-prod": 1, "globex-prod": 3, PLATFORM_NS: 1
 
 STORAGE = [
     {
-        "apiVersion": "v1", "kind": "PersistentVolume",
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
         "metadata": {"name": "cost-test-data", "labels": {WORKLOAD_LABEL: "true"}},
         "spec": {
-            "capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "gp3",
-            "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": "/tmp/cost-test-data"},
+            "capacity": {"storage": "10Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "gp3",
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": "/tmp/cost-test-data"},
         },
     },
     {
-        "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
         "metadata": {"name": "data", "namespace": "acme-prod", "labels": {WORKLOAD_LABEL: "true"}},
-        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3", "volumeName": "cost-test-data",
-                 "resources": {"requests": {"storage": "10Gi"}}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "gp3",
+            "volumeName": "cost-test-data",
+            "resources": {"requests": {"storage": "10Gi"}},
+        },
     },
     {
-        "apiVersion": "v1", "kind": "Service",
+        "apiVersion": "v1",
+        "kind": "Service",
         "metadata": {"name": "public", "namespace": "globex-prod", "labels": {WORKLOAD_LABEL: "true"}},
         # The tenant quota allows no NodePorts; a cloud load balancer does not need them.
-        "spec": {"type": "LoadBalancer", "allocateLoadBalancerNodePorts": False, "selector": {"app": "batch"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        "spec": {
+            "type": "LoadBalancer",
+            "allocateLoadBalancerNodePorts": False,
+            "selector": {"app": "batch"},
+            "ports": [{"port": 80, "targetPort": 8080}],
+        },
     },
 ]
 
@@ -172,7 +190,9 @@ def _cleanup_workloads(lab) -> None:
     for kind in ("deployments", "services", "persistentvolumeclaims"):
         lab.kubectl("delete", kind, "-A", "-l", WORKLOAD_LABEL, "--wait=false", check=False)
     lab.kubectl("delete", "pv", "-l", WORKLOAD_LABEL, "--wait=false", check=False)
-    lab.kubectl("delete", "pods", "-A", "-l", WORKLOAD_LABEL, "--wait=false", "--grace-period=0", "--force", check=False)
+    lab.kubectl(
+        "delete", "pods", "-A", "-l", WORKLOAD_LABEL, "--wait=false", "--grace-period=0", "--force", check=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -182,11 +202,15 @@ def workloads(lab):
     assert onboarding.ok, onboarding.output
     lab.apply(WORKLOADS + STORAGE)
     for namespace, count in EXPECTED_PODS.items():
-        wait_for("%d Running pods in %s" % (count, namespace), lambda ns=namespace, n=count: len(running_pods(lab, ns)) == n)
-    wait_for("PVC acme-prod/data Bound",
-             lambda: lab.get_json("pvc", "data", "-n", "acme-prod")["status"].get("phase") == "Bound")
+        wait_for(
+            "%d Running pods in %s" % (count, namespace), lambda ns=namespace, n=count: len(running_pods(lab, ns)) == n
+        )
+    wait_for(
+        "PVC acme-prod/data Bound",
+        lambda: lab.get_json("pvc", "data", "-n", "acme-prod")["status"].get("phase") == "Bound",
+    )
     # A window from before everything started to two hours ahead: running pods are charged up to its end.
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     window = (now - timedelta(minutes=30), now + timedelta(hours=2))
     yield window
     _cleanup_workloads(lab)
@@ -223,8 +247,16 @@ def expected_costs(lab, window: tuple[datetime, datetime]) -> dict:
 
     per_ns: dict[str, dict[str, Decimal]] = {}
     for namespace in EXPECTED_PODS:
-        line = per_ns.setdefault(namespace, {"cpu": Decimal(0), "memory": Decimal(0), "storage": Decimal(0),
-                                             "loadbalancer": Decimal(0), "core_hours": Decimal(0)})
+        line = per_ns.setdefault(
+            namespace,
+            {
+                "cpu": Decimal(0),
+                "memory": Decimal(0),
+                "storage": Decimal(0),
+                "loadbalancer": Decimal(0),
+                "core_hours": Decimal(0),
+            },
+        )
         for pod in running_pods(lab, namespace):
             spec = pod["spec"]
 
@@ -232,23 +264,34 @@ def expected_costs(lab, window: tuple[datetime, datetime]) -> dict:
                 return [quantity((c.get("resources", {}).get("requests") or {}).get(key, "0")) for c in containers]
 
             cores = max(sum(req(spec["containers"], "cpu")), max(req(spec.get("initContainers", []), "cpu"), default=0))
-            mem = max(sum(req(spec["containers"], "memory")), max(req(spec.get("initContainers", []), "memory"), default=0))
+            mem = max(
+                sum(req(spec["containers"], "memory")), max(req(spec.get("initContainers", []), "memory"), default=0)
+            )
             hours = hours_from(parse(pod["status"]["startTime"]))
             core_price, gib_price = node_prices[spec["nodeName"]]
             line["cpu"] += cores * hours * core_price
             line["memory"] += mem / GIB * hours * gib_price
             line["core_hours"] += cores * hours
     pvc = lab.get_json("pvc", "data", "-n", "acme-prod")
-    storage_gib_hours = (quantity(pvc["status"]["capacity"]["storage"]) / GIB
-                         * hours_from(parse(pvc["metadata"]["creationTimestamp"])))
-    per_ns["acme-prod"]["storage"] = storage_gib_hours * Decimal(str(catalog["storage_classes"]["gp3"])) / HOURS_PER_MONTH
+    storage_gib_hours = (
+        quantity(pvc["status"]["capacity"]["storage"]) / GIB * hours_from(parse(pvc["metadata"]["creationTimestamp"]))
+    )
+    per_ns["acme-prod"]["storage"] = (
+        storage_gib_hours * Decimal(str(catalog["storage_classes"]["gp3"])) / HOURS_PER_MONTH
+    )
     svc = lab.get_json("service", "public", "-n", "globex-prod")
-    per_ns["globex-prod"]["loadbalancer"] = (hours_from(parse(svc["metadata"]["creationTimestamp"]))
-                                             * Decimal(str(catalog["loadbalancer_hourly"])))
+    per_ns["globex-prod"]["loadbalancer"] = hours_from(parse(svc["metadata"]["creationTimestamp"])) * Decimal(
+        str(catalog["loadbalancer_hourly"])
+    )
     for line in per_ns.values():
         line["total"] = line["cpu"] + line["memory"] + line["storage"] + line["loadbalancer"]
-    return {"namespaces": per_ns, "nodes": nodes_cost, "hours": hours_in_window, "storage_gib_hours": storage_gib_hours,
-            "total": nodes_cost + per_ns["acme-prod"]["storage"] + per_ns["globex-prod"]["loadbalancer"]}
+    return {
+        "namespaces": per_ns,
+        "nodes": nodes_cost,
+        "hours": hours_in_window,
+        "storage_gib_hours": storage_gib_hours,
+        "total": nodes_cost + per_ns["acme-prod"]["storage"] + per_ns["globex-prod"]["loadbalancer"],
+    }
 
 
 def close(actual: float, expected: Decimal, tolerance: str = "0.0002") -> bool:
@@ -292,7 +335,9 @@ def test_report_matches_the_figures_computed_from_the_api_server(lab, workloads)
     # Everything the nodes cost is either a pod's or idle; storage and load balancers come on top.
     assert close(report["total"]["nodes"], expected["nodes"], "0.001")
     assert close(report["total"]["cost"], expected["total"], "0.001")
-    pods_and_idle = sum(Decimal(str(row["cost"]["cpu"])) + Decimal(str(row["cost"]["memory"])) for row in report["namespaces"])
+    pods_and_idle = sum(
+        Decimal(str(row["cost"]["cpu"])) + Decimal(str(row["cost"]["memory"])) for row in report["namespaces"]
+    )
     pods_and_idle += Decimal(str(report["idle"]["cost"]["total"]))
     assert close(float(pods_and_idle), expected["nodes"], "0.002")
     priced = {row["name"]: row for row in report["nodes"]}
@@ -311,13 +356,22 @@ def test_report_is_the_same_twice(lab, workloads):
 def unpriced_node(lab, workloads):
     """A simulated node of an instance type the catalog does not price, running one initech pod."""
     node = {
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": UNPRICED_NODE, "annotations": {"kwok.x-k8s.io/node": "fake"},
-                     "labels": {"node.kubernetes.io/instance-type": UNPRICED_TYPE, "type": "kwok",
-                                "kubernetes.io/hostname": UNPRICED_NODE}},
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": UNPRICED_NODE,
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+            "labels": {
+                "node.kubernetes.io/instance-type": UNPRICED_TYPE,
+                "type": "kwok",
+                "kubernetes.io/hostname": UNPRICED_NODE,
+            },
+        },
         "spec": {"taints": [{"key": "platykus.io/unpriced", "value": "true", "effect": "NoSchedule"}]},
-        "status": {"capacity": {"cpu": "2", "memory": "8Gi", "pods": "10"},
-                   "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "10"}},
+        "status": {
+            "capacity": {"cpu": "2", "memory": "8Gi", "pods": "10"},
+            "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "10"},
+        },
     }
     pod = deployment("initech-dev", "odd", 1, "200m", "256Mi")
     pod["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": UNPRICED_NODE}
@@ -372,11 +426,21 @@ def _bad(path: list, value) -> dict:
         ({"window_start": "2024-06-10T00:00:00Z", "window_end": "2024-06-09T00:00:00Z"}, "window_end", "not after"),
         ({"window_start": "yesterday"}, "window_start", "ISO 8601"),
         ({"tenants": tenants(acme=-5)}, "budget.monthly", "positive"),
-        ({"tenants": [{"name": "acme", "budget": {"monthly": 400}}], "prices": _bad(["currency"], "EUR")},
-         "tenants[acme].budget.currency", "not set, so the budget is in USD"),
+        (
+            {"tenants": [{"name": "acme", "budget": {"monthly": 400}}], "prices": _bad(["currency"], "EUR")},
+            "tenants[acme].budget.currency",
+            "not set, so the budget is in USD",
+        ),
     ],
-    ids=["negative-price", "unknown-currency", "negative-lb", "end-before-start", "bad-time", "negative-budget",
-         "budget-defaults-to-usd"],
+    ids=[
+        "negative-price",
+        "unknown-currency",
+        "negative-lb",
+        "end-before-start",
+        "bad-time",
+        "negative-budget",
+        "budget-defaults-to-usd",
+    ],
 )
 def test_bad_inputs_are_refused_naming_the_field(lab, workloads, change, field, words):
     args = report_args(lab, workloads)
@@ -404,7 +468,9 @@ def test_prometheus_credentials_in_the_url_are_not_shown(lab, workloads):
     """Unreachable Prometheus, credentials written into the URL: the error names the URL without them."""
     port = _free_port()  # nothing listens there: connection refused
     url = "http://%s:%s@127.0.0.1:%d" % (PROM_USER, PROM_PASSWORD, port)
-    status, result = run_module(lab, "usage_report", report_args(lab, workloads, usage_source="prometheus", prometheus_url=url))
+    status, result = run_module(
+        lab, "usage_report", report_args(lab, workloads, usage_source="prometheus", prometheus_url=url)
+    )
     assert status == "FAILED", result
     assert "127.0.0.1:%d" % port in result["msg"] and "failed" in result["msg"], result["msg"]
     assert PROM_PASSWORD not in result["msg"] and PROM_USER not in result["msg"], result["msg"]
@@ -414,12 +480,20 @@ def test_prometheus_credentials_in_the_url_are_not_shown(lab, workloads):
 @pytest.mark.parametrize("where", ["options", "url"])
 def test_prometheus_password_absent_at_vvv(lab, workloads, tmp_path, where):
     port = _free_port()
-    extra = {"usage_report_dir": str(tmp_path), "usage_report_window_start": iso(workloads[0]),
-             "usage_report_window_end": iso(workloads[1]), "usage_report_now": iso(workloads[1]),
-             "platykus_kubeconfig": str(lab.kubeconfig), "usage_report_usage_source": "prometheus"}
+    extra = {
+        "usage_report_dir": str(tmp_path),
+        "usage_report_window_start": iso(workloads[0]),
+        "usage_report_window_end": iso(workloads[1]),
+        "usage_report_now": iso(workloads[1]),
+        "platykus_kubeconfig": str(lab.kubeconfig),
+        "usage_report_usage_source": "prometheus",
+    }
     if where == "options":
-        extra.update(usage_report_prometheus_url="http://127.0.0.1:%d" % port,
-                     usage_report_prometheus_username=PROM_USER, usage_report_prometheus_password=PROM_PASSWORD)
+        extra.update(
+            usage_report_prometheus_url="http://127.0.0.1:%d" % port,
+            usage_report_prometheus_username=PROM_USER,
+            usage_report_prometheus_password=PROM_PASSWORD,
+        )
     else:
         extra["usage_report_prometheus_url"] = "http://%s:%s@127.0.0.1:%d" % (PROM_USER, PROM_PASSWORD, port)
     run = lab.playbook("playbooks/usage-report.yml", "-vvv", extra_vars=extra)
@@ -433,12 +507,23 @@ def test_prometheus_password_absent_at_vvv(lab, workloads, tmp_path, where):
 # -- budgets, recorded and enforced on the API server ----------------------------------------------
 def create_pod(lab, namespace: str, name: str) -> subprocess.CompletedProcess:
     pod = {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": namespace, "labels": {WORKLOAD_LABEL: "true"}},
-        "spec": dict(RESTRICTED_POD, containers=[{
-            "name": "c", "image": "example/c", "securityContext": RESTRICTED_CONTAINER,
-            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "128Mi"}},
-        }]),
+        "spec": dict(
+            RESTRICTED_POD,
+            containers=[
+                {
+                    "name": "c",
+                    "image": "example/c",
+                    "securityContext": RESTRICTED_CONTAINER,
+                    "resources": {
+                        "requests": {"cpu": "50m", "memory": "64Mi"},
+                        "limits": {"cpu": "100m", "memory": "128Mi"},
+                    },
+                }
+            ],
+        ),
     }
     return lab.kubectl("create", "-f", "-", check=False, input=json.dumps(pod))
 
@@ -451,8 +536,11 @@ def budget_args(lab, window, budget: float, enforce: bool = True) -> dict:
 
 def budget_events(lab, namespace: str, as_of: datetime) -> list[dict]:
     """The budget Events on a namespace for reports ending at ``as_of``, oldest first."""
-    events = [e for e in lab.get_json("events", "-n", namespace)["items"]
-              if e.get("source", {}).get("component") == "platykus-budget" and e.get("firstTimestamp") == iso(as_of)]
+    events = [
+        e
+        for e in lab.get_json("events", "-n", namespace)["items"]
+        if e.get("source", {}).get("component") == "platykus-budget" and e.get("firstTimestamp") == iso(as_of)
+    ]
     return sorted(events, key=lambda e: (e["metadata"]["creationTimestamp"], e["reason"] != "BudgetThresholdCrossed"))
 
 
@@ -465,7 +553,10 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
     status, predicted = run_module(lab, "tenant_budget", over, check=True)
     assert status == "CHANGED", predicted
     assert {t["tenant"]: t["status"] for t in predicted["tenants"]}["acme"] == "exceeded"
-    assert sorted(predicted["quotas"]["updated"]) == ["ResourceQuota/acme-dev/tenant-quota", "ResourceQuota/acme-prod/tenant-quota"]
+    assert sorted(predicted["quotas"]["updated"]) == [
+        "ResourceQuota/acme-dev/tenant-quota",
+        "ResourceQuota/acme-prod/tenant-quota",
+    ]
     assert len(predicted["events"]) == 2
     assert {ns: quota(lab, ns)["spec"]["hard"]["pods"] for ns in originals} == originals
     assert budget_events(lab, "acme-dev", workloads[1]) == []
@@ -501,7 +592,10 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
     # Same report again: nothing changes, no second event.
     status, again = run_module(lab, "tenant_budget", over)
     assert status == "SUCCESS" and again["changed"] is False, again
-    assert next(t for t in again["tenants"] if t["tenant"] == "acme")["enforcement"] == {"acme-dev": "keep", "acme-prod": "keep"}
+    assert next(t for t in again["tenants"] if t["tenant"] == "acme")["enforcement"] == {
+        "acme-dev": "keep",
+        "acme-prod": "keep",
+    }
     assert len(budget_events(lab, "acme-dev", workloads[1])) == 1
 
     # Re-onboarding while enforced leaves the lowered limit alone (and changes nothing).
@@ -520,13 +614,19 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
     assert status == "CHANGED"
     for key in ("quotas", "events", "namespaces"):
         assert restored[key] == predicted[key], key
-    assert next(t for t in restored["tenants"] if t["tenant"] == "acme")["enforcement"] == {"acme-dev": "restore", "acme-prod": "restore"}
+    assert next(t for t in restored["tenants"] if t["tenant"] == "acme")["enforcement"] == {
+        "acme-dev": "restore",
+        "acme-prod": "restore",
+    }
     for ns in originals:
         held = quota(lab, ns)
         assert held["spec"]["hard"]["pods"] == originals[ns]
         assert "platykus.io/budget-original-pods" not in (held["metadata"].get("annotations") or {})
         assert lab.get_json("namespace", ns)["metadata"]["annotations"]["platykus.io/budget-status"] == "ok"
-        assert [e["reason"] for e in budget_events(lab, ns, workloads[1])] == ["BudgetThresholdCrossed", "BudgetStatusRecovered"]
+        assert [e["reason"] for e in budget_events(lab, ns, workloads[1])] == [
+            "BudgetThresholdCrossed",
+            "BudgetStatusRecovered",
+        ]
     status, again = run_module(lab, "tenant_budget", under)
     assert status == "SUCCESS" and again["changed"] is False, again
 
@@ -541,9 +641,13 @@ def test_budget_exceeded_is_enforced_then_released(lab, workloads):
 def test_usage_report_playbook_writes_every_format(lab, workloads, tmp_path):
     run = lab.playbook(
         "playbooks/usage-report.yml",
-        extra_vars={"usage_report_dir": str(tmp_path), "usage_report_window_start": iso(workloads[0]),
-                    "usage_report_window_end": iso(workloads[1]), "usage_report_now": iso(workloads[1]),
-                    "platykus_kubeconfig": str(lab.kubeconfig)},
+        extra_vars={
+            "usage_report_dir": str(tmp_path),
+            "usage_report_window_start": iso(workloads[0]),
+            "usage_report_window_end": iso(workloads[1]),
+            "usage_report_now": iso(workloads[1]),
+            "platykus_kubeconfig": str(lab.kubeconfig),
+        },
     )
     assert run.ok, run.output
     stem = "usage-%s" % iso(workloads[1])[:10]
@@ -576,8 +680,11 @@ def moto_server(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = "http://127.0.0.1:%d" % port
 
     def up():
@@ -585,6 +692,7 @@ def moto_server(tmp_path_factory):
             return urllib.request.urlopen(url + "/moto-api/", timeout=1).status == 200
         except OSError:
             return proc.poll() is not None  # stop waiting if it died
+
     wait_for("the moto server", up, timeout=30)
     assert proc.poll() is None, log.read_text()
     yield url
@@ -597,9 +705,14 @@ def moto_server(tmp_path_factory):
 
 @pytest.fixture
 def aws_env(lab, moto_server, monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }.items():
         monkeypatch.setenv(key, value)
     return moto_server
 
@@ -612,7 +725,8 @@ def aws_budgets(url: str) -> dict[str, dict]:
     found = {b["BudgetName"]: b for b in page.get("Budgets", [])}
     for name in found:
         found[name]["notifications"] = client.describe_notifications_for_budget(
-            AccountId="123456789012", BudgetName=name, MaxResults=100)["Notifications"]
+            AccountId="123456789012", BudgetName=name, MaxResults=100
+        )["Notifications"]
     return found
 
 
@@ -644,8 +758,9 @@ def test_aws_budgets_one_per_tenant_then_pruned(lab, workloads, aws_env):
     assert second["aws_budgets"]["unchanged"] == ["platykus-acme", "platykus-globex", "platykus-initech"]
     # moto lacks DescribeSubscribersForNotification: said so, neither hidden nor a failure.
     warnings = second["aws_budgets"]["warnings"]
-    assert len(warnings) == 3 and all("subscribers of its notifications not checked" in w and "does not implement" in w
-                                      for w in warnings), warnings
+    assert len(warnings) == 3 and all(
+        "subscribers of its notifications not checked" in w and "does not implement" in w for w in warnings
+    ), warnings
 
     # A changed limit is predicted (moto lacks UpdateBudget, so only check mode runs it here).
     changed = copy.deepcopy(args)
@@ -665,4 +780,3 @@ def test_aws_budgets_one_per_tenant_then_pruned(lab, workloads, aws_env):
     assert sorted(aws_budgets(url)) == ["platykus-acme", "platykus-globex"]
     status, again = run_module(lab, "tenant_budget", gone)
     assert again["changed"] is False and again["aws_budgets"]["deleted"] == []
-

@@ -11,7 +11,6 @@ import time
 
 import pytest
 import yaml
-
 from conftest import LAB_INVENTORY, run_module
 from test_tenant_lifecycle import _load_tenants, tenant_args
 
@@ -44,7 +43,9 @@ def offboard(lab, **extra):
 def cluster_state(lab) -> dict[str, str]:
     """Every namespace and namespaced object of the kinds onboarding writes, with resourceVersions."""
     state: dict[str, str] = {}
-    items = lab.get_json("namespaces,serviceaccounts,roles,rolebindings,networkpolicies,resourcequotas,limitranges", "-A")
+    items = lab.get_json(
+        "namespaces,serviceaccounts,roles,rolebindings,networkpolicies,resourcequotas,limitranges", "-A"
+    )
     for item in items["items"]:
         meta = item["metadata"]
         state[f"{item['kind']}/{meta.get('namespace', '')}/{meta['name']}"] = meta["resourceVersion"]
@@ -54,9 +55,13 @@ def cluster_state(lab) -> dict[str, str]:
 @pytest.fixture
 def clean(lab):
     """No hardy namespaces before and after each test."""
-    lab.kubectl("delete", "namespaces", "hardy-dev", "hardy-prod", "--ignore-not-found", "--wait=true", "--timeout=120s")
+    lab.kubectl(
+        "delete", "namespaces", "hardy-dev", "hardy-prod", "--ignore-not-found", "--wait=true", "--timeout=120s"
+    )
     yield
-    lab.kubectl("delete", "namespaces", "hardy-dev", "hardy-prod", "--ignore-not-found", "--wait=true", "--timeout=120s")
+    lab.kubectl(
+        "delete", "namespaces", "hardy-dev", "hardy-prod", "--ignore-not-found", "--wait=true", "--timeout=120s"
+    )
 
 
 # -- 2 and 6: existing namespaces are adopted only on request; excess RBAC is pruned ---------------
@@ -66,7 +71,11 @@ def _legacy_namespace(lab) -> None:
     lab.apply(
         [
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hardy-dev", "labels": {"team": "legacy"}}},
-            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "before-platykus", "namespace": "hardy-dev"}},
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "before-platykus", "namespace": "hardy-dev"},
+            },
             {
                 "apiVersion": "rbac.authorization.k8s.io/v1",
                 "kind": "RoleBinding",
@@ -191,7 +200,12 @@ def test_an_object_the_api_server_refuses_leaves_nothing_behind(lab, clean):
             "failurePolicy": "Fail",
             "matchConstraints": {
                 "resourceRules": [
-                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["resourcequotas"]}
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["CREATE", "UPDATE"],
+                        "resources": ["resourcequotas"],
+                    }
                 ]
             },
             "validations": [{"expression": "!object.metadata.labels.exists(k, object.metadata.labels[k] == 'hardy')"}],
@@ -205,7 +219,14 @@ def test_an_object_the_api_server_refuses_leaves_nothing_behind(lab, clean):
     }
     lab.apply([policy, binding])
     try:
-        _wait_until_refused(lab, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "probe", "namespace": "default", "labels": {"t": "hardy"}}})
+        _wait_until_refused(
+            lab,
+            {
+                "apiVersion": "v1",
+                "kind": "ResourceQuota",
+                "metadata": {"name": "probe", "namespace": "default", "labels": {"t": "hardy"}},
+            },
+        )
         before = cluster_state(lab)
         status, result = onboard(lab, hardy())
         assert status == "FAILED", result
@@ -218,7 +239,9 @@ def test_an_object_the_api_server_refuses_leaves_nothing_behind(lab, clean):
 def _wait_until_refused(lab, probe: dict, timeout: float = 30) -> None:
     """Admission policies take a moment to load: wait until a server-side dry run is refused."""
     deadline = time.monotonic() + timeout
-    while lab.kubectl("create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(probe), check=False).returncode == 0:
+    while (
+        lab.kubectl("create", "--dry-run=server", "-f", "-", input=yaml.safe_dump(probe), check=False).returncode == 0
+    ):
         assert time.monotonic() < deadline, "the admission policy was not loaded within %ss" % timeout
         time.sleep(1)
 
@@ -260,7 +283,10 @@ def test_a_stalled_api_server_fails_in_bounded_time_naming_the_request(lab, tmp_
         server.close()
     assert status == "FAILED"
     message = result["msg"]
-    assert message.startswith("Failed to ") and "no answer from the API server after 2 attempt(s) with a 1s timeout" in message
+    assert (
+        message.startswith("Failed to ")
+        and "no answer from the API server after 2 attempt(s) with a 1s timeout" in message
+    )
     assert "request_timeout" in message
 
 
@@ -276,7 +302,11 @@ def test_a_plain_loadbalancer_service_fits_the_plan(lab, clean):
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "web", "namespace": "hardy-dev"},
-        "spec": {"type": "LoadBalancer", "selector": {"app": "web"}, "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}]},
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"app": "web"},
+            "ports": [{"name": "http", "port": 80}, {"name": "https", "port": 443}],
+        },
     }
     created = lab.apply(service, check=False)
     assert created.returncode == 0, created.stderr

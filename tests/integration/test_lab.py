@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import LAB_INVENTORY, ROOT
 
 from platykus_lab.cluster import COMPONENTS, Lab
 from platykus_lab.config import node_pools_from_inventory
-
-from conftest import LAB_INVENTORY, ROOT
 
 pytestmark = pytest.mark.lab
 
@@ -75,9 +74,18 @@ def assert_controllers_work(lab) -> None:
 
 
 def _pod(name, **spec_overrides):
-    container = {"name": "app", "image": "registry.invalid/app:1", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}}
+    container = {
+        "name": "app",
+        "image": "registry.invalid/app:1",
+        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+    }
     container.update(spec_overrides.pop("container", {}))
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [container], **spec_overrides}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"containers": [container], **spec_overrides},
+    }
 
 
 def test_simulated_nodes_are_ready_with_inventory_labels(lab):
@@ -108,19 +116,46 @@ def test_node_authorizer_limits_nodes(lab):
 
 
 def test_resource_quota_rejects_pod_over_quota(lab, namespace):
-    lab.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q", "namespace": namespace}, "spec": {"hard": {"pods": "1", "requests.cpu": "150m"}}})
+    lab.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "q", "namespace": namespace},
+            "spec": {"hard": {"pods": "1", "requests.cpu": "150m"}},
+        }
+    )
     # The controller manager fills in quota usage: admission only counts once status exists.
-    _wait(lambda: lab.get_json("resourcequota", "q", "-n", namespace).get("status", {}).get("hard"), what="quota status")
+    _wait(
+        lambda: lab.get_json("resourcequota", "q", "-n", namespace).get("status", {}).get("hard"), what="quota status"
+    )
     lab.apply(_pod("first"), "-n", namespace)
     rejected = lab.apply(_pod("second"), "-n", namespace, check=False)
     assert rejected.returncode != 0
     assert "exceeded quota" in rejected.stderr
-    used = _wait(lambda: lab.get_json("resourcequota", "q", "-n", namespace)["status"].get("used", {}).get("pods") == "1", what="quota usage")
+    used = _wait(
+        lambda: lab.get_json("resourcequota", "q", "-n", namespace)["status"].get("used", {}).get("pods") == "1",
+        what="quota usage",
+    )
     assert used
 
 
 def test_limit_ranger_fills_in_defaults(lab, namespace):
-    lab.apply({"apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": "l", "namespace": namespace}, "spec": {"limits": [{"type": "Container", "default": {"cpu": "300m", "memory": "128Mi"}, "defaultRequest": {"cpu": "200m", "memory": "96Mi"}}]}})
+    lab.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "l", "namespace": namespace},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "300m", "memory": "128Mi"},
+                        "defaultRequest": {"cpu": "200m", "memory": "96Mi"},
+                    }
+                ]
+            },
+        }
+    )
     pod = _pod("bare", container={"resources": {}})
     lab.apply(pod, "-n", namespace)
     resources = lab.get_json("pod", "bare", "-n", namespace)["spec"]["containers"][0]["resources"]
@@ -135,7 +170,14 @@ def test_pod_security_rejects_privileged_pod(lab, namespace):
     assert 'violates PodSecurity "restricted:latest"' in rejected.stderr
     restricted_ok = _pod(
         "ok",
-        container={"securityContext": {"allowPrivilegeEscalation": False, "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}},
+        container={
+            "securityContext": {
+                "allowPrivilegeEscalation": False,
+                "runAsNonRoot": True,
+                "capabilities": {"drop": ["ALL"]},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            }
+        },
     )
     lab.apply(restricted_ok, "-n", namespace)
 
@@ -153,7 +195,12 @@ def test_deployment_pods_run_on_simulated_nodes(lab, namespace):
     assert {p["spec"]["nodeName"] for p in pods} <= nodes
     owners = {p["metadata"]["ownerReferences"][0]["kind"] for p in pods}
     assert owners == {"ReplicaSet"}
-    deployment = _wait(lambda: (d := lab.get_json("deployment", "web", "-n", namespace)).get("status", {}).get("readyReplicas") == 4 and d, what="deployment ready")
+    deployment = _wait(
+        lambda: (
+            (d := lab.get_json("deployment", "web", "-n", namespace)).get("status", {}).get("readyReplicas") == 4 and d
+        ),
+        what="deployment ready",
+    )
     assert deployment["status"]["availableReplicas"] == 4
 
 
@@ -162,12 +209,26 @@ def test_service_account_tokens_authenticate(lab, namespace):
     token = lab.kubectl("create", "token", "robot", "-n", namespace, "--duration=10m").stdout.strip()
     server = lab.lab.status()["server"]
     whoami = lab.kubectl(
-        "auth", "whoami", "-o", "json", "--kubeconfig=/dev/null", f"--server={server}",
-        f"--certificate-authority={lab.lab.pki_dir / 'ca.crt'}", f"--token={token}",
+        "auth",
+        "whoami",
+        "-o",
+        "json",
+        "--kubeconfig=/dev/null",
+        f"--server={server}",
+        f"--certificate-authority={lab.lab.pki_dir / 'ca.crt'}",
+        f"--token={token}",
     )
     user = json.loads(whoami.stdout)["status"]["userInfo"]
     assert user["username"] == f"system:serviceaccount:{namespace}:robot"
-    bogus = lab.kubectl("get", "pods", "--kubeconfig=/dev/null", f"--server={server}", f"--certificate-authority={lab.lab.pki_dir / 'ca.crt'}", "--token=not-a-token", check=False)
+    bogus = lab.kubectl(
+        "get",
+        "pods",
+        "--kubeconfig=/dev/null",
+        f"--server={server}",
+        f"--certificate-authority={lab.lab.pki_dir / 'ca.crt'}",
+        "--token=not-a-token",
+        check=False,
+    )
     assert bogus.returncode != 0 and "Unauthorized" in bogus.stderr
 
 
@@ -253,7 +314,15 @@ def test_two_labs_side_by_side_and_clean_stop(lab):
     scratch = Path(tempfile.mkdtemp(prefix="platykus-side-"))
     home, inventory = scratch / "lab", scratch / "inventory"
     (inventory / "group_vars").mkdir(parents=True)
-    pools = [{"name": "tiny", "count": 1, "instance_type": "t3.medium", "zones": ["us-east-1a"], "capacity": {"cpu": "2", "memory": "4Gi"}}]
+    pools = [
+        {
+            "name": "tiny",
+            "count": 1,
+            "instance_type": "t3.medium",
+            "zones": ["us-east-1a"],
+            "capacity": {"cpu": "2", "memory": "4Gi"},
+        }
+    ]
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump({"platykus_lab_node_pools": pools}))
     side = ("--name", "side", "--home", str(home))
     other = Lab.named("side", binaries=lab.lab.binaries, home=home)
@@ -270,7 +339,10 @@ def test_two_labs_side_by_side_and_clean_stop(lab):
         stopped = platykus_lab("down", "--purge", *side)
         shutil.rmtree(scratch, ignore_errors=True)
     # The platform controllers first (lab/controllers.yml, newest first), then the control plane.
-    assert stopped.returncode == 0 and "kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd" in stopped.stdout
+    assert (
+        stopped.returncode == 0
+        and "kwok, kube-scheduler, kube-controller-manager, kube-apiserver, etcd" in stopped.stdout
+    )
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     assert all(other.pid(c) is None for c in COMPONENTS)

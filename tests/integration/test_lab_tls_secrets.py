@@ -16,6 +16,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
+from conftest import ROOT
 from cryptography import x509
 
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
@@ -29,7 +30,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_appl
     ensure_identity,
     new_access_key,
 )
-from conftest import ROOT
 from platykus_lab import aws as lab_aws
 
 pytestmark = pytest.mark.lab
@@ -113,9 +113,14 @@ def tenant_keys(lab, admin, tenants_onboarded) -> dict[str, dict]:
         key_id, secret = new_access_key(iam, slice_)
         keys[tenant] = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
         namespace = "%s-prod" % tenant
-        lab.apply([render_credentials_secret(slice_, namespace, key_id, secret), render_secret_store(slice_, namespace)])
+        lab.apply(
+            [render_credentials_secret(slice_, namespace, key_id, secret), render_secret_store(slice_, namespace)]
+        )
     for tenant in TENANTS:
-        wait_for("SecretStore of %s Ready" % tenant, lambda t=tenant: ready(lab.get_json("secretstore", SECRET_STORE_NAME, "-n", "%s-prod" % t)))
+        wait_for(
+            "SecretStore of %s Ready" % tenant,
+            lambda t=tenant: ready(lab.get_json("secretstore", SECRET_STORE_NAME, "-n", "%s-prod" % t)),
+        )
     return keys
 
 
@@ -155,12 +160,19 @@ def certificate(namespace: str, name: str, hosts: list[str], **spec) -> dict:
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": {"name": name, "namespace": namespace, "labels": {TEST_LABEL: "true"}},
-        "spec": {"secretName": name + "-tls", "dnsNames": hosts, "issuerRef": {"kind": "ClusterIssuer", "name": "platykus-default"}, **spec},
+        "spec": {
+            "secretName": name + "-tls",
+            "dnsNames": hosts,
+            "issuerRef": {"kind": "ClusterIssuer", "name": "platykus-default"},
+            **spec,
+        },
     }
 
 
 def issued(lab, namespace: str, secret: str) -> x509.Certificate:
-    data = wait_for("Secret %s/%s with tls.crt" % (namespace, secret), lambda: _secret_data(lab, namespace, secret, "tls.crt"))
+    data = wait_for(
+        "Secret %s/%s with tls.crt" % (namespace, secret), lambda: _secret_data(lab, namespace, secret, "tls.crt")
+    )
     return x509.load_pem_x509_certificate(data)
 
 
@@ -203,7 +215,12 @@ def test_short_certificate_is_renewed_before_expiry(lab, platform_ca, tenants_on
 
 
 def test_tenants_cannot_make_issuers_or_cluster_wide_objects(lab, tenants_onboarded):
-    for kind in ("issuers.cert-manager.io", "clusterissuers.cert-manager.io", "secretstores.external-secrets.io", "clustersecretstores.external-secrets.io"):
+    for kind in (
+        "issuers.cert-manager.io",
+        "clusterissuers.cert-manager.io",
+        "secretstores.external-secrets.io",
+        "clustersecretstores.external-secrets.io",
+    ):
         proc = as_developer(lab, "acme", "auth", "can-i", "create", kind, "-n", "acme-prod", check=False)
         assert proc.stdout.strip() == "no", kind
     for kind in ("certificates.cert-manager.io", "externalsecrets.external-secrets.io"):
@@ -216,7 +233,9 @@ def test_tenants_cannot_make_issuers_or_cluster_wide_objects(lab, tenants_onboar
 def test_tenant_secret_is_synced_and_follows_updates(lab, admin, tenant_keys):
     sm = boto3.client("secretsmanager", **admin)
     put_secret(sm, "platykus/acme/db", "first")
-    as_developer(lab, "acme", "apply", "-f", "-", input=yaml.safe_dump(external_secret("acme-prod", "db", "platykus/acme/db")))
+    as_developer(
+        lab, "acme", "apply", "-f", "-", input=yaml.safe_dump(external_secret("acme-prod", "db", "platykus/acme/db"))
+    )
     wait_for("Secret acme-prod/db", lambda: _secret_data(lab, "acme-prod", "db", "password") == b"first")
 
     put_secret(sm, "platykus/acme/db", "second")
@@ -256,7 +275,12 @@ def test_tenant_bucket_is_encrypted_private_tagged_and_isolated(lab, admin, tena
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert tags["platykus.io/tenant"] == "acme" and tags["platykus.io/cost-center"] == "cc-1001"
 

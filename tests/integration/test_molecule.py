@@ -8,11 +8,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
+from standin_charts import ChartServer, build_repository
+
 from platykus_lab.cluster import COMPONENTS, Lab
 from platykus_lab.config import bin_dir
-from standin_charts import ChartServer, build_repository
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

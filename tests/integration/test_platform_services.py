@@ -42,7 +42,10 @@ class Converged:
 def helm_list(lab) -> dict[str, dict]:
     out = subprocess.run(
         [str(lab.lab.binaries / "helm"), "list", "--all-namespaces", "--all", "-o", "json"],
-        env=lab.env, capture_output=True, text=True, check=True,
+        env=lab.env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return {release["name"]: release for release in json.loads(out or "[]")}
 
@@ -187,7 +190,8 @@ def test_pin_bump_upgrades_exactly_that_release(lab, converged):
     before = helm_list(lab)
     run = lab.playbook(
         "site.yml",
-        "--tags", "observability",
+        "--tags",
+        "observability",
         extra_vars={
             "platykus_chart_mirror": converged.mirror,
             "platykus_service_overrides": lab_overrides(**{BUMP_SERVICE: {"version": BUMP_VERSION}}),
@@ -205,12 +209,15 @@ def test_pin_bump_upgrades_exactly_that_release(lab, converged):
 def test_switching_a_service_off_uninstalls_it(lab, converged):
     run = lab.playbook(
         "site.yml",
-        "--tags", "storage",
+        "--tags",
+        "storage",
         extra_vars={"platykus_chart_mirror": converged.mirror, "platykus_services_disabled": ["minio"]},
     )
     assert run.ok, run.output[-4000:]
     after = helm_list(lab)
     assert "minio" not in after
     assert "local-path-provisioner" in after
-    assert lab.kubectl("get", "configmap", "-n", "platykus-storage", "minio-platykus-values", check=False).returncode != 0
+    assert (
+        lab.kubectl("get", "configmap", "-n", "platykus-storage", "minio-platykus-values", check=False).returncode != 0
+    )
     assert lab.kubectl("get", "deployment", "-n", "platykus-storage", "minio-standin", check=False).returncode != 0

@@ -9,13 +9,11 @@ import copy
 import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-
-from conftest import LAB_INVENTORY, ROOT, run_module
+from conftest import LAB_INVENTORY, run_module
 
 pytestmark = pytest.mark.lab
 
@@ -80,7 +78,10 @@ def test_onboarding_creates_every_object(lab, onboarded):
         roles = {r["metadata"]["name"] for r in lab.get_json("roles", "-n", ns)["items"]}
         assert {"tenant-admin", "tenant-developer", "tenant-viewer"} <= roles
         policies = lab.get_json("networkpolicies", "-n", ns)["items"]
-        assert any(p["spec"].get("podSelector") == {} and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"} for p in policies)
+        assert any(
+            p["spec"].get("podSelector") == {} and set(p["spec"].get("policyTypes", [])) == {"Ingress", "Egress"}
+            for p in policies
+        )
         assert lab.get_json("resourcequota", "tenant-quota", "-n", ns)["spec"]["hard"]
         assert lab.get_json("limitrange", "tenant-limits", "-n", ns)["spec"]["limits"]
     quota = lab.get_json("resourcequota", "tenant-quota", "-n", "acme-prod")["spec"]["hard"]
@@ -100,7 +101,9 @@ def test_second_run_changes_nothing(lab, onboarded):
 
 def test_tenant_roles_grant_and_deny_on_the_api_server(lab, onboarded):
     def can(verb, resource, ns, group, user="someone"):
-        return lab.kubectl("auth", "can-i", verb, resource, "-n", ns, f"--as={user}", f"--as-group={group}", check=False).stdout.strip()
+        return lab.kubectl(
+            "auth", "can-i", verb, resource, "-n", ns, f"--as={user}", f"--as-group={group}", check=False
+        ).stdout.strip()
 
     assert can("create", "deployments", "acme-dev", "acme-devs") == "yes"
     assert can("get", "secrets", "globex-prod", "acme-admins").startswith("no")
@@ -114,7 +117,15 @@ def test_pod_over_quota_is_rejected_in_a_tenant_namespace(lab, onboarded):
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "too-big", "namespace": "initech-dev"},
-        "spec": {"containers": [{"name": "a", "image": "registry.invalid/a:1", "resources": {"requests": {"cpu": "3", "memory": "7Gi"}, "limits": {"cpu": "3", "memory": "7Gi"}}}]},
+        "spec": {
+            "containers": [
+                {
+                    "name": "a",
+                    "image": "registry.invalid/a:1",
+                    "resources": {"requests": {"cpu": "3", "memory": "7Gi"}, "limits": {"cpu": "3", "memory": "7Gi"}},
+                }
+            ]
+        },
     }
     rejected = lab.apply(pod, check=False)
     assert rejected.returncode != 0
@@ -138,7 +149,9 @@ def test_weakened_role_fails_the_audit_naming_the_check(lab, onboarded):
         audit = lab.playbook("playbooks/verify-tenants.yml", extra_vars={"tenant": "globex"})
         assert audit.returncode != 0
         assert "isolation checks failed" in audit.output
-        failing = re.findall(r"(MTB-[\d.]+|CIS-[\d.]+)[^\n]*globex[^\n]*developer[^\n]*resourcequotas[^\n]*", audit.output)
+        failing = re.findall(
+            r"(MTB-[\d.]+|CIS-[\d.]+)[^\n]*globex[^\n]*developer[^\n]*resourcequotas[^\n]*", audit.output
+        )
         assert failing or re.search(r"FAIL[^\n]*resourcequota", audit.output, re.I), audit.output
     finally:
         restored = lab.playbook("playbooks/tenant-onboarding.yml", extra_vars={"tenant": "globex"})
@@ -257,12 +270,16 @@ def test_offboarding_refuses_while_volumes_exist_unless_forced(lab, onboarded):
 
 def test_offboarding_removes_that_tenant_only(lab, onboarded):
     others_before = {k: v for k, v in snapshot(lab).items() if "initech" not in k}
-    run = lab.playbook("playbooks/tenant-offboarding.yml", extra_vars={"tenant": "initech", "confirm": "initech", "force": True})
+    run = lab.playbook(
+        "playbooks/tenant-offboarding.yml", extra_vars={"tenant": "initech", "confirm": "initech", "force": True}
+    )
     assert run.ok, run.output
     lab.kubectl("wait", "--for=delete", "namespace/initech-dev", "--timeout=90s", check=False)
     assert lab.kubectl("get", "namespace", "initech-dev", check=False).returncode != 0
     after = snapshot(lab)
     assert {k: v for k, v in after.items() if "initech" not in k} == others_before
     assert not [k for k in after if "initech" in k]
-    again = lab.playbook("playbooks/tenant-offboarding.yml", extra_vars={"tenant": "initech", "confirm": "initech", "force": True})
+    again = lab.playbook(
+        "playbooks/tenant-offboarding.yml", extra_vars={"tenant": "initech", "confirm": "initech", "force": True}
+    )
     assert again.ok and again.changed == 0, again.output

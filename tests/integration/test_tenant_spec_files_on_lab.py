@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import LAB_INVENTORY
 
 pytestmark = pytest.mark.lab
@@ -31,11 +30,18 @@ def laughs(levels: int, width: int = 10) -> str:
 
 BAD_FILES = [
     ("alias bomb", laughs(9), "its aliases (*name) expand it past 10000 YAML nodes"),
-    ("too many aliases", "name: mallory\nplan: &p small\nx: [" + ", ".join(["*p"] * 150) + "]\n", "more than 100 alias uses"),
+    (
+        "too many aliases",
+        "name: mallory\nplan: &p small\nx: [" + ", ".join(["*p"] * 150) + "]\n",
+        "more than 100 alias uses",
+    ),
     ("empty file", "", "is empty; write one tenant per file as a mapping"),
     ("list", "- name: mallory\n  plan: small\n- name: trudy\n  plan: small\n", "holds a list, not a tenant"),
-    ("two documents", "name: mallory\nplan: small\n---\nname: trudy\nplan: small\n",
-     "holds more than one YAML document (separated by '---')"),
+    (
+        "two documents",
+        "name: mallory\nplan: small\n---\nname: trudy\nplan: small\n",
+        "holds more than one YAML document (separated by '---')",
+    ),
 ]
 
 

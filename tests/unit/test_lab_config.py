@@ -11,13 +11,26 @@ from platykus_lab import build, config
 def test_default_pools_are_three_m5_xlarge_across_three_zones():
     nodes = config.node_objects(config.DEFAULT_NODE_POOLS, "v1.34.4")
     assert len(nodes) == 3
-    assert {n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes} == {"us-east-1a", "us-east-1b", "us-east-1c"}
+    assert {n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes} == {
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1c",
+    }
     assert {n["metadata"]["labels"]["node.kubernetes.io/instance-type"] for n in nodes} == {"m5.xlarge"}
 
 
 def test_node_labels_capacity_and_kwok_annotation():
     pools = config.parse_node_pools(
-        [{"name": "spot", "count": 2, "instance_type": "m5.2xlarge", "zones": ["eu-west-1a"], "capacity": {"cpu": "8", "memory": "32Gi"}, "capacity_type": "spot"}]
+        [
+            {
+                "name": "spot",
+                "count": 2,
+                "instance_type": "m5.2xlarge",
+                "zones": ["eu-west-1a"],
+                "capacity": {"cpu": "8", "memory": "32Gi"},
+                "capacity_type": "spot",
+            }
+        ]
     )
     node = config.node_objects(pools, "v1.34.4")[1]
     labels = node["metadata"]["labels"]
@@ -33,16 +46,96 @@ def test_node_labels_capacity_and_kwok_annotation():
     "pool, field",
     [
         ("not a mapping", "[0]"),
-        ({"name": "Bad_Name", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}}, "[0].name"),
-        ({"name": "a", "count": -1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}}, "[0].count"),
-        ({"name": "a", "count": True, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}}, "[0].count"),
-        ({"name": "a", "count": 1, "instance_type": "", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}}, "[0].instance_type"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": [], "capacity": {"cpu": "2", "memory": "8Gi"}}, "[0].zones"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2"}}, "[0].capacity"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "two", "memory": "8Gi"}}, "[0].capacity.cpu"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "-8Gi"}}, "[0].capacity.memory"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}, "capacity_type": "reserved"}, "[0].capacity_type"),
-        ({"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}, "size": 3}, "[0]: unknown keys"),
+        (
+            {
+                "name": "Bad_Name",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+            },
+            "[0].name",
+        ),
+        (
+            {
+                "name": "a",
+                "count": -1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+            },
+            "[0].count",
+        ),
+        (
+            {
+                "name": "a",
+                "count": True,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+            },
+            "[0].count",
+        ),
+        (
+            {"name": "a", "count": 1, "instance_type": "", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}},
+            "[0].instance_type",
+        ),
+        (
+            {
+                "name": "a",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": [],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+            },
+            "[0].zones",
+        ),
+        (
+            {"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2"}},
+            "[0].capacity",
+        ),
+        (
+            {
+                "name": "a",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "two", "memory": "8Gi"},
+            },
+            "[0].capacity.cpu",
+        ),
+        (
+            {
+                "name": "a",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "-8Gi"},
+            },
+            "[0].capacity.memory",
+        ),
+        (
+            {
+                "name": "a",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+                "capacity_type": "reserved",
+            },
+            "[0].capacity_type",
+        ),
+        (
+            {
+                "name": "a",
+                "count": 1,
+                "instance_type": "m5.large",
+                "zones": ["a"],
+                "capacity": {"cpu": "2", "memory": "8Gi"},
+                "size": 3,
+            },
+            "[0]: unknown keys",
+        ),
     ],
 )
 def test_bad_pools_name_the_field(pool, field):
@@ -52,7 +145,13 @@ def test_bad_pools_name_the_field(pool, field):
 
 
 def test_duplicate_pool_names_are_refused():
-    pool = {"name": "a", "count": 1, "instance_type": "m5.large", "zones": ["a"], "capacity": {"cpu": "2", "memory": "8Gi"}}
+    pool = {
+        "name": "a",
+        "count": 1,
+        "instance_type": "m5.large",
+        "zones": ["a"],
+        "capacity": {"cpu": "2", "memory": "8Gi"},
+    }
     with pytest.raises(config.LabConfigError, match=r"\[1\]\.name: pool 'a' is defined twice"):
         config.parse_node_pools([pool, dict(pool)])
 
@@ -61,7 +160,19 @@ def test_pools_read_from_inventory(tmp_path):
     group_vars = tmp_path / "group_vars" / "all"
     group_vars.mkdir(parents=True)
     (group_vars / "cluster.yml").write_text(
-        yaml.safe_dump({"platykus_lab_node_pools": [{"name": "x", "count": 4, "instance_type": "c5.large", "zones": ["z1", "z2"], "capacity": {"cpu": "2", "memory": "4Gi"}}]})
+        yaml.safe_dump(
+            {
+                "platykus_lab_node_pools": [
+                    {
+                        "name": "x",
+                        "count": 4,
+                        "instance_type": "c5.large",
+                        "zones": ["z1", "z2"],
+                        "capacity": {"cpu": "2", "memory": "4Gi"},
+                    }
+                ]
+            }
+        )
     )
     pools = config.node_pools_from_inventory(tmp_path)
     assert pools[0].count == 4 and pools[0].instance_type == "c5.large"

@@ -6,7 +6,14 @@ import pytest
 
 from platykus_lab import health
 
-PORTS = {"etcd_client": 20001, "etcd_peer": 20002, "apiserver": 20003, "controller_manager": 20004, "scheduler": 20005, "kwok": 20006}
+PORTS = {
+    "etcd_client": 20001,
+    "etcd_peer": 20002,
+    "apiserver": 20003,
+    "controller_manager": 20004,
+    "scheduler": 20005,
+    "kwok": 20006,
+}
 
 
 @pytest.mark.parametrize(
@@ -32,7 +39,11 @@ CURRENT = "https://127.0.0.1:20003"
     [
         ({"pid": 7, "upstream": CURRENT}, 7, None),
         # The API server moved while this controller-manager kept dialling the old port.
-        ({"pid": 7, "upstream": "https://127.0.0.1:29999"}, 7, "dials https://127.0.0.1:29999, but the current endpoint is " + CURRENT),
+        (
+            {"pid": 7, "upstream": "https://127.0.0.1:29999"},
+            7,
+            "dials https://127.0.0.1:29999, but the current endpoint is " + CURRENT,
+        ),
         # A record of another process (pid reused, or started by hand) says nothing about this one.
         ({"pid": 8, "upstream": CURRENT}, 7, "started without a record of the endpoint it dials"),
         (None, 7, "started without a record of the endpoint it dials"),
@@ -43,9 +54,14 @@ def test_endpoint_problem(record, pid, expected):
 
 
 def test_failure_names_the_failing_checks():
-    body = b"[+]ping ok\n[-]etcd failed: reason withheld\n[+]log ok\n[-]poststarthook/rbac failed\nreadyz check failed\n"
+    body = (
+        b"[+]ping ok\n[-]etcd failed: reason withheld\n[+]log ok\n[-]poststarthook/rbac failed\nreadyz check failed\n"
+    )
     message = health.failure("https://127.0.0.1:1/readyz", 500, body)
-    assert message == "https://127.0.0.1:1/readyz answered 500: [-]etcd failed: reason withheld; [-]poststarthook/rbac failed"
+    assert (
+        message
+        == "https://127.0.0.1:1/readyz answered 500: [-]etcd failed: reason withheld; [-]poststarthook/rbac failed"
+    )
 
 
 def test_failure_when_nothing_answers():

@@ -13,7 +13,8 @@ from ansible_collections.platykus.platform.plugins.module_utils import _report_r
 def _check(report, name):
     if not isinstance(report, dict) or "window" not in report or "currency" not in report:
         raise AnsibleFilterError(
-            "%s: expected the 'report' returned by platykus.platform.usage_report (register it and pass result.report)" % name
+            "%s: expected the 'report' returned by platykus.platform.usage_report (register it and pass result.report)"
+            % name
         )
     return report
 

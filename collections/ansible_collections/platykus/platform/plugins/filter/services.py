@@ -75,7 +75,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._services import
 )
 
 
-def _service_plan(catalog, stages, provider, parameters=None, settings=None, disabled=None, overrides=None, mirror=None):
+def _service_plan(
+    catalog, stages, provider, parameters=None, settings=None, disabled=None, overrides=None, mirror=None
+):
     try:
         # Only the declared parameters are read (and so templated) from the host's variables.
         resolved = resolve_parameters(dict(parameters or {}), settings or {})
@@ -103,7 +105,9 @@ def _stage_plan(releases, stage):
     try:
         return stage_plan(list(releases), stage)
     except (KeyError, TypeError) as err:
-        raise AnsibleFilterError(f"Failed to plan stage '{stage}': releases must come from service_plan ({err})") from err
+        raise AnsibleFilterError(
+            f"Failed to plan stage '{stage}': releases must come from service_plan ({err})"
+        ) from err
 
 
 class FilterModule:

@@ -23,7 +23,8 @@ pass one whose ``call`` is a fake API server); acting as a tenant role goes thro
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_access import (
     SAR_API_VERSION,

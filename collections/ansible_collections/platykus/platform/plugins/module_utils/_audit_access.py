@@ -12,8 +12,9 @@ SubjectAccessReviews are not stored, so this writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     ANY_NAMESPACE,

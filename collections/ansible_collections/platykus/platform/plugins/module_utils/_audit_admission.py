@@ -17,8 +17,9 @@ Every create is ``dryRun=All``: nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._app_audit import hostname_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (

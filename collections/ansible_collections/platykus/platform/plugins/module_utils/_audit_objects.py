@@ -47,7 +47,7 @@ class Listing:
     error: str | None
 
     @classmethod
-    def of(cls, client: KubeClient, api_version: str, kind: str, namespace: str) -> "Listing":
+    def of(cls, client: KubeClient, api_version: str, kind: str, namespace: str) -> Listing:
         return cls(*listed(client, api_version, kind, namespace))
 
     def names(self) -> str:

@@ -13,9 +13,10 @@ that no tenant wants any more are deleted when ``prune`` is true.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 
@@ -73,8 +74,13 @@ def budget_name(tenant: str) -> str:
     return BUDGET_PREFIX + tenant
 
 
-def desired_budget(tenant: str, amount: Any, currency: str, cost_center: str | None = None,
-                   cost_center_tag: str = DEFAULT_COST_CENTER_TAG) -> dict:
+def desired_budget(
+    tenant: str,
+    amount: Any,
+    currency: str,
+    cost_center: str | None = None,
+    cost_center_tag: str = DEFAULT_COST_CENTER_TAG,
+) -> dict:
     """The ``Budget`` structure for create_budget/update_budget."""
     budget = {
         "BudgetName": budget_name(tenant),
@@ -97,18 +103,32 @@ def subscribers(emails: Iterable[str] = (), sns_topics: Iterable[str] = ()) -> l
 def desired_notifications(thresholds: Mapping[str, Any]) -> list[dict]:
     """An ACTUAL notification per threshold and a FORECASTED one at ``exceeded`` (percent of the limit)."""
     notes = [
-        {"NotificationType": "ACTUAL", "ComparisonOperator": "GREATER_THAN", "Threshold": float(value),
-         "ThresholdType": "PERCENTAGE"}
+        {
+            "NotificationType": "ACTUAL",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": float(value),
+            "ThresholdType": "PERCENTAGE",
+        }
         for value in sorted(thresholds.values(), key=lambda item: Decimal(str(item)))
     ]
-    notes.append({"NotificationType": "FORECASTED", "ComparisonOperator": "GREATER_THAN",
-                  "Threshold": float(thresholds["exceeded"]), "ThresholdType": "PERCENTAGE"})
+    notes.append(
+        {
+            "NotificationType": "FORECASTED",
+            "ComparisonOperator": "GREATER_THAN",
+            "Threshold": float(thresholds["exceeded"]),
+            "ThresholdType": "PERCENTAGE",
+        }
+    )
     return notes
 
 
 def _note_key(note: Mapping[str, Any]) -> tuple:
-    return (note["NotificationType"], note["ComparisonOperator"], Decimal(str(note["Threshold"])),
-            note.get("ThresholdType", "PERCENTAGE"))
+    return (
+        note["NotificationType"],
+        note["ComparisonOperator"],
+        Decimal(str(note["Threshold"])),
+        note.get("ThresholdType", "PERCENTAGE"),
+    )
 
 
 def _subscriber_key(sub: Mapping[str, Any]) -> tuple:
@@ -147,7 +167,9 @@ def _aws(verb: str, target: str, call: Callable[..., Any], missing: str | None =
         raise PlatykusError("Failed to %s %s: %s" % (verb, target, redact_text(err))) from err
 
 
-def _paged(verb: str, target: str, call: Callable[..., Any], items: str, missing: str | None = None, **kwargs: Any) -> list:
+def _paged(
+    verb: str, target: str, call: Callable[..., Any], items: str, missing: str | None = None, **kwargs: Any
+) -> list:
     """Every item of a paged Describe call (``missing``: as :func:`_aws`, no pages at all)."""
     found: list = []
     token = None
@@ -181,8 +203,14 @@ def caller_account(sts_client: Any) -> str:
 
 def _existing(client: Any, account_id: str) -> dict[str, dict]:
     """Our budgets (``platykus-*``) by name; an account without any budget answers NotFoundException."""
-    budgets = _paged("describe_budgets", "AWS Budgets", client.describe_budgets, "Budgets",
-                     missing="NotFoundException", AccountId=account_id)
+    budgets = _paged(
+        "describe_budgets",
+        "AWS Budgets",
+        client.describe_budgets,
+        "Budgets",
+        missing="NotFoundException",
+        AccountId=account_id,
+    )
     return {budget["BudgetName"]: budget for budget in budgets if budget["BudgetName"].startswith(BUDGET_PREFIX)}
 
 
@@ -191,7 +219,9 @@ def _wanted(tenants: Iterable[Mapping[str, Any]], cost_center_tag: str) -> dict[
     wanted = {}
     for tenant in tenants:
         if tenant.get("budget") is not None:
-            budget = desired_budget(tenant["name"], tenant["budget"], tenant["currency"], tenant.get("cost_center"), cost_center_tag)
+            budget = desired_budget(
+                tenant["name"], tenant["budget"], tenant["currency"], tenant.get("cost_center"), cost_center_tag
+            )
             wanted[budget["BudgetName"]] = budget
     return wanted
 
@@ -222,8 +252,14 @@ class _BudgetSync:
     def create(self, name: str, budget: dict) -> None:
         self.changes.created.append(name)
         self._diff(name, {}, _budget_view(budget))
-        self._write("create_budget", name, Budget=budget,
-                    NotificationsWithSubscribers=[{"Notification": note, "Subscribers": self.subs} for note in self.notes.values()])
+        self._write(
+            "create_budget",
+            name,
+            Budget=budget,
+            NotificationsWithSubscribers=[
+                {"Notification": note, "Subscribers": self.subs} for note in self.notes.values()
+            ],
+        )
 
     def update(self, name: str, current: dict, budget: dict) -> None:
         touched = _budget_view(current) != _budget_view(budget)
@@ -239,13 +275,21 @@ class _BudgetSync:
         self._write("delete_budget", name, BudgetName=name)
 
     def _sync_notifications(self, name: str) -> bool:
-        notes = _paged("describe_notifications_for_budget", "AWS Budget %s" % name, self.client.describe_notifications_for_budget,
-                       "Notifications", AccountId=self.account_id, BudgetName=name)
+        notes = _paged(
+            "describe_notifications_for_budget",
+            "AWS Budget %s" % name,
+            self.client.describe_notifications_for_budget,
+            "Notifications",
+            AccountId=self.account_id,
+            BudgetName=name,
+        )
         have = {_note_key(note): note for note in notes}
         for key in sorted(set(have) - set(self.notes)):
             self._write("delete_notification", name, BudgetName=name, Notification=have[key])
         for key in sorted(set(self.notes) - set(have)):
-            self._write("create_notification", name, BudgetName=name, Notification=self.notes[key], Subscribers=self.subs)
+            self._write(
+                "create_notification", name, BudgetName=name, Notification=self.notes[key], Subscribers=self.subs
+            )
         touched = set(have) != set(self.notes)
         for key in sorted(set(self.notes) & set(have)):
             try:
@@ -257,9 +301,15 @@ class _BudgetSync:
         return touched
 
     def _sync_subscribers(self, name: str, note: Mapping[str, Any]) -> bool:
-        page = _aws("describe_subscribers_for_notification", "AWS Budget %s" % name,
-                    self.client.describe_subscribers_for_notification,
-                    AccountId=self.account_id, BudgetName=name, Notification=dict(note), MaxResults=PAGE_SIZE)
+        page = _aws(
+            "describe_subscribers_for_notification",
+            "AWS Budget %s" % name,
+            self.client.describe_subscribers_for_notification,
+            AccountId=self.account_id,
+            BudgetName=name,
+            Notification=dict(note),
+            MaxResults=PAGE_SIZE,
+        )
         present = {_subscriber_key(sub) for sub in page.get("Subscribers", [])}
         for sub in sorted(self.wanted_subs - present):
             self._write("create_subscriber", name, BudgetName=name, Notification=note, Subscriber=_subscription(sub))
@@ -268,9 +318,17 @@ class _BudgetSync:
         return present != self.wanted_subs
 
 
-def sync_budgets(client: Any, account_id: str, tenants: Iterable[Mapping[str, Any]], thresholds: Mapping[str, Any],
-                 emails: Iterable[str] = (), sns_topics: Iterable[str] = (), cost_center_tag: str = DEFAULT_COST_CENTER_TAG,
-                 prune: bool = True, check_mode: bool = False) -> BudgetChanges:
+def sync_budgets(
+    client: Any,
+    account_id: str,
+    tenants: Iterable[Mapping[str, Any]],
+    thresholds: Mapping[str, Any],
+    emails: Iterable[str] = (),
+    sns_topics: Iterable[str] = (),
+    cost_center_tag: str = DEFAULT_COST_CENTER_TAG,
+    prune: bool = True,
+    check_mode: bool = False,
+) -> BudgetChanges:
     """Make the account's ``platykus-*`` budgets match ``tenants`` (dicts with name, budget, currency, cost_center).
 
     Tenants without a budget get none (and lose theirs when ``prune``). In check mode nothing is written

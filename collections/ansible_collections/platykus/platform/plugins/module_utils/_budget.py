@@ -15,9 +15,10 @@ objects to write. The module applies them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
@@ -52,12 +53,15 @@ def validate_thresholds(raw: Any, field_name: str = "thresholds") -> dict[str, D
     if raw is None:
         return dict(DEFAULT_THRESHOLDS)
     if not isinstance(raw, Mapping):
-        raise PlatykusError("%s: expected a mapping like {notice: 50, warning: 80, exceeded: 100}" % field_name,
-                            field=field_name)
+        raise PlatykusError(
+            "%s: expected a mapping like {notice: 50, warning: 80, exceeded: 100}" % field_name, field=field_name
+        )
     unknown = sorted(set(raw) - set(DEFAULT_THRESHOLDS))
     if unknown:
-        raise PlatykusError("%s: unknown key(s) %s; use notice, warning and exceeded" % (field_name, ", ".join(unknown)),
-                            field="%s.%s" % (field_name, unknown[0]))
+        raise PlatykusError(
+            "%s: unknown key(s) %s; use notice, warning and exceeded" % (field_name, ", ".join(unknown)),
+            field="%s.%s" % (field_name, unknown[0]),
+        )
     result = dict(DEFAULT_THRESHOLDS)
     for key, value in raw.items():
         where = "%s.%s" % (field_name, key)
@@ -87,7 +91,9 @@ def _level(percent: Decimal, thresholds: Mapping[str, Decimal]) -> int:
     return level
 
 
-def evaluate(spent: Decimal, forecast: Decimal, budget: Decimal | None, thresholds: Mapping[str, Decimal] | None = None) -> BudgetEvaluation:
+def evaluate(
+    spent: Decimal, forecast: Decimal, budget: Decimal | None, thresholds: Mapping[str, Decimal] | None = None
+) -> BudgetEvaluation:
     """The status of one tenant; percentages are unrounded Decimals."""
     thresholds = thresholds or DEFAULT_THRESHOLDS
     if budget is None or budget <= 0:
@@ -102,7 +108,9 @@ def _money(value: Any) -> str:
     return str(Decimal(str(value)).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def namespace_annotations(tenant: Mapping[str, Any], status: BudgetEvaluation, currency: str, as_of: str) -> dict[str, str]:
+def namespace_annotations(
+    tenant: Mapping[str, Any], status: BudgetEvaluation, currency: str, as_of: str
+) -> dict[str, str]:
     """The annotations recording a tenant's budget state on each of its namespaces (money to the cent)."""
     annotations = {
         BUDGET_STATUS_ANNOTATION: status.status,
@@ -112,7 +120,9 @@ def namespace_annotations(tenant: Mapping[str, Any], status: BudgetEvaluation, c
     }
     if tenant.get("budget") is not None:
         annotations[BUDGET_ANNOTATION_PREFIX + "limit"] = "%s %s" % (_money(tenant["budget"]), currency)
-        annotations[BUDGET_ANNOTATION_PREFIX + "percent"] = str(Decimal(str(status.percent_used)).quantize(_CENT, rounding=ROUND_HALF_UP))
+        annotations[BUDGET_ANNOTATION_PREFIX + "percent"] = str(
+            Decimal(str(status.percent_used)).quantize(_CENT, rounding=ROUND_HALF_UP)
+        )
     return annotations
 
 
@@ -121,8 +131,15 @@ def namespace_patch(namespace: str, annotations: Mapping[str, str]) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "annotations": dict(annotations)}}
 
 
-def budget_event(namespace: str, tenant: str, previous: str | None, status: BudgetEvaluation, line: Mapping[str, Any],
-                 currency: str, as_of: str) -> dict:
+def budget_event(
+    namespace: str,
+    tenant: str,
+    previous: str | None,
+    status: BudgetEvaluation,
+    line: Mapping[str, Any],
+    currency: str,
+    as_of: str,
+) -> dict:
     """A core/v1 Event on the namespace recording one status change."""
     rising = previous not in STATUSES or STATUSES.index(status.status) > STATUSES.index(previous)
     digest = hashlib.sha256(("%s/%s/%s/%s" % (namespace, previous, status.status, as_of)).encode()).hexdigest()[:10]
@@ -167,7 +184,9 @@ def _pods_limit(quota: Mapping[str, Any], field_name: str) -> int | None:
     return None if value is None else int(parse_quantity(value, field_name))
 
 
-def quota_enforcement(quota: Mapping[str, Any] | None, exceeded: bool, enforce: bool, running_pods: int | None) -> tuple[str, dict | None]:
+def quota_enforcement(
+    quota: Mapping[str, Any] | None, exceeded: bool, enforce: bool, running_pods: int | None
+) -> tuple[str, dict | None]:
     """What to do with a tenant namespace's ``tenant-quota``: ``(action, apply body or None)``.
 
     action is one of ``lower``, ``keep`` (already lowered), ``restore``, ``none``, ``missing``.
@@ -182,7 +201,11 @@ def quota_enforcement(quota: Mapping[str, Any] | None, exceeded: bool, enforce: 
     annotations = meta.get("annotations") or {}
     original = annotations.get(BUDGET_ORIGINAL_PODS_ANNOTATION)
     current = _pods_limit(quota, where)
-    base = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": meta["name"], "namespace": meta["namespace"]}}
+    base = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+    }
     if enforce and exceeded:
         if running_pods is None:
             raise PlatykusError("cannot enforce the budget on %s: the number of running pods is unknown" % where)
@@ -226,8 +249,14 @@ class BudgetPlan:
     quota_patches: list = field(default_factory=list)
 
 
-def plan(report: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]], quotas: Mapping[str, Mapping[str, Any]],
-         running_pods: Mapping[str, int], thresholds: Mapping[str, Decimal] | None = None, enforce: bool = False) -> BudgetPlan:
+def plan(
+    report: Mapping[str, Any],
+    namespaces: Mapping[str, Mapping[str, Any]],
+    quotas: Mapping[str, Mapping[str, Any]],
+    running_pods: Mapping[str, int],
+    thresholds: Mapping[str, Decimal] | None = None,
+    enforce: bool = False,
+) -> BudgetPlan:
     """Everything tenant_budget writes for a usage report.
 
     ``namespaces`` maps name to the Namespace as read; ``quotas`` maps namespace to its ``tenant-quota``;
@@ -244,8 +273,12 @@ def plan(report: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
         tenant_plan = TenantPlan(
             tenant=line["name"],
             status=status.status,
-            percent_used=None if status.percent_used is None else float(status.percent_used.quantize(_CENT, ROUND_HALF_UP)),
-            forecast_percent=None if status.forecast_percent is None else float(status.forecast_percent.quantize(_CENT, ROUND_HALF_UP)),
+            percent_used=None
+            if status.percent_used is None
+            else float(status.percent_used.quantize(_CENT, ROUND_HALF_UP)),
+            forecast_percent=None
+            if status.forecast_percent is None
+            else float(status.forecast_percent.quantize(_CENT, ROUND_HALF_UP)),
         )
         annotations = namespace_annotations(line, status, currency, as_of)
         for ns_name in line.get("namespaces", []):
@@ -256,7 +289,11 @@ def plan(report: Mapping[str, Any], namespaces: Mapping[str, Mapping[str, Any]],
             previous = ((ns.get("metadata") or {}).get("annotations") or {}).get(BUDGET_STATUS_ANNOTATION)
             tenant_plan.previous[ns_name] = previous
             result.namespace_patches.append(namespace_patch(ns_name, annotations))
-            if status.status != NO_BUDGET and previous != status.status and not (previous is None and status.status == "ok"):
+            if (
+                status.status != NO_BUDGET
+                and previous != status.status
+                and not (previous is None and status.status == "ok")
+            ):
                 result.events.append(budget_event(ns_name, line["name"], previous, status, line, currency, as_of))
             action, body = quota_enforcement(
                 quotas.get(ns_name), status.status == "exceeded", enforce, running_pods.get(ns_name)

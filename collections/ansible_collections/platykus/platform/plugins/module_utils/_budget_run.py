@@ -10,8 +10,9 @@ manager. Check mode dry-runs the applies and predicts the Events and AWS Budgets
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_budgets import (
     budgets_clients,
@@ -22,7 +23,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._aws_budgets imp
 from ansible_collections.platykus.platform.plugins.module_utils._budget import BudgetPlan, plan, validate_thresholds
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary, object_key
-from ansible_collections.platykus.platform.plugins.module_utils._names import BUDGET_FIELD_MANAGER, QUOTA_NAME, TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    BUDGET_FIELD_MANAGER,
+    QUOTA_NAME,
+    TENANT_LABEL,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import usage_report
 
 # Pods that still hold a place in the quota: everything not finished.
@@ -44,14 +49,18 @@ def running_pods(client: Any, quotas: Mapping[str, Mapping[str, Any]], namespace
 def _read(client: Any, report: Mapping[str, Any], enforce: bool) -> tuple[dict, dict, dict]:
     """Tenant namespaces by name, their ``tenant-quota`` by namespace, and (to enforce) their running pods."""
     namespaces = {ns["metadata"]["name"]: ns for ns in client.list_all("v1", "Namespace", label_selector=TENANT_LABEL)}
-    quotas = {q["metadata"]["namespace"]: q
-              for q in client.list_all("v1", "ResourceQuota", field_selector="metadata.name=%s" % QUOTA_NAME)}
+    quotas = {
+        q["metadata"]["namespace"]: q
+        for q in client.list_all("v1", "ResourceQuota", field_selector="metadata.name=%s" % QUOTA_NAME)
+    }
     wanted = [ns for line in report.get("tenants", []) for ns in line.get("namespaces", []) if ns in namespaces]
     counts = running_pods(client, quotas, wanted) if enforce else {}
     return namespaces, quotas, counts
 
 
-def _write(client: Any, budget_plan: BudgetPlan, current: dict, check_mode: bool, diff: bool) -> tuple[BatchSummary, BatchSummary]:
+def _write(
+    client: Any, budget_plan: BudgetPlan, current: dict, check_mode: bool, diff: bool
+) -> tuple[BatchSummary, BatchSummary]:
     for event in budget_plan.events:
         if not check_mode:
             client.create(event)
@@ -63,17 +72,32 @@ def _write(client: Any, budget_plan: BudgetPlan, current: dict, check_mode: bool
 
 
 def _aws_tenants(report: Mapping[str, Any]) -> list[dict]:
-    return [dict(name=line["name"], budget=line.get("budget"), currency=report["currency"], cost_center=line.get("cost_center"))
-            for line in report.get("tenants", [])]
+    return [
+        dict(
+            name=line["name"],
+            budget=line.get("budget"),
+            currency=report["currency"],
+            cost_center=line.get("cost_center"),
+        )
+        for line in report.get("tenants", [])
+    ]
 
 
-def _sync_aws(aws: Mapping[str, Any], report: Mapping[str, Any], thresholds: Mapping[str, Any], check_mode: bool) -> Any:
+def _sync_aws(
+    aws: Mapping[str, Any], report: Mapping[str, Any], thresholds: Mapping[str, Any], check_mode: bool
+) -> Any:
     budgets, sts = budgets_clients(aws.get("region") or "us-east-1", aws.get("endpoint_url"))
     account_id = aws.get("account_id") or caller_account(sts)
     notify = aws.get("notify") or {}
     return sync_budgets(
-        budgets, account_id, _aws_tenants(report), thresholds, notify.get("emails") or [], notify.get("sns_topics") or [],
-        cost_center_tag=aws.get("cost_center_tag") or "cost-center", prune=aws.get("prune", True) is not False,
+        budgets,
+        account_id,
+        _aws_tenants(report),
+        thresholds,
+        notify.get("emails") or [],
+        notify.get("sns_topics") or [],
+        cost_center_tag=aws.get("cost_center_tag") or "cost-center",
+        prune=aws.get("prune", True) is not False,
         check_mode=check_mode,
     )
 
@@ -84,13 +108,19 @@ def _report(params: Mapping[str, Any], client: Any) -> Mapping[str, Any]:
     return usage_report(params, lambda: client)
 
 
-def run_budgets(params: Mapping[str, Any], connect: Callable[[], Any], check_mode: bool = False, diff: bool = False,
-                warn: Callable[[str], None] = lambda message: None) -> dict:
+def run_budgets(
+    params: Mapping[str, Any],
+    connect: Callable[[], Any],
+    check_mode: bool = False,
+    diff: bool = False,
+    warn: Callable[[str], None] = lambda message: None,
+) -> dict:
     """tenant_budget's result for ``params`` (its options); ``warn`` receives what could not be checked."""
     thresholds = validate_thresholds(params.get("thresholds"))
     if params.get("report") is None and not params.get("prices"):
-        raise PlatykusError("prices: required when report is not given; pass report from usage_report or prices",
-                            field="prices")
+        raise PlatykusError(
+            "prices: required when report is not given; pass report from usage_report or prices", field="prices"
+        )
     aws = params.get("aws_budgets") or {}
     if aws.get("enabled"):
         require_boto3()  # before anything is written to the cluster
@@ -111,8 +141,13 @@ def run_budgets(params: Mapping[str, Any], connect: Callable[[], Any], check_mod
     diffs = ns_summary.diffs + quota_summary.diffs
     if aws.get("enabled"):
         changes = _sync_aws(aws, report, thresholds, check_mode)
-        result["aws_budgets"] = dict(created=changes.created, updated=changes.updated, deleted=changes.deleted,
-                                     unchanged=changes.unchanged, warnings=changes.warnings)
+        result["aws_budgets"] = dict(
+            created=changes.created,
+            updated=changes.updated,
+            deleted=changes.deleted,
+            unchanged=changes.unchanged,
+            warnings=changes.warnings,
+        )
         result["changed"] = result["changed"] or changes.changed
         for warning in changes.warnings:
             warn(warning)

@@ -11,9 +11,10 @@ nodes, for example): tenant pods do not land there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
@@ -70,7 +71,7 @@ class CapacityReport:
 
 def _number(value: Decimal) -> str:
     value = value.quantize(Decimal("0.01")).normalize()
-    return "{:f}".format(value)
+    return f"{value:f}"
 
 
 def human(resource: str, value: Decimal) -> str:

@@ -17,17 +17,18 @@ import copy
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     FIELD_MANAGER,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text
 
 try:
     import urllib3
@@ -114,7 +115,7 @@ class Resource:
     verbs: tuple[str, ...] = ()
 
 
-def client_factory(params: dict) -> Callable[[], "KubeClient"]:
+def client_factory(params: dict) -> Callable[[], KubeClient]:
     """A zero-argument connector, so modules validate their input before any connection is made."""
 
     def connect() -> KubeClient:
@@ -194,7 +195,7 @@ class KubeClient:
     @classmethod
     def from_kubeconfig(
         cls, kubeconfig: str | None = None, context: str | None = None, timeout: float = 30.0, retries: int = 3
-    ) -> "KubeClient":
+    ) -> KubeClient:
         if not HAS_KUBERNETES:
             raise PlatykusError("the Python 'kubernetes' library is required: %s" % KUBERNETES_IMPORT_ERROR)
         path = (
@@ -218,7 +219,7 @@ class KubeClient:
         configuration.retries = False
         return cls(_k8s_client.ApiClient(configuration), timeout=timeout, retries=retries)
 
-    def impersonate(self, user: str, group: str | None = None) -> "KubeClient":
+    def impersonate(self, user: str, group: str | None = None) -> KubeClient:
         """A client on the same cluster and credentials that acts as ``user`` (in ``group``) through
         the Impersonate-* headers; the API server adds system:authenticated. The caller's identity
         needs ``impersonate`` on users and groups."""
@@ -371,18 +372,21 @@ class KubeClient:
         token = None
         path = self.path(api_version, kind, namespace)
         while True:
-            page = self.checked(
-                "list",
-                describe(kind, namespace=namespace),
-                "GET",
-                path,
-                query={
-                    "limit": page_size,
-                    "continue": token,
-                    "labelSelector": label_selector,
-                    "fieldSelector": field_selector,
-                },
-            ) or {}
+            page = (
+                self.checked(
+                    "list",
+                    describe(kind, namespace=namespace),
+                    "GET",
+                    path,
+                    query={
+                        "limit": page_size,
+                        "continue": token,
+                        "labelSelector": label_selector,
+                        "fieldSelector": field_selector,
+                    },
+                )
+                or {}
+            )
             for item in page.get("items", []):
                 item.setdefault("apiVersion", api_version)
                 item.setdefault("kind", kind)
@@ -412,10 +416,16 @@ class KubeClient:
         return self.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
 
     # -- writes -----------------------------------------------------------------------------------
-    def apply_one(self, obj: dict, field_manager: str = FIELD_MANAGER, dry_run: bool = False, force: bool = True) -> dict:
+    def apply_one(
+        self, obj: dict, field_manager: str = FIELD_MANAGER, dry_run: bool = False, force: bool = True
+    ) -> dict:
         meta = obj.get("metadata") or {}
         path = self.path(obj["apiVersion"], obj["kind"], meta.get("namespace"), meta["name"])
-        query = {"fieldManager": field_manager, "force": "true" if force else None, "dryRun": "All" if dry_run else None}
+        query = {
+            "fieldManager": field_manager,
+            "force": "true" if force else None,
+            "dryRun": "All" if dry_run else None,
+        }
         return self.checked(
             "dry-run apply" if dry_run else "apply",
             describe(obj["kind"], meta["name"], meta.get("namespace")),
@@ -515,7 +525,9 @@ class KubeClient:
             # Read every object before writing any, so "created" means "absent before this run",
             # as in check mode: controllers fill new namespaces (e.g. the default ServiceAccount) meanwhile.
             befores = self._befores(pool, ordered, current)
-            new_namespaces = {o["metadata"]["name"] for o in scoped if o["kind"] == "Namespace" and befores[object_key(o)] is None}
+            new_namespaces = {
+                o["metadata"]["name"] for o in scoped if o["kind"] == "Namespace" and befores[object_key(o)] is None
+            }
             predicted = self._predict(pool, ordered, befores, new_namespaces, field_manager)
             if dry_run:
                 return predicted
@@ -531,7 +543,9 @@ class KubeClient:
             except KubeApiError as err:
                 return err
             before = befores[key]
-            return ApplyResult(key=key, before=before, after=after, changed=before is None or normalize(before) != normalize(after))
+            return ApplyResult(
+                key=key, before=before, after=after, changed=before is None or normalize(before) != normalize(after)
+            )
 
         outcomes = list(pool.map(one, ordered))
         refused = [str(item) for item in outcomes if isinstance(item, KubeApiError)]
@@ -589,13 +603,18 @@ class KubeClient:
                 o
                 for o in missing
                 if o not in scoped
-                and (o["metadata"].get("namespace") in existing_namespaces or o["metadata"].get("namespace") not in planned_namespaces)
+                and (
+                    o["metadata"].get("namespace") in existing_namespaces
+                    or o["metadata"].get("namespace") not in planned_namespaces
+                )
             ]
             found.update(self._get_found(pool, rest))
         return {key: found[key] for key in wanted if key in found}
 
     def _get_found(self, pool: ThreadPoolExecutor, objects: list[dict]) -> dict[str, dict]:
-        return {object_key(obj): item for obj, item in zip(objects, pool.map(self._get_obj, objects)) if item is not None}
+        return {
+            object_key(obj): item for obj, item in zip(objects, pool.map(self._get_obj, objects)) if item is not None
+        }
 
 
 @dataclass
@@ -609,7 +628,7 @@ class BatchSummary:
     diffs: list = field(default_factory=list)
 
     @classmethod
-    def from_results(cls, results: list[ApplyResult], with_diff: bool = False) -> "BatchSummary":
+    def from_results(cls, results: list[ApplyResult], with_diff: bool = False) -> BatchSummary:
         summary = cls()
         for res in results:
             if not res.changed:

@@ -21,9 +21,10 @@ Every number is held as a ``Decimal`` built from its text, so ``0.096`` stays ex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import CURRENCIES
@@ -42,8 +43,16 @@ MAX_CPU_RAM_WEIGHT = Decimal(1000)
 
 _TOP_LEVEL_KEYS = frozenset(
     (
-        "currency", "cpu_ram_weight", "spot_discount", "instance_types", "storage_classes",
-        "default_storage_class", "loadbalancer_hourly", "region", "source", "retrieved",
+        "currency",
+        "cpu_ram_weight",
+        "spot_discount",
+        "instance_types",
+        "storage_classes",
+        "default_storage_class",
+        "loadbalancer_hourly",
+        "region",
+        "source",
+        "retrieved",
     )
 )
 _INSTANCE_KEYS = frozenset(("hourly", "spot_hourly", "spot_discount"))
@@ -108,7 +117,9 @@ def _price(value: Any, field_name: str, maximum: Decimal, unit: str) -> Decimal:
     fix = "write the price in currency units %s, like 0.096" % unit
     number = _number(value, field_name, fix)
     if number < 0:
-        raise PlatykusError("%s: %s is negative; prices are zero or more (%s)" % (field_name, value, unit), field=field_name)
+        raise PlatykusError(
+            "%s: %s is negative; prices are zero or more (%s)" % (field_name, value, unit), field=field_name
+        )
     if number > maximum:
         raise PlatykusError(
             "%s: %s is more than %s %s, which is surely a mistake (a monthly price written as %s?); "
@@ -131,7 +142,9 @@ def validate_weight(value: Any, field_name: str = "cpu_ram_weight") -> Decimal:
     fix = "set it to how many GiB-hours one core-hour is worth, like 7.46 (OpenCost's default ratio)"
     number = _number(value, field_name, fix)
     if not Decimal(0) < number <= MAX_CPU_RAM_WEIGHT:
-        raise PlatykusError("%s: %s is outside (0, %s]; %s" % (field_name, value, MAX_CPU_RAM_WEIGHT, fix), field=field_name)
+        raise PlatykusError(
+            "%s: %s is outside (0, %s]; %s" % (field_name, value, MAX_CPU_RAM_WEIGHT, fix), field=field_name
+        )
     return number
 
 
@@ -149,7 +162,8 @@ def validate_currency(value: Any, field_name: str) -> str:
 def _check_shape(raw: Any, field_name: str) -> None:
     if not isinstance(raw, Mapping):
         raise PlatykusError(
-            "%s: expected a mapping like {currency: USD, instance_types: {...}}, got %s" % (field_name, type(raw).__name__),
+            "%s: expected a mapping like {currency: USD, instance_types: {...}}, got %s"
+            % (field_name, type(raw).__name__),
             field=field_name,
         )
     unknown = sorted(set(raw) - _TOP_LEVEL_KEYS)
@@ -159,8 +173,10 @@ def _check_shape(raw: Any, field_name: str) -> None:
             field="%s.%s" % (field_name, unknown[0]),
         )
     if "currency" not in raw:
-        raise PlatykusError("%s.currency: missing; set it to the ISO 4217 code of the prices, like USD" % field_name,
-                            field="%s.currency" % field_name)
+        raise PlatykusError(
+            "%s.currency: missing; set it to the ISO 4217 code of the prices, like USD" % field_name,
+            field="%s.currency" % field_name,
+        )
 
 
 def _catalog_weight(raw: Mapping[str, Any], field_name: str, override: Any) -> Decimal:
@@ -177,8 +193,10 @@ def _instance_price(entry: Any, where: str) -> InstancePrice:
         entry = {"hourly": entry}
     unknown = sorted(set(entry) - _INSTANCE_KEYS)
     if unknown:
-        raise PlatykusError("%s.%s: unknown key; known keys are hourly, spot_hourly, spot_discount"
-                            % (where, unknown[0]), field="%s.%s" % (where, unknown[0]))
+        raise PlatykusError(
+            "%s.%s: unknown key; known keys are hourly, spot_hourly, spot_discount" % (where, unknown[0]),
+            field="%s.%s" % (where, unknown[0]),
+        )
     if "hourly" not in entry:
         raise PlatykusError("%s.hourly: missing; set the on-demand price per hour" % where, field="%s.hourly" % where)
     hourly = _price(entry["hourly"], "%s.hourly" % where, MAX_INSTANCE_HOURLY, "per hour")
@@ -200,16 +218,23 @@ def _instance_price(entry: Any, where: str) -> InstancePrice:
 def _instance_types(raw: Mapping[str, Any], field_name: str) -> dict[str, InstancePrice]:
     types_raw = raw.get("instance_types") or {}
     if not isinstance(types_raw, Mapping):
-        raise PlatykusError("%s.instance_types: expected a mapping of instance type to hourly price" % field_name,
-                            field="%s.instance_types" % field_name)
-    return {str(name): _instance_price(entry, "%s.instance_types[%s]" % (field_name, name)) for name, entry in types_raw.items()}
+        raise PlatykusError(
+            "%s.instance_types: expected a mapping of instance type to hourly price" % field_name,
+            field="%s.instance_types" % field_name,
+        )
+    return {
+        str(name): _instance_price(entry, "%s.instance_types[%s]" % (field_name, name))
+        for name, entry in types_raw.items()
+    }
 
 
 def _storage_classes(raw: Mapping[str, Any], field_name: str) -> dict[str, Decimal]:
     classes_raw = raw.get("storage_classes") or {}
     if not isinstance(classes_raw, Mapping):
-        raise PlatykusError("%s.storage_classes: expected a mapping of storage class to price per GiB-month" % field_name,
-                            field="%s.storage_classes" % field_name)
+        raise PlatykusError(
+            "%s.storage_classes: expected a mapping of storage class to price per GiB-month" % field_name,
+            field="%s.storage_classes" % field_name,
+        )
     classes = {
         str(name): _price(value, "%s.storage_classes[%s]" % (field_name, name), MAX_STORAGE_GIB_MONTH, "per GiB-month")
         for name, value in classes_raw.items()
@@ -240,7 +265,9 @@ def validate_prices(raw: Any, field_name: str = "prices", cpu_ram_weight: Any = 
     storage_classes = _storage_classes(raw, field_name)
     lb = None
     if raw.get("loadbalancer_hourly") is not None:
-        lb = _price(raw["loadbalancer_hourly"], "%s.loadbalancer_hourly" % field_name, MAX_LOADBALANCER_HOURLY, "per hour")
+        lb = _price(
+            raw["loadbalancer_hourly"], "%s.loadbalancer_hourly" % field_name, MAX_LOADBALANCER_HOURLY, "per hour"
+        )
     return PriceCatalog(
         currency=currency,
         cpu_ram_weight=weight,

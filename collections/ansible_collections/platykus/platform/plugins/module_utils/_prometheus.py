@@ -11,8 +11,9 @@ out of the URL here, so no request, message or result carries them; every URL sh
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError
@@ -22,10 +23,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text, redact_url, split_userinfo
 
 # Averages over the window, evaluated at its end; %(range)s is the window length in seconds.
-PROMQL_CPU = 'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[%(range)ds]))'
-PROMQL_MEMORY = (
-    'sum by (namespace, pod) (avg_over_time(container_memory_working_set_bytes{container!="",container!="POD"}[%(range)ds]))'
+PROMQL_CPU = (
+    'sum by (namespace, pod) (rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[%(range)ds]))'
 )
+PROMQL_MEMORY = 'sum by (namespace, pod) (avg_over_time(container_memory_working_set_bytes{container!="",container!="POD"}[%(range)ds]))'
 TIMEOUT_SECONDS = 60
 
 Fetch = Callable[[str], bytes]
@@ -45,8 +46,10 @@ def prometheus_endpoint(params: Mapping[str, Any]) -> PrometheusEndpoint:
     """The endpoint from the module options; refuses credentials given twice (in the URL and as options)."""
     raw = params.get("prometheus_url")
     if not raw:
-        raise PlatykusError("prometheus_url: required when usage_source is prometheus; set it like http://prometheus:9090",
-                            field="prometheus_url")
+        raise PlatykusError(
+            "prometheus_url: required when usage_source is prometheus; set it like http://prometheus:9090",
+            field="prometheus_url",
+        )
     url, user, password = split_userinfo(raw)
     username, token = params.get("prometheus_username"), params.get("prometheus_bearer_token")
     if user is not None and (username or token):
@@ -70,13 +73,21 @@ def http_fetch(endpoint: PrometheusEndpoint, timeout: float = TIMEOUT_SECONDS) -
 
     def fetch(url: str) -> bytes:
         try:
-            response = open_url(url, method="GET", timeout=timeout, headers=headers, url_username=endpoint.username,
-                                url_password=endpoint.password, force_basic_auth=endpoint.username is not None)
+            response = open_url(
+                url,
+                method="GET",
+                timeout=timeout,
+                headers=headers,
+                url_username=endpoint.username,
+                url_password=endpoint.password,
+                force_basic_auth=endpoint.username is not None,
+            )
             return response.read()
         except (OSError, ValueError, UrlConnectionError) as err:
             # urllib's own text may quote the URL; neither may show credentials.
-            raise PlatykusError("prometheus_url: GET %s failed: %s" % (redact_url(url), redact_text(err)),
-                                field="prometheus_url") from err
+            raise PlatykusError(
+                "prometheus_url: GET %s failed: %s" % (redact_url(url), redact_text(err)), field="prometheus_url"
+            ) from err
 
     return fetch
 
@@ -87,8 +98,9 @@ def prometheus_query(url: str, query: str, time: str, fetch: Fetch) -> Any:
     try:
         return json.loads(fetch(full))
     except ValueError as err:
-        raise PlatykusError("prometheus_url: %s did not answer with JSON: %s" % (redact_url(url), err),
-                            field="prometheus_url") from err
+        raise PlatykusError(
+            "prometheus_url: %s did not answer with JSON: %s" % (redact_url(url), err), field="prometheus_url"
+        ) from err
 
 
 def window_queries(seconds: int) -> tuple[str, str]:

@@ -16,7 +16,8 @@ match today: it also covers kinds added later, so only the same (or a wider) wil
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 WILDCARD = "*"
 _ALL_SUBRESOURCES_PREFIX = "*/"

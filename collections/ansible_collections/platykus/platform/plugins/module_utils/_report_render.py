@@ -13,12 +13,29 @@ import csv
 import html
 import io
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 CSV_COLUMNS = (
-    "line", "name", "tenant", "core_hours", "gib_hours", "storage_gib_hours", "loadbalancer_hours",
-    "cpu", "memory", "storage", "loadbalancer", "idle", "platform", "total",
-    "budget", "percent_used", "forecast", "forecast_percent", "status",
+    "line",
+    "name",
+    "tenant",
+    "core_hours",
+    "gib_hours",
+    "storage_gib_hours",
+    "loadbalancer_hours",
+    "cpu",
+    "memory",
+    "storage",
+    "loadbalancer",
+    "idle",
+    "platform",
+    "total",
+    "budget",
+    "percent_used",
+    "forecast",
+    "forecast_percent",
+    "status",
 )
 
 
@@ -34,24 +51,55 @@ def _rows(report: Mapping[str, Any]) -> list[dict]:
     rows = []
     for tenant in report.get("tenants", []):
         row = {"line": "tenant", "name": tenant["name"], "tenant": tenant["name"]}
-        keys = ("core_hours", "gib_hours", "storage_gib_hours", "loadbalancer_hours",
-                "budget", "percent_used", "forecast", "forecast_percent", "status")
+        keys = (
+            "core_hours",
+            "gib_hours",
+            "storage_gib_hours",
+            "loadbalancer_hours",
+            "budget",
+            "percent_used",
+            "forecast",
+            "forecast_percent",
+            "status",
+        )
         row.update({key: tenant.get(key) for key in keys})
         row.update(tenant["cost"])
         rows.append(row)
     for ns in report.get("namespaces", []):
-        row = {"line": "namespace:%s" % ns["category"], "name": ns["name"], "tenant": ns.get("tenant"), "forecast": ns.get("forecast")}
+        row = {
+            "line": "namespace:%s" % ns["category"],
+            "name": ns["name"],
+            "tenant": ns.get("tenant"),
+            "forecast": ns.get("forecast"),
+        }
         row.update({key: ns.get(key) for key in ("core_hours", "gib_hours", "storage_gib_hours", "loadbalancer_hours")})
         row.update(ns["cost"])
         rows.append(row)
     idle = report.get("idle")
     if idle:
-        rows.append({"line": "idle", "name": "idle", "core_hours": idle["core_hours"], "gib_hours": idle["gib_hours"],
-                     "cpu": idle["cost"]["cpu"], "memory": idle["cost"]["memory"], "total": idle["cost"]["total"]})
+        rows.append(
+            {
+                "line": "idle",
+                "name": "idle",
+                "core_hours": idle["core_hours"],
+                "gib_hours": idle["gib_hours"],
+                "cpu": idle["cost"]["cpu"],
+                "memory": idle["cost"]["memory"],
+                "total": idle["cost"]["total"],
+            }
+        )
     for item in report.get("unpriced", []):
-        rows.append({"line": "unpriced", "name": "%s/%s" % (item["kind"], item["name"]), "core_hours": item.get("core_hours"),
-                     "gib_hours": item.get("gib_hours"), "storage_gib_hours": item.get("storage_gib_hours"),
-                     "loadbalancer_hours": item.get("loadbalancer_hours"), "status": item.get("reason")})
+        rows.append(
+            {
+                "line": "unpriced",
+                "name": "%s/%s" % (item["kind"], item["name"]),
+                "core_hours": item.get("core_hours"),
+                "gib_hours": item.get("gib_hours"),
+                "storage_gib_hours": item.get("storage_gib_hours"),
+                "loadbalancer_hours": item.get("loadbalancer_hours"),
+                "status": item.get("reason"),
+            }
+        )
     return rows
 
 
@@ -89,9 +137,26 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     ]
     for t in report.get("tenants", []):
         c = t["cost"]
-        lines.append("| %s |" % " | ".join(_md_escape(v) for v in (
-            t["name"], c["cpu"], c["memory"], c["storage"], c["loadbalancer"], c["idle"], c["platform"], c["total"],
-            t["budget"], t["percent_used"], t["forecast"], t["status"])))
+        lines.append(
+            "| %s |"
+            % " | ".join(
+                _md_escape(v)
+                for v in (
+                    t["name"],
+                    c["cpu"],
+                    c["memory"],
+                    c["storage"],
+                    c["loadbalancer"],
+                    c["idle"],
+                    c["platform"],
+                    c["total"],
+                    t["budget"],
+                    t["percent_used"],
+                    t["forecast"],
+                    t["status"],
+                )
+            )
+        )
     lines += [
         "",
         "## Namespaces",
@@ -100,9 +165,22 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for ns in report.get("namespaces", []):
-        lines.append("| %s |" % " | ".join(_md_escape(v) for v in (
-            ns["name"], ns["category"], ns.get("tenant") or "", ns["core_hours"], ns["gib_hours"],
-            ns["storage_gib_hours"], ns["loadbalancer_hours"], ns["cost"]["total"])))
+        lines.append(
+            "| %s |"
+            % " | ".join(
+                _md_escape(v)
+                for v in (
+                    ns["name"],
+                    ns["category"],
+                    ns.get("tenant") or "",
+                    ns["core_hours"],
+                    ns["gib_hours"],
+                    ns["storage_gib_hours"],
+                    ns["loadbalancer_hours"],
+                    ns["cost"]["total"],
+                )
+            )
+        )
     idle = report.get("idle", {})
     platform = report.get("platform", {})
     total = report.get("total", {})
@@ -110,12 +188,19 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "",
         "## Cluster",
         "",
-        "- Nodes %s, storage %s, load balancers %s: **%s %s** (forecast %s)" % (
-            _fmt(total.get("nodes")), _fmt(total.get("storage")), _fmt(total.get("loadbalancer")),
-            _fmt(total.get("cost")), cur, _fmt(total.get("forecast"))),
-        "- Idle: %s (%s shared to tenants)" % (_fmt(idle.get("cost", {}).get("total")), _fmt(idle.get("shared_to_tenants"))),
-        "- Platform: %s (%s shared to tenants)" % (_fmt(platform.get("cost", {}).get("total")),
-                                                   _fmt(platform.get("shared_to_tenants"))),
+        "- Nodes %s, storage %s, load balancers %s: **%s %s** (forecast %s)"
+        % (
+            _fmt(total.get("nodes")),
+            _fmt(total.get("storage")),
+            _fmt(total.get("loadbalancer")),
+            _fmt(total.get("cost")),
+            cur,
+            _fmt(total.get("forecast")),
+        ),
+        "- Idle: %s (%s shared to tenants)"
+        % (_fmt(idle.get("cost", {}).get("total")), _fmt(idle.get("shared_to_tenants"))),
+        "- Platform: %s (%s shared to tenants)"
+        % (_fmt(platform.get("cost", {}).get("total")), _fmt(platform.get("shared_to_tenants"))),
     ]
     if report.get("unpriced"):
         lines += ["", "## Unpriced", ""]
@@ -152,19 +237,25 @@ def chart_svg(tenant: Mapping[str, Any], month_hours: float, width: int = 640, h
     for index, day in enumerate(daily):
         x = left + index * step
         bar_h = (day["cost"] / peak) * plot_h
-        parts.append('<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="bar"><title>%s: %s</title></rect>'
-                     % (x + step * 0.15, top + plot_h - bar_h, step * 0.7, bar_h, html.escape(day["date"]), _fmt(day["cost"])))
+        parts.append(
+            '<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" class="bar"><title>%s: %s</title></rect>'
+            % (x + step * 0.15, top + plot_h - bar_h, step * 0.7, bar_h, html.escape(day["date"]), _fmt(day["cost"]))
+        )
         if n <= 16 or index % max(1, n // 8) == 0:
-            parts.append('<text x="%.1f" y="%d" class="label" text-anchor="middle">%s</text>'
-                         % (x + step / 2, top + plot_h + 14, html.escape(day["date"][5:])))
+            parts.append(
+                '<text x="%.1f" y="%d" class="label" text-anchor="middle">%s</text>'
+                % (x + step / 2, top + plot_h + 14, html.escape(day["date"][5:]))
+            )
     if daily:
         points = " ".join("%.1f,%.1f" % (left + (i + 0.5) * step, y(d["cumulative"])) for i, d in enumerate(daily))
         parts.append('<polyline points="%s" class="cumulative"/>' % points)
     if pace:
         points = " ".join("%.1f,%.1f" % (left + (i + 0.5) * step, y(v)) for i, v in enumerate(pace))
         parts.append('<polyline points="%s" class="pace"/>' % points)
-    parts.append('<text x="%d" y="%d" class="label">bars: daily cost; line: cumulative; dashed: budget pace</text>'
-                 % (left, height - 4))
+    parts.append(
+        '<text x="%d" y="%d" class="label">bars: daily cost; line: cumulative; dashed: budget pace</text>'
+        % (left, height - 4)
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -196,32 +287,69 @@ def to_html(report: Mapping[str, Any], title: str | None = None) -> str:
     ]
     for t in report.get("tenants", []):
         c = t["cost"]
-        cells = "".join('<td class="n">%s</td>' % esc(_fmt(v)) for v in (
-            c["cpu"], c["memory"], c["storage"], c["loadbalancer"], c["idle"], c["platform"], c["total"],
-            t["budget"], t["percent_used"], t["forecast"]))
-        out.append('<tr><td>%s</td>%s<td class="%s">%s</td></tr>' % (esc(t["name"]), cells, esc(t["status"]), esc(t["status"])))
+        cells = "".join(
+            '<td class="n">%s</td>' % esc(_fmt(v))
+            for v in (
+                c["cpu"],
+                c["memory"],
+                c["storage"],
+                c["loadbalancer"],
+                c["idle"],
+                c["platform"],
+                c["total"],
+                t["budget"],
+                t["percent_used"],
+                t["forecast"],
+            )
+        )
+        out.append(
+            '<tr><td>%s</td>%s<td class="%s">%s</td></tr>' % (esc(t["name"]), cells, esc(t["status"]), esc(t["status"]))
+        )
     out.append("</table>")
     for t in report.get("tenants", []):
         out.append("<h3>%s</h3>" % esc(t["name"]))
         out.append(chart_svg(t, float(window["month_hours"])))
-    out.append("<h2>Namespaces</h2><table><tr><th>Namespace</th><th>Kind</th><th>Tenant</th><th>Core-hours</th>"
-               "<th>GiB-hours</th><th>Storage GiB-hours</th><th>LB hours</th><th>Total</th></tr>")
+    out.append(
+        "<h2>Namespaces</h2><table><tr><th>Namespace</th><th>Kind</th><th>Tenant</th><th>Core-hours</th>"
+        "<th>GiB-hours</th><th>Storage GiB-hours</th><th>LB hours</th><th>Total</th></tr>"
+    )
     for ns in report.get("namespaces", []):
-        cells = "".join('<td class="n">%s</td>' % esc(_fmt(v)) for v in (
-            ns["core_hours"], ns["gib_hours"], ns["storage_gib_hours"], ns["loadbalancer_hours"], ns["cost"]["total"]))
-        out.append("<tr><td>%s</td><td>%s</td><td>%s</td>%s</tr>"
-                   % (esc(ns["name"]), esc(ns["category"]), esc(ns.get("tenant") or ""), cells))
+        cells = "".join(
+            '<td class="n">%s</td>' % esc(_fmt(v))
+            for v in (
+                ns["core_hours"],
+                ns["gib_hours"],
+                ns["storage_gib_hours"],
+                ns["loadbalancer_hours"],
+                ns["cost"]["total"],
+            )
+        )
+        out.append(
+            "<tr><td>%s</td><td>%s</td><td>%s</td>%s</tr>"
+            % (esc(ns["name"]), esc(ns["category"]), esc(ns.get("tenant") or ""), cells)
+        )
     out.append("</table>")
     total = report.get("total", {})
     idle = report.get("idle", {})
-    out.append("<h2>Cluster</h2><p>Nodes %s, storage %s, load balancers %s: <b>%s %s</b>, forecast %s. Idle %s.</p>" % (
-        esc(_fmt(total.get("nodes"))), esc(_fmt(total.get("storage"))), esc(_fmt(total.get("loadbalancer"))),
-        esc(_fmt(total.get("cost"))), cur, esc(_fmt(total.get("forecast"))), esc(_fmt(idle.get("cost", {}).get("total")))))
+    out.append(
+        "<h2>Cluster</h2><p>Nodes %s, storage %s, load balancers %s: <b>%s %s</b>, forecast %s. Idle %s.</p>"
+        % (
+            esc(_fmt(total.get("nodes"))),
+            esc(_fmt(total.get("storage"))),
+            esc(_fmt(total.get("loadbalancer"))),
+            esc(_fmt(total.get("cost"))),
+            cur,
+            esc(_fmt(total.get("forecast"))),
+            esc(_fmt(idle.get("cost", {}).get("total"))),
+        )
+    )
     if report.get("unpriced"):
         out.append("<h2>Unpriced</h2><ul>")
         for item in report["unpriced"]:
-            out.append("<li>%s %s: %s; fix: %s</li>"
-                       % (esc(item["kind"]), esc(item["name"]), esc(item["reason"] or ""), esc(item["fix"] or "")))
+            out.append(
+                "<li>%s %s: %s; fix: %s</li>"
+                % (esc(item["kind"]), esc(item["name"]), esc(item["reason"] or ""), esc(item["fix"] or ""))
+            )
         out.append("</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"

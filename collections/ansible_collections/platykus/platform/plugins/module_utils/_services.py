@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
@@ -63,7 +64,9 @@ def _set_path(values: dict, path: str, value: Any) -> None:
 
 
 def _check_service(name: str, spec: dict, stages: list[str]) -> None:
-    missing = [key for key in ("chart", "repository", "version", "namespace", "stage", "providers") if not spec.get(key)]
+    missing = [
+        key for key in ("chart", "repository", "version", "namespace", "stage", "providers") if not spec.get(key)
+    ]
     if missing:
         raise PlatykusError(f"Service catalog entry '{name}' lacks {', '.join(missing)}", field=name)
     if spec["stage"] not in stages:
@@ -222,7 +225,9 @@ def _values(spec: dict, provider: str, irsa: dict | None, override: dict) -> dic
     return deep_merge(values, override.get("values") or {})
 
 
-def _release(name: str, spec: dict, provider: str, state: str, override: dict, mirror: str | None, irsa: dict | None) -> dict:
+def _release(
+    name: str, spec: dict, provider: str, state: str, override: dict, mirror: str | None, irsa: dict | None
+) -> dict:
     namespace = override.get("namespace") or spec["namespace"]
     repository = override.get("repository") or spec["repository"]
     chart_ref, chart_repo_url = _chart_source(spec["chart"], repository, mirror)

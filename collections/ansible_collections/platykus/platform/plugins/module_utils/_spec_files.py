@@ -35,7 +35,9 @@ MAX_ALIASES = 100
 MAX_NODES = 10_000
 MAX_DEPTH = 64
 SPEC_PATTERN = "*.yml"
-HOW_TO_WRITE = "write one tenant per file as a mapping, e.g. 'name: acme' and 'plan: small' on their own lines (docs/tenants.md)"
+HOW_TO_WRITE = (
+    "write one tenant per file as a mapping, e.g. 'name: acme' and 'plan: small' on their own lines (docs/tenants.md)"
+)
 
 
 class _Walk:
@@ -73,7 +75,9 @@ def _expanded_size(node: Any, walk: _Walk, depth: int = 0) -> int:
             )
         return walk.sizes[key]
     if key in walk.open:
-        raise PlatykusError(f"{walk.source}: an alias refers to the node that holds it (a recursive anchor)", field=walk.source)
+        raise PlatykusError(
+            f"{walk.source}: an alias refers to the node that holds it (a recursive anchor)", field=walk.source
+        )
     if depth > MAX_DEPTH:
         raise PlatykusError(f"{walk.source}: nested deeper than {MAX_DEPTH} levels; {HOW_TO_WRITE}", field=walk.source)
     walk.open.add(key)
@@ -103,7 +107,9 @@ def _check_shape(documents: list, source: str) -> Any:
     if isinstance(node, yaml.SequenceNode):
         raise PlatykusError(f"{source} holds a list, not a tenant; {HOW_TO_WRITE}", field=source)
     if isinstance(node, yaml.ScalarNode):
-        raise PlatykusError(f"{source} holds a single value ({node.value[:40]!r}), not a tenant; {HOW_TO_WRITE}", field=source)
+        raise PlatykusError(
+            f"{source} holds a single value ({node.value[:40]!r}), not a tenant; {HOW_TO_WRITE}", field=source
+        )
     if not node.value:
         raise PlatykusError(f"{source} holds an empty mapping; {HOW_TO_WRITE}", field=source)
     return node
@@ -158,7 +164,9 @@ def load_spec_dir(directory: str) -> list[dict]:
     if not os.path.exists(directory):
         return []
     if not os.path.isdir(directory):
-        raise PlatykusError(f"{directory} is not a directory; point it at the folder of tenant spec files", field=directory)
+        raise PlatykusError(
+            f"{directory} is not a directory; point it at the folder of tenant spec files", field=directory
+        )
     specs, problems = [], []
     for path in sorted(glob.glob(os.path.join(glob.escape(directory), SPEC_PATTERN))):
         try:

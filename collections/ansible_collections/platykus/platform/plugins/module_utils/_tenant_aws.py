@@ -84,7 +84,11 @@ class TenantAws:
 
     def secret_arn(self, pattern: str = "*") -> str:
         return "arn:%s:secretsmanager:%s:%s:secret:%s%s" % (
-            self.partition, self.region, self.account_id, self.secret_prefix, pattern
+            self.partition,
+            self.region,
+            self.account_id,
+            self.secret_prefix,
+            pattern,
         )
 
     def bucket_arn(self, suffix: str = "") -> str:
@@ -168,7 +172,8 @@ def check_hostname(scope: TenantAws, hostname: str) -> None:
         raise PlatykusError("hostname '%s' is not a valid DNS name" % hostname)
     if not name.endswith("." + scope.domain):
         raise PlatykusError(
-            "hostname '%s' is outside tenant '%s''s domain; use a name under %s" % (hostname, scope.tenant, scope.domain)
+            "hostname '%s' is outside tenant '%s''s domain; use a name under %s"
+            % (hostname, scope.tenant, scope.domain)
         )
 
 

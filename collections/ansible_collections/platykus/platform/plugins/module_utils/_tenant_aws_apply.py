@@ -76,7 +76,9 @@ def ensure_bucket(s3: Any, scope: TenantAws) -> bool:
     except ClientError as err:
         if _error_code(err) not in ("404", "NoSuchBucket", "NotFound"):
             raise
-        extra = {} if scope.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": scope.region}}
+        extra = (
+            {} if scope.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": scope.region}}
+        )
         s3.create_bucket(Bucket=scope.bucket, **extra)
         created = True
     s3.put_bucket_encryption(Bucket=scope.bucket, ServerSideEncryptionConfiguration=settings["encryption"])

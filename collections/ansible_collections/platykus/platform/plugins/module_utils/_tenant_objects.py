@@ -20,17 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
-    Environment,
-    NamespaceQuota,
-    Tenant,
-    format_quantity,
-)
-
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TENANT_READ, TENANT_WRITE
 from ansible_collections.platykus.platform.plugins.module_utils._app_policy import render_hostname_policy
 from ansible_collections.platykus.platform.plugins.module_utils._domains import namespace_annotations
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADOPTED_ANNOTATION,
     CI_SERVICE_ACCOUNT,
     COST_CENTER_LABEL,
     DISPLAY_NAME_ANNOTATION,
@@ -39,12 +32,18 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     PLAN_LABEL,
-    ADOPTED_ANNOTATION,
     QUOTA_NAME,
     ROLE_NAMES,
     SA_TOKEN_POLICY_NAME,
     SA_TOKEN_SECRET_TYPE,
     TENANT_LABEL,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TENANT_READ, TENANT_WRITE
+from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
+    Environment,
+    NamespaceQuota,
+    Tenant,
+    format_quantity,
 )
 
 READ = ("get", "list", "watch")

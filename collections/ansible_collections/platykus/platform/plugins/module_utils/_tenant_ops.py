@@ -11,14 +11,15 @@ result as a dict.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._capacity import check_capacity
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import (
-    BatchSummary,
     KUBE_ARGUMENT_SPEC,
+    BatchSummary,
     KubeApiError,
     KubeClient,
     object_key,
@@ -36,8 +37,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
 )
 from ansible_collections.platykus.platform.plugins.module_utils._rbac import binding_excess, excess_rules
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import (
-    quota_hard,
     container_limits,
+    quota_hard,
     render_tenancy_policies,
     render_tenant,
     render_tenant_quotas,

@@ -18,9 +18,10 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._domains import check_overlaps, validate_domains
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
@@ -689,7 +690,9 @@ def _validate_alerts(problems: _Problems, path: str, alerts: Any) -> Alerts | No
     """``alerts: {webhook_url, email}``: where Alertmanager sends the tenant's alerts (one at least)."""
     if alerts is None:
         return None
-    if not _is_mapping(problems, path, alerts, "{webhook_url: https://hooks.example.com/acme, email: ops@acme.example}"):
+    if not _is_mapping(
+        problems, path, alerts, "{webhook_url: https://hooks.example.com/acme, email: ops@acme.example}"
+    ):
         return None
     _check_keys(problems, path, alerts, ALERT_KEYS)
     before = len(problems.items)
@@ -698,7 +701,10 @@ def _validate_alerts(problems: _Problems, path: str, alerts: Any) -> Alerts | No
         problems.add(path, "names no receiver; set webhook_url, email or both, or leave alerts out")
     if webhook is not None and (not isinstance(webhook, str) or not _WEBHOOK.fullmatch(webhook)):
         # The value is not echoed: a webhook URL may carry a token.
-        problems.add("%s.webhook_url" % path, "is not an http(s) URL without user info; write it like https://hooks.example.com/acme")
+        problems.add(
+            "%s.webhook_url" % path,
+            "is not an http(s) URL without user info; write it like https://hooks.example.com/acme",
+        )
     if email is not None and (not isinstance(email, str) or not _EMAIL.fullmatch(email)):
         problems.add("%s.email" % path, "%r is not an email address; write it like ops@acme.example" % (email,))
     if len(problems.items) > before:
@@ -834,7 +840,9 @@ def _resolve_environments(
         values = resolve_quota(plan_values, tenant_overrides, env_overrides)
         if tenant_overrides or env_overrides:
             _check_plan_consistency(problems, env_path, values)
-        resolved.append(Environment(name=env_name, namespace="%s-%s" % (tenant_name, env_name), quota=_quota_from(values)))
+        resolved.append(
+            Environment(name=env_name, namespace="%s-%s" % (tenant_name, env_name), quota=_quota_from(values))
+        )
     return resolved
 
 

@@ -33,7 +33,8 @@ exact sums, so a column of rounded lines can differ from its rounded total by a 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._budget import validate_thresholds
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
@@ -76,8 +77,16 @@ def allocate(
     limits = validate_thresholds(thresholds)
     budgets = read_budgets(tenants, catalog.currency)
     owners = ownership(namespaces, platform_namespaces)
-    cluster = price_cluster(nodes=nodes, pods=pods, pvcs=pvcs, services=services, catalog=catalog, window=window,
-                            usage=usage or {}, unpriced=unpriced)
+    cluster = price_cluster(
+        nodes=nodes,
+        pods=pods,
+        pvcs=pvcs,
+        services=services,
+        catalog=catalog,
+        window=window,
+        usage=usage or {},
+        unpriced=unpriced,
+    )
     # Tenants with a spec but no namespace yet still get a line (a real zero, and their budget status).
     ledger = Ledger(owners, set(budgets) | set(owners.tenant.values()), idle=idle, platform=platform)
     for start, end in window.days():

@@ -11,7 +11,8 @@ it computes its report inline) share :data:`USAGE_ARGUMENT_SPEC`, :func:`usage_m
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC
@@ -77,7 +78,9 @@ def _cluster_objects(client: Any) -> dict[str, list]:
         nodes=client.list_all("v1", "Node"),
         pods=client.list_all("v1", "Pod"),
         pvcs=client.list_all("v1", "PersistentVolumeClaim"),
-        services=[svc for svc in client.list_all("v1", "Service") if (svc.get("spec") or {}).get("type") == "LoadBalancer"],
+        services=[
+            svc for svc in client.list_all("v1", "Service") if (svc.get("spec") or {}).get("type") == "LoadBalancer"
+        ],
         namespaces=client.list_all("v1", "Namespace"),
     )
 
@@ -87,7 +90,9 @@ def _prometheus_usage(endpoint: PrometheusEndpoint, window: Window, fetch: Fetch
     fetch = fetch or http_fetch(endpoint)
     cpu, memory = window_queries(max(1, int(window.hours * 3600)))
     at = "%d" % int(window.end.timestamp())
-    return usage_from_prometheus(prometheus_query(endpoint.url, cpu, at, fetch), prometheus_query(endpoint.url, memory, at, fetch))
+    return usage_from_prometheus(
+        prometheus_query(endpoint.url, cpu, at, fetch), prometheus_query(endpoint.url, memory, at, fetch)
+    )
 
 
 def usage_report(params: Mapping[str, Any], connect: Callable[[], Any], fetch: Fetch | None = None) -> dict:
@@ -97,8 +102,9 @@ def usage_report(params: Mapping[str, Any], connect: Callable[[], Any], fetch: F
     the HTTP GET to Prometheus (tests).
     """
     catalog = validate_prices(params["prices"], "prices", params.get("cpu_ram_weight"))
-    window = make_window(params.get("window_start"), params.get("window_end"), params.get("month_to_date", True),
-                         params.get("now"))
+    window = make_window(
+        params.get("window_start"), params.get("window_end"), params.get("month_to_date", True), params.get("now")
+    )
     source = params.get("usage_source") or "none"
     endpoint = prometheus_endpoint(params) if source == "prometheus" else None
     if source not in ("none", "metrics", "prometheus"):

@@ -11,10 +11,11 @@ kept with a None price and the ledger lists it as unpriced.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog, split_node_price
@@ -104,19 +105,30 @@ def _is_spot(labels: Mapping[str, str]) -> bool:
     return labels.get(KARPENTER_CAPACITY_LABEL) == "spot" or labels.get(EKS_CAPACITY_LABEL) == "SPOT"
 
 
-def _node_price(name: str, instance_type: str | None, spot: bool, catalog: PriceCatalog) -> tuple[Decimal | None, str | None, str | None]:
+def _node_price(
+    name: str, instance_type: str | None, spot: bool, catalog: PriceCatalog
+) -> tuple[Decimal | None, str | None, str | None]:
     """``(hourly, problem, fix)``: the price, or why there is none and how to add it."""
     if not instance_type:
-        return (None, "node '%s' has no %s label" % (name, INSTANCE_TYPE_LABEL),
-                "label it with its instance type and price that type in platykus_prices.instance_types")
+        return (
+            None,
+            "node '%s' has no %s label" % (name, INSTANCE_TYPE_LABEL),
+            "label it with its instance type and price that type in platykus_prices.instance_types",
+        )
     hourly = catalog.node_hourly(instance_type, spot)
     if hourly is not None:
         return hourly, None, None
     if instance_type not in catalog.instance_types:
-        return (None, "node '%s' has instance type '%s', which has no price" % (name, instance_type),
-                "add '%s' to platykus_prices.instance_types" % instance_type)
-    return (None, "node '%s' is a spot node of type '%s' and there is no spot price for it" % (name, instance_type),
-            "set platykus_prices.spot_discount or platykus_prices.instance_types['%s'].spot_hourly" % instance_type)
+        return (
+            None,
+            "node '%s' has instance type '%s', which has no price" % (name, instance_type),
+            "add '%s' to platykus_prices.instance_types" % instance_type,
+        )
+    return (
+        None,
+        "node '%s' is a spot node of type '%s' and there is no spot price for it" % (name, instance_type),
+        "set platykus_prices.spot_discount or platykus_prices.instance_types['%s'].spot_hourly" % instance_type,
+    )
 
 
 def _node(obj: Mapping[str, Any], catalog: PriceCatalog) -> Node:
@@ -126,19 +138,33 @@ def _node(obj: Mapping[str, Any], catalog: PriceCatalog) -> Node:
     status = obj.get("status") or {}
     capacity = status.get("capacity") or status.get("allocatable") or {}
     if capacity.get("cpu") is None or capacity.get("memory") is None:
-        raise PlatykusError("Node %s has no status.capacity cpu and memory; is it registered yet?" % name,
-                            field="nodes[%s].status.capacity" % name)
+        raise PlatykusError(
+            "Node %s has no status.capacity cpu and memory; is it registered yet?" % name,
+            field="nodes[%s].status.capacity" % name,
+        )
     cores = parse_quantity(capacity["cpu"], "Node %s status.capacity.cpu" % name)
     gib = parse_quantity(capacity["memory"], "Node %s status.capacity.memory" % name) / GIB
     instance_type = labels.get(INSTANCE_TYPE_LABEL)
     spot = _is_spot(labels)
     start, end = object_interval(obj, "Node")
     hourly, problem, fix = _node_price(name, instance_type, spot, catalog)
-    core_price, gib_price = (ZERO, ZERO) if hourly is None else split_node_price(hourly, cores, gib, catalog.cpu_ram_weight)
+    core_price, gib_price = (
+        (ZERO, ZERO) if hourly is None else split_node_price(hourly, cores, gib, catalog.cpu_ram_weight)
+    )
     return Node(
-        name=name, instance_type=instance_type, capacity_type="spot" if spot else "on-demand", zone=labels.get(ZONE_LABEL),
-        hourly=hourly, cores=cores, gib=gib, core_price=core_price, gib_price=gib_price, start=start, end=end,
-        problem=problem, fix=fix,
+        name=name,
+        instance_type=instance_type,
+        capacity_type="spot" if spot else "on-demand",
+        zone=labels.get(ZONE_LABEL),
+        hourly=hourly,
+        cores=cores,
+        gib=gib,
+        core_price=core_price,
+        gib_price=gib_price,
+        start=start,
+        end=end,
+        problem=problem,
+        fix=fix,
     )
 
 
@@ -146,8 +172,10 @@ def _nodes(objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window: 
     nodes = [_node(obj, catalog) for obj in objects]
     for node in nodes:
         if node.problem and unpriced == "fail" and window.overlaps(node.start, node.end):
-            raise PlatykusError("Failed to price the cluster: %s; %s %s" % (node.problem, node.fix, _OR_REPORT),
-                                field="prices.instance_types")
+            raise PlatykusError(
+                "Failed to price the cluster: %s; %s %s" % (node.problem, node.fix, _OR_REPORT),
+                field="prices.instance_types",
+            )
     return nodes
 
 
@@ -171,14 +199,20 @@ def _pods_by_node(objects: Iterable[Mapping[str, Any]], usage: Usage) -> dict[st
 def _volume(obj: Mapping[str, Any], catalog: PriceCatalog) -> Volume:
     status = obj.get("status") or {}
     spec = obj.get("spec") or {}
-    size = (status.get("capacity") or {}).get("storage") or ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    size = (status.get("capacity") or {}).get("storage") or ((spec.get("resources") or {}).get("requests") or {}).get(
+        "storage"
+    )
     gib = parse_quantity(size, "PersistentVolumeClaim %s status.capacity.storage" % ident(obj)) / GIB
     storage_class = spec.get("storageClassName")
     start, end = object_interval(obj, "PersistentVolumeClaim")
-    return Volume(metadata(obj)["namespace"], ident(obj), storage_class, gib, catalog.storage_gib_month(storage_class), start, end)
+    return Volume(
+        metadata(obj)["namespace"], ident(obj), storage_class, gib, catalog.storage_gib_month(storage_class), start, end
+    )
 
 
-def _volumes(objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window: Window, unpriced: str) -> list[Volume]:
+def _volumes(
+    objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window: Window, unpriced: str
+) -> list[Volume]:
     """Bound PVCs; an unpriced storage class fails here unless ``unpriced`` is report."""
     volumes = []
     for obj in objects:
@@ -188,14 +222,17 @@ def _volumes(objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window
         if volume.price is None and unpriced == "fail" and window.overlaps(volume.start, volume.end):
             raise PlatykusError(
                 "Failed to price the cluster: PersistentVolumeClaim %s uses storage class '%s', which has no price; "
-                "add it to platykus_prices.storage_classes %s" % (volume.name, volume.storage_class or "(default)", _OR_REPORT),
+                "add it to platykus_prices.storage_classes %s"
+                % (volume.name, volume.storage_class or "(default)", _OR_REPORT),
                 field="prices.storage_classes",
             )
         volumes.append(volume)
     return volumes
 
 
-def _balancers(objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window: Window, unpriced: str) -> list[Balancer]:
+def _balancers(
+    objects: Iterable[Mapping[str, Any]], catalog: PriceCatalog, window: Window, unpriced: str
+) -> list[Balancer]:
     """``type: LoadBalancer`` Services; a missing LoadBalancer price fails here unless ``unpriced`` is report."""
     balancers = []
     for obj in objects:

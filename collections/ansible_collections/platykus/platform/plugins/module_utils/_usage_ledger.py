@@ -13,10 +13,11 @@ hours and listed, never charged. Every amount is an exact Decimal; rounding is t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._prices import HOURS_PER_MONTH
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import Node, PodRun, PricedCluster
@@ -111,7 +112,12 @@ class Ledger:
         line = self.namespaces[pod.namespace]
         core_hours, gib_hours = pod.cores * hours, pod.gib * hours
         cpu_cost, mem_cost = core_hours * node.core_price, gib_hours * node.gib_price
-        for key, value in (("core_hours", core_hours), ("gib_hours", gib_hours), ("cpu", cpu_cost), ("memory", mem_cost)):
+        for key, value in (
+            ("core_hours", core_hours),
+            ("gib_hours", gib_hours),
+            ("cpu", cpu_cost),
+            ("memory", mem_cost),
+        ):
             line[key] += value
             used[key] += value
         day.cost[pod.namespace] += cpu_cost + mem_cost
@@ -120,11 +126,17 @@ class Ledger:
     def _count_unpriced_node(self, day: _Day, name: str, node: Node | None, pods: list[PodRun]) -> None:
         """Pods on a node that is gone (or unpriced): count their usage, charge nothing, say so."""
         if node is None:
-            line = self._unpriced_line("Node", name, instance_type=None,
-                                       reason="node '%s' no longer exists; its price is unknown" % name,
-                                       fix="run the report more often, or take history from Prometheus/OpenCost")
+            line = self._unpriced_line(
+                "Node",
+                name,
+                instance_type=None,
+                reason="node '%s' no longer exists; its price is unknown" % name,
+                fix="run the report more often, or take history from Prometheus/OpenCost",
+            )
         else:
-            line = self._unpriced_line("Node", node.name, instance_type=node.instance_type, reason=node.problem, fix=node.fix)
+            line = self._unpriced_line(
+                "Node", node.name, instance_type=node.instance_type, reason=node.problem, fix=node.fix
+            )
             line["hours"] += day.hours(node.start, node.end)
         for pod in pods:
             hours = day.hours(pod.start, pod.end)
@@ -138,7 +150,9 @@ class Ledger:
     def _unpriced_line(self, kind: str, name: str, **info: Any) -> dict[str, Any]:
         key = (kind, name)
         if key not in self.unpriced:
-            self.unpriced[key] = dict(kind=kind, name=name, namespaces=set(), **{a: ZERO for a in UNPRICED_AMOUNTS}, **info)
+            self.unpriced[key] = dict(
+                kind=kind, name=name, namespaces=set(), **{a: ZERO for a in UNPRICED_AMOUNTS}, **info
+            )
         return self.unpriced[key]
 
     # -- volumes and load balancers -------------------------------------------------------------------
@@ -149,9 +163,13 @@ class Ledger:
                 continue
             self.namespaces[volume.namespace]["storage_gib_hours"] += volume.gib * hours
             if volume.price is None:
-                line = self._unpriced_line("PersistentVolumeClaim", volume.name, storage_class=volume.storage_class,
-                                           reason="storage class '%s' has no price" % (volume.storage_class or "(default)"),
-                                           fix="add it to platykus_prices.storage_classes")
+                line = self._unpriced_line(
+                    "PersistentVolumeClaim",
+                    volume.name,
+                    storage_class=volume.storage_class,
+                    reason="storage class '%s' has no price" % (volume.storage_class or "(default)"),
+                    fix="add it to platykus_prices.storage_classes",
+                )
                 line["storage_gib_hours"] += volume.gib * hours
                 line["namespaces"].add(volume.namespace)
                 continue
@@ -166,8 +184,12 @@ class Ledger:
                 continue
             self.namespaces[balancer.namespace]["loadbalancer_hours"] += hours
             if cluster.loadbalancer_hourly is None:
-                line = self._unpriced_line("Service", balancer.name, reason="there is no LoadBalancer price",
-                                           fix="set platykus_prices.loadbalancer_hourly")
+                line = self._unpriced_line(
+                    "Service",
+                    balancer.name,
+                    reason="there is no LoadBalancer price",
+                    fix="set platykus_prices.loadbalancer_hourly",
+                )
                 line["loadbalancer_hours"] += hours
                 line["namespaces"].add(balancer.namespace)
                 continue

@@ -9,9 +9,10 @@ Every bad value is refused naming the object and the field (``Pod n/p spec.conta
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
@@ -81,8 +82,10 @@ def pod_requests(pod: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
     where = "Pod %s" % ident(pod)
 
     def section(name: str) -> list[tuple[Decimal, Decimal]]:
-        return [_container_requests(c, "%s spec.%s[%d].resources.requests" % (where, name, i))
-                for i, c in enumerate(spec.get(name) or [])]
+        return [
+            _container_requests(c, "%s spec.%s[%d].resources.requests" % (where, name, i))
+            for i, c in enumerate(spec.get(name) or [])
+        ]
 
     app, init = section("containers"), section("initContainers")
     cpu = max(sum((pair[0] for pair in app), ZERO), max((pair[0] for pair in init), default=ZERO))
@@ -115,8 +118,10 @@ def usage_from_pod_metrics(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str
 def _prometheus_vector(result: Any, field_name: str) -> list:
     if isinstance(result, Mapping):
         if result.get("status") not in (None, "success"):
-            raise PlatykusError("%s: Prometheus answered %s: %s" % (field_name, result.get("status"), result.get("error")),
-                                field=field_name)
+            raise PlatykusError(
+                "%s: Prometheus answered %s: %s" % (field_name, result.get("status"), result.get("error")),
+                field=field_name,
+            )
         result = (result.get("data") or {}).get("result", []) if "data" in result else result.get("result", [])
     if not isinstance(result, list):
         raise PlatykusError("%s: expected a Prometheus instant-vector result" % field_name, field=field_name)

@@ -11,9 +11,10 @@ currency: nothing is converted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import ENVIRONMENT_LABEL, TENANT_LABEL
@@ -65,7 +66,10 @@ def _same_currency(where: str, raw: Mapping[str, Any], currency: str, prices_cur
     if "currency" in raw:
         problem = "%s differs from the prices' currency %s" % (currency, prices_currency)
     else:
-        problem = "not set, so the budget is in %s (the default), not in the prices' currency %s" % (currency, prices_currency)
+        problem = "not set, so the budget is in %s (the default), not in the prices' currency %s" % (
+            currency,
+            prices_currency,
+        )
     raise PlatykusError(
         "%s.currency: %s, and Platykus does not convert currencies; set budget.currency: %s and the amount in %s"
         % (where, problem, prices_currency, prices_currency),
@@ -85,5 +89,7 @@ def read_budgets(tenants: Iterable[Mapping[str, Any]] | None, prices_currency: s
         budget = validate_budget(spec.get("budget"), where)
         if budget is not None:
             _same_currency(where, spec["budget"], budget.currency, prices_currency)
-        result[name] = TenantBudget(name=name, monthly=budget.monthly if budget else None, cost_center=spec.get("cost_center"))
+        result[name] = TenantBudget(
+            name=name, monthly=budget.monthly if budget else None, cost_center=spec.get("cost_center")
+        )
     return result

@@ -9,9 +9,10 @@ prices to 6. Totals are rounded from the exact sums, not summed from rounded lin
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._budget import evaluate
 from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog
@@ -66,8 +67,12 @@ def _namespace_rows(ledger: Ledger, factor: Decimal) -> list[dict]:
     rows = []
     for namespace in sorted(set(ledger.namespaces) | set(owners.tenant)):
         line = ledger.namespaces[namespace]
-        row = {"name": namespace, "category": owners.category(namespace), "tenant": owners.tenant.get(namespace),
-               "environment": owners.environment.get(namespace)}
+        row = {
+            "name": namespace,
+            "category": owners.category(namespace),
+            "tenant": owners.tenant.get(namespace),
+            "environment": owners.environment.get(namespace),
+        }
         row.update(render_line(line))
         row["forecast"] = q(line_total(line) * factor, MONEY)
         rows.append(row)
@@ -111,20 +116,22 @@ def _node_rows(cluster: PricedCluster, ledger: Ledger) -> list[dict]:
     rows = []
     for node in sorted(cluster.nodes, key=lambda n: n.name):
         priced = node.hourly is not None
-        rows.append({
-            "name": node.name,
-            "instance_type": node.instance_type,
-            "capacity_type": node.capacity_type,
-            "zone": node.zone,
-            "cores": float(node.cores),
-            "memory_gib": q(node.gib, HOURS),
-            "hourly": _optional(node.hourly, UNIT_PRICE),
-            "core_hour_price": q(node.core_price, UNIT_PRICE) if priced else None,
-            "gib_hour_price": q(node.gib_price, UNIT_PRICE) if priced else None,
-            "hours": q(ledger.nodes[node.name]["hours"], HOURS),
-            "cost": q(ledger.nodes[node.name]["cost"], MONEY),
-            "priced": priced,
-        })
+        rows.append(
+            {
+                "name": node.name,
+                "instance_type": node.instance_type,
+                "capacity_type": node.capacity_type,
+                "zone": node.zone,
+                "cores": float(node.cores),
+                "memory_gib": q(node.gib, HOURS),
+                "hourly": _optional(node.hourly, UNIT_PRICE),
+                "core_hour_price": q(node.core_price, UNIT_PRICE) if priced else None,
+                "gib_hour_price": q(node.gib_price, UNIT_PRICE) if priced else None,
+                "hours": q(ledger.nodes[node.name]["hours"], HOURS),
+                "cost": q(ledger.nodes[node.name]["cost"], MONEY),
+                "priced": priced,
+            }
+        )
     return rows
 
 
@@ -144,8 +151,11 @@ def _group_rows(ledger: Ledger, inputs: ReportInputs, factor: Decimal) -> tuple[
     """The platform line and the unassigned line."""
     platform_names = sorted(ns for ns in ledger.namespaces if ns in ledger.owners.platform)
     unassigned_names = sorted(ns for ns in ledger.namespaces if ledger.owners.category(ns) == "unassigned")
-    platform = {"namespaces": platform_names, "shared": inputs.options["platform"] == "share",
-                "shared_to_tenants": q(ledger.platform_shared, MONEY)}
+    platform = {
+        "namespaces": platform_names,
+        "shared": inputs.options["platform"] == "share",
+        "shared_to_tenants": q(ledger.platform_shared, MONEY),
+    }
     platform.update(render_line(ledger.group(platform_names)))
     unassigned_line: Line = ledger.group(unassigned_names)
     unassigned = {"namespaces": unassigned_names}
@@ -159,8 +169,11 @@ def _idle_row(ledger: Ledger, inputs: ReportInputs) -> dict:
     return {
         "core_hours": q(idle["core_hours"], HOURS),
         "gib_hours": q(idle["gib_hours"], HOURS),
-        "cost": {"cpu": q(idle["cpu"], MONEY), "memory": q(idle["memory"], MONEY),
-                 "total": q(idle["cpu"] + idle["memory"], MONEY)},
+        "cost": {
+            "cpu": q(idle["cpu"], MONEY),
+            "memory": q(idle["memory"], MONEY),
+            "total": q(idle["cpu"] + idle["memory"], MONEY),
+        },
         "shared": inputs.options["idle"] == "share",
         "shared_to_tenants": q(ledger.idle_shared, MONEY),
     }
@@ -171,8 +184,13 @@ def _totals(ledger: Ledger, factor: Decimal) -> dict:
     storage = sum((line["storage"] for line in ledger.namespaces.values()), ZERO)
     balancers = sum((line["loadbalancer"] for line in ledger.namespaces.values()), ZERO)
     total = nodes + storage + balancers
-    return {"nodes": q(nodes, MONEY), "storage": q(storage, MONEY), "loadbalancer": q(balancers, MONEY),
-            "cost": q(total, MONEY), "forecast": q(total * factor, MONEY)}
+    return {
+        "nodes": q(nodes, MONEY),
+        "storage": q(storage, MONEY),
+        "loadbalancer": q(balancers, MONEY),
+        "cost": q(total, MONEY),
+        "forecast": q(total * factor, MONEY),
+    }
 
 
 def _head(inputs: ReportInputs, days: list[str]) -> dict:

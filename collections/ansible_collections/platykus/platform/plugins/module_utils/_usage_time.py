@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,16 +28,18 @@ def parse_time(value: Any, field_name: str) -> datetime:
         try:
             moment = datetime.fromisoformat(text)
         except ValueError as err:
-            raise PlatykusError("%s: %r is not an ISO 8601 time; %s" % (field_name, value, _ISO_HINT), field=field_name) from err
+            raise PlatykusError(
+                "%s: %r is not an ISO 8601 time; %s" % (field_name, value, _ISO_HINT), field=field_name
+            ) from err
     else:
         raise PlatykusError("%s: %r is not an ISO 8601 time; %s" % (field_name, value, _ISO_HINT), field=field_name)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def hours_between(start: datetime, end: datetime) -> Decimal:
@@ -55,7 +57,7 @@ def overlap(start: datetime, end: datetime | None, slice_start: datetime, slice_
 
 
 def month_start(moment: datetime) -> datetime:
-    return datetime(moment.year, moment.month, 1, tzinfo=timezone.utc)
+    return datetime(moment.year, moment.month, 1, tzinfo=UTC)
 
 
 def month_hours(moment: datetime) -> Decimal:
@@ -89,7 +91,7 @@ class Window:
         slices = []
         cursor = self.start
         while cursor < self.end:
-            midnight = datetime(cursor.year, cursor.month, cursor.day, tzinfo=timezone.utc) + timedelta(days=1)
+            midnight = datetime(cursor.year, cursor.month, cursor.day, tzinfo=UTC) + timedelta(days=1)
             slices.append((cursor, min(midnight, self.end)))
             cursor = midnight
         return slices
@@ -99,13 +101,15 @@ class Window:
         return overlap(start, end, self.start, self.end) > 0
 
 
-def make_window(window_start: Any = None, window_end: Any = None, month_to_date: bool = True, now: Any = None) -> Window:
+def make_window(
+    window_start: Any = None, window_end: Any = None, month_to_date: bool = True, now: Any = None
+) -> Window:
     """The report window: explicit ``window_start``/``window_end`` (end defaults to now) or month to date.
 
     A window may not end after now: the allocation charges every running pod up to the window's
     end, so a future end would bill hours that have not happened.
     """
-    current = parse_time(now, "now") if now is not None else datetime.now(timezone.utc)
+    current = parse_time(now, "now") if now is not None else datetime.now(UTC)
     if window_start is None and window_end is None:
         if not month_to_date:
             raise PlatykusError(
@@ -114,8 +118,9 @@ def make_window(window_start: Any = None, window_end: Any = None, month_to_date:
             )
         return Window(month_start(current), current, month_to_date=True)
     if window_start is None:
-        raise PlatykusError("window_start: not set while window_end is; set both, or neither for month to date",
-                            field="window_start")
+        raise PlatykusError(
+            "window_start: not set while window_end is; set both, or neither for month to date", field="window_start"
+        )
     start = parse_time(window_start, "window_start")
     end = parse_time(window_end, "window_end") if window_end is not None else current
     if end <= start:
@@ -131,4 +136,6 @@ def make_window(window_start: Any = None, window_end: Any = None, month_to_date:
             % (format_time(end), format_time(current)),
             field="window_end",
         )
-    return Window(start, end, month_to_date=start == month_start(start) and (end.year, end.month) == (start.year, start.month))
+    return Window(
+        start, end, month_to_date=start == month_start(start) and (end.year, end.month) == (start.year, start.month)
+    )

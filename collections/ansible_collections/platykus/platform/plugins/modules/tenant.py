@@ -209,10 +209,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._module import p
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
+    UNMANAGED_RBAC_CHOICES,
     apply_tenants,
     capacity_params,
     offboard_tenant,
-    UNMANAGED_RBAC_CHOICES,
     tenant_set_params,
 )
 

@@ -138,7 +138,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit import au
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import TENANT_SET_ARGUMENT_SPEC, tenant_set_params
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
+    TENANT_SET_ARGUMENT_SPEC,
+    tenant_set_params,
+)
 
 
 def main() -> None:

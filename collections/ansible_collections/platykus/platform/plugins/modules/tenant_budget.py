@@ -187,8 +187,13 @@ def argument_spec():
 def main():
     module = usage_module(argument_spec())
     try:
-        result = run_budgets(module.params, client_factory(module.params), check_mode=module.check_mode,
-                             diff=module._diff, warn=module.warn)
+        result = run_budgets(
+            module.params,
+            client_factory(module.params),
+            check_mode=module.check_mode,
+            diff=module._diff,
+            warn=module.warn,
+        )
     except PlatykusError as err:
         module.fail_json(msg="Failed to evaluate tenant budgets: %s" % err, exception=traceback.format_exc())
     module.exit_json(**result)

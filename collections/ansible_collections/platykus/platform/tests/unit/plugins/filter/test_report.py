@@ -11,7 +11,6 @@ import json
 from xml.etree import ElementTree
 
 import pytest
-
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.platykus.platform.plugins.filter.report import FilterModule
@@ -20,17 +19,24 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage import al
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import usage_from_pod_metrics
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
 
-
 FILTERS = FilterModule().filters()
 
 
 @pytest.fixture(scope="module")
 def report(cost_example_data):
     ex = cost_example_data
-    return allocate(nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
-                    catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
-                    tenants=ex["tenants"], platform_namespaces=ex["platform_namespaces"],
-                    usage=usage_from_pod_metrics(ex["pod_metrics"]))
+    return allocate(
+        nodes=ex["nodes"],
+        pods=ex["pods"],
+        pvcs=ex["pvcs"],
+        services=ex["services"],
+        namespaces=ex["namespaces"],
+        catalog=validate_prices(ex["prices"]),
+        window=make_window(ex["window_start"], ex["window_end"]),
+        tenants=ex["tenants"],
+        platform_namespaces=ex["platform_namespaces"],
+        usage=usage_from_pod_metrics(ex["pod_metrics"]),
+    )
 
 
 def test_filters_are_registered():
@@ -70,9 +76,19 @@ def test_html_is_self_contained(report):
 
 def test_unpriced_items_are_rendered(report):
     broken = copy.deepcopy(report)
-    broken["unpriced"] = [{"kind": "Node", "name": "n9", "reason": "node 'n9' has instance type 'x', which has no price",
-                           "fix": "add 'x' to platykus_prices.instance_types", "hours": 1.0, "core_hours": 0.0,
-                           "gib_hours": 0.0, "storage_gib_hours": 0.0, "loadbalancer_hours": 0.0}]
+    broken["unpriced"] = [
+        {
+            "kind": "Node",
+            "name": "n9",
+            "reason": "node 'n9' has instance type 'x', which has no price",
+            "fix": "add 'x' to platykus_prices.instance_types",
+            "hours": 1.0,
+            "core_hours": 0.0,
+            "gib_hours": 0.0,
+            "storage_gib_hours": 0.0,
+            "loadbalancer_hours": 0.0,
+        }
+    ]
     assert "add 'x' to platykus_prices.instance_types" in FILTERS["report_markdown"](broken)
     assert "n9" in FILTERS["report_html"](broken)
     assert "Node/n9" in FILTERS["report_csv"](broken)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes.client.rest import ApiException
 
@@ -160,7 +161,9 @@ class FakeApiServer:
     def _list(self, version: str, kind: str, namespace: str | None, query: dict) -> dict:
         items = [
             copy.deepcopy(obj)
-            for (item_version, item_kind, item_ns, item_name), obj in sorted(self.store.items(), key=lambda kv: str(kv[0]))
+            for (item_version, item_kind, item_ns, item_name), obj in sorted(
+                self.store.items(), key=lambda kv: str(kv[0])
+            )
             if (item_version, item_kind) == (version, kind)
             and (namespace is None or item_ns == namespace)
             and _matches((obj["metadata"].get("labels") or {}), query.get("labelSelector"))

@@ -67,7 +67,9 @@ def test_check_mode_predicts_and_writes_nothing(server):
 def test_over_quota_is_refused_before_any_write(server):
     doc = small_spec()
     doc["processes"]["web"].update(replicas=30, size="performance-m")
-    with pytest.raises(PlatykusError, match="ResourceQuota acme-dev/tenant-quota: requests.cpu needs up to 31600m but 4 of 4 is left"):
+    with pytest.raises(
+        PlatykusError, match="ResourceQuota acme-dev/tenant-quota: requests.cpu needs up to 31600m but 4 of 4 is left"
+    ):
         deploy_app(server.client, spec=doc, catalog=CATALOG)
     assert [c for c in writes(server) if "selfsubjectreviews" not in c[1]] == []
 

@@ -17,6 +17,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._budget import (
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     BUDGET_ORIGINAL_PODS_ANNOTATION as ORIGINAL_PODS_ANNOTATION,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
     BUDGET_STATUS_ANNOTATION as STATUS_ANNOTATION,
 )
 
@@ -26,12 +28,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     [
         (10, 40, 100, "ok"),
         (49.99, 49.99, 100, "ok"),
-        (50, 50, 100, "notice"),        # spent reaches notice
-        (10, 50, 100, "notice"),        # the forecast alone can raise to notice...
-        (10, 80, 100, "warning"),       # ...and to warning
-        (10, 250, 100, "warning"),      # ...but never to exceeded
+        (50, 50, 100, "notice"),  # spent reaches notice
+        (10, 50, 100, "notice"),  # the forecast alone can raise to notice...
+        (10, 80, 100, "warning"),  # ...and to warning
+        (10, 250, 100, "warning"),  # ...but never to exceeded
         (80, 90, 100, "warning"),
-        (100, 100, 100, "exceeded"),    # only money spent makes exceeded
+        (100, 100, 100, "exceeded"),  # only money spent makes exceeded
         (120, 130, 100, "exceeded"),
         (5, 5, None, "no_budget"),
     ],
@@ -64,8 +66,10 @@ def test_bad_thresholds(raw, field):
 
 
 def quota(pods="20", used=None, original=None):
-    q = {"metadata": {"name": "tenant-quota", "namespace": "acme-prod", "annotations": {}},
-         "spec": {"hard": {"requests.cpu": "8"}}}
+    q = {
+        "metadata": {"name": "tenant-quota", "namespace": "acme-prod", "annotations": {}},
+        "spec": {"hard": {"requests.cpu": "8"}},
+    }
     if pods is not None:
         q["spec"]["hard"]["pods"] = pods
     if original is not None:
@@ -115,8 +119,13 @@ REPORT = {
     "currency": "USD",
     "window": {"end": "2024-06-10T18:00:00Z"},
     "tenants": [
-        {"name": "acme", "namespaces": ["acme-prod", "acme-dev"], "budget": 50.0, "forecast": 130.0,
-         "cost": {"total": 55.0}},
+        {
+            "name": "acme",
+            "namespaces": ["acme-prod", "acme-dev"],
+            "budget": 50.0,
+            "forecast": 130.0,
+            "cost": {"total": 55.0},
+        },
         {"name": "globex", "namespaces": ["globex-dev"], "budget": 100.0, "forecast": 10.0, "cost": {"total": 1.0}},
     ],
 }
@@ -128,7 +137,11 @@ def ns(name, status=None):
 
 
 def test_plan_annotations_events_and_enforcement():
-    namespaces = {"acme-prod": ns("acme-prod", "warning"), "acme-dev": ns("acme-dev", "exceeded"), "globex-dev": ns("globex-dev")}
+    namespaces = {
+        "acme-prod": ns("acme-prod", "warning"),
+        "acme-dev": ns("acme-dev", "exceeded"),
+        "globex-dev": ns("globex-dev"),
+    }
     quotas = {"acme-prod": quota("20"), "acme-dev": quota("3", original="10")}
     result = plan(REPORT, namespaces, quotas, {"acme-prod": 6, "acme-dev": 3, "globex-dev": 1}, enforce=True)
     acme, globex = result.tenants
@@ -141,7 +154,12 @@ def test_plan_annotations_events_and_enforcement():
     (event,) = result.events
     assert event["metadata"]["namespace"] == "acme-prod"
     assert event["reason"] == "BudgetThresholdCrossed" and event["type"] == "Warning"
-    assert event["involvedObject"] == {"apiVersion": "v1", "kind": "Namespace", "name": "acme-prod", "namespace": "acme-prod"}
+    assert event["involvedObject"] == {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "name": "acme-prod",
+        "namespace": "acme-prod",
+    }
     assert "warning -> exceeded" in event["message"] and "55.00 USD of 50.00 USD" in event["message"]
     patches = {p["metadata"]["name"]: p["metadata"]["annotations"] for p in result.namespace_patches}
     assert patches["acme-prod"] == {
@@ -157,9 +175,16 @@ def test_plan_annotations_events_and_enforcement():
 
 
 def test_plan_recovery_event_and_restore():
-    report = {"currency": "USD", "window": {"end": "2024-07-01T00:00:00Z"},
-              "tenants": [{"name": "acme", "namespaces": ["acme-prod"], "budget": 50.0, "forecast": 5.0, "cost": {"total": 5.0}}]}
-    result = plan(report, {"acme-prod": ns("acme-prod", "exceeded")}, {"acme-prod": quota("6", original="20")}, {}, enforce=True)
+    report = {
+        "currency": "USD",
+        "window": {"end": "2024-07-01T00:00:00Z"},
+        "tenants": [
+            {"name": "acme", "namespaces": ["acme-prod"], "budget": 50.0, "forecast": 5.0, "cost": {"total": 5.0}}
+        ],
+    }
+    result = plan(
+        report, {"acme-prod": ns("acme-prod", "exceeded")}, {"acme-prod": quota("6", original="20")}, {}, enforce=True
+    )
     (event,) = result.events
     assert event["reason"] == "BudgetStatusRecovered" and event["type"] == "Normal"
     (quota_patch,) = result.quota_patches
@@ -168,8 +193,11 @@ def test_plan_recovery_event_and_restore():
 
 
 def test_plan_is_quiet_when_status_is_unchanged():
-    namespaces = {"acme-prod": ns("acme-prod", "exceeded"), "acme-dev": ns("acme-dev", "exceeded"),
-                  "globex-dev": ns("globex-dev", "ok")}
+    namespaces = {
+        "acme-prod": ns("acme-prod", "exceeded"),
+        "acme-dev": ns("acme-dev", "exceeded"),
+        "globex-dev": ns("globex-dev", "ok"),
+    }
     result = plan(REPORT, namespaces, {}, {}, enforce=False)
     assert result.events == []
     assert result.quota_patches == []

@@ -24,12 +24,16 @@ class FakeApi:
 
     def __init__(self):
         self.objects = {
-            "Namespace/acme-prod": {"kind": "Namespace", "metadata": {"name": "acme-prod", "annotations": {},
-                                                                      "labels": {"platykus.io/tenant": "acme"}}},
+            "Namespace/acme-prod": {
+                "kind": "Namespace",
+                "metadata": {"name": "acme-prod", "annotations": {}, "labels": {"platykus.io/tenant": "acme"}},
+            },
             "ResourceQuota/acme-prod/tenant-quota": {
                 "kind": "ResourceQuota",
                 "metadata": {"name": "tenant-quota", "namespace": "acme-prod", "annotations": {}},
-                "spec": {"hard": {"pods": "20", "requests.cpu": "8"}}, "status": {"used": {"pods": "6"}}},
+                "spec": {"hard": {"pods": "20", "requests.cpu": "8"}},
+                "status": {"used": {"pods": "6"}},
+            },
         }
         self.events = []
 
@@ -54,7 +58,9 @@ class FakeApi:
             after["metadata"]["owned"] = set(ours)
             if "spec" in obj:
                 after["spec"]["hard"].update(obj["spec"]["hard"])
-            changed = before["metadata"]["annotations"] != after["metadata"]["annotations"] or before.get("spec") != after.get("spec")
+            changed = before["metadata"]["annotations"] != after["metadata"]["annotations"] or before.get(
+                "spec"
+            ) != after.get("spec")
             if not dry_run:
                 self.objects[key] = after
             results.append(ApplyResult(key=key, before=before, after=after, changed=changed))
@@ -62,9 +68,20 @@ class FakeApi:
 
 
 def report(spent):
-    return {"currency": "USD", "window": {"end": "2024-06-20T00:00:00Z"},
-            "tenants": [{"name": "acme", "namespaces": ["acme-prod"], "budget": 50.0, "forecast": spent * 1.5,
-                         "cost": {"total": spent}, "cost_center": None}]}
+    return {
+        "currency": "USD",
+        "window": {"end": "2024-06-20T00:00:00Z"},
+        "tenants": [
+            {
+                "name": "acme",
+                "namespaces": ["acme-prod"],
+                "budget": 50.0,
+                "forecast": spent * 1.5,
+                "cost": {"total": spent},
+                "cost_center": None,
+            }
+        ],
+    }
 
 
 def test_check_real_idempotent_and_recovery():

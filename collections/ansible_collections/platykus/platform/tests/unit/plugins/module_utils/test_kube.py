@@ -116,7 +116,7 @@ def test_dry_run_writes_nothing_and_predicts_objects_in_new_namespaces():
 
 def test_a_refused_object_stops_the_batch_before_any_write():
     api = FakeApiServer([ns("default")])
-    api.refuse = lambda obj: "metadata.labels: Invalid value: \"dev\\n\"" if obj["kind"] == "ServiceAccount" else None
+    api.refuse = lambda obj: 'metadata.labels: Invalid value: "dev\\n"' if obj["kind"] == "ServiceAccount" else None
     with pytest.raises(PlatykusError) as raised:
         api.client().apply([ns("acme"), cm("ci", "acme"), cm("bot", "acme")])
     message = str(raised.value)

@@ -16,7 +16,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._prices import (
     validate_prices,
 )
 
-
 BASE = {
     "currency": "USD",
     "spot_discount": 0.6,
@@ -63,10 +62,21 @@ def test_weight_override_and_no_spot_price():
         (with_(["instance_types", "m5.xlarge"], 1500), "prices.instance_types[m5.xlarge].hourly", "mistake"),
         (with_(["instance_types", "m5.xlarge"], "cheap"), "prices.instance_types[m5.xlarge].hourly", "not a number"),
         (with_(["instance_types", "m5.xlarge"], True), "prices.instance_types[m5.xlarge].hourly", "not a number"),
-        (with_(["instance_types", "c5.large"], {"hourly": 0.085, "spot_hourly": 0.1}),
-         "prices.instance_types[c5.large].spot_hourly", "never costs more"),
-        (with_(["instance_types", "c5.large"], {"spot_hourly": 0.03}), "prices.instance_types[c5.large].hourly", "missing"),
-        (with_(["instance_types", "c5.large"], {"hourly": 0.085, "spot": 0.03}), "prices.instance_types[c5.large].spot", "unknown"),
+        (
+            with_(["instance_types", "c5.large"], {"hourly": 0.085, "spot_hourly": 0.1}),
+            "prices.instance_types[c5.large].spot_hourly",
+            "never costs more",
+        ),
+        (
+            with_(["instance_types", "c5.large"], {"spot_hourly": 0.03}),
+            "prices.instance_types[c5.large].hourly",
+            "missing",
+        ),
+        (
+            with_(["instance_types", "c5.large"], {"hourly": 0.085, "spot": 0.03}),
+            "prices.instance_types[c5.large].spot",
+            "unknown",
+        ),
         (with_(["storage_classes", "gp3"], -1), "prices.storage_classes[gp3]", "negative"),
         (with_(["storage_classes", "gp3"], 500), "prices.storage_classes[gp3]", "mistake"),
         (with_(["loadbalancer_hourly"], 250), "prices.loadbalancer_hourly", "mistake"),

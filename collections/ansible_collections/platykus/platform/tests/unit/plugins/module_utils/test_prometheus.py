@@ -25,11 +25,18 @@ USER, PASSWORD = "leaky-reporter", "s3cret-Pa55"
     "params, expected",
     [
         ({"prometheus_url": "http://prom:9090"}, PrometheusEndpoint("http://prom:9090")),
-        ({"prometheus_url": "http://%s:%s@prom:9090" % (USER, PASSWORD)}, PrometheusEndpoint("http://prom:9090", USER, PASSWORD)),
-        ({"prometheus_url": "http://prom:9090", "prometheus_username": USER, "prometheus_password": PASSWORD},
-         PrometheusEndpoint("http://prom:9090", USER, PASSWORD)),
-        ({"prometheus_url": "http://prom:9090", "prometheus_bearer_token": "tok"},
-         PrometheusEndpoint("http://prom:9090", bearer_token="tok")),
+        (
+            {"prometheus_url": "http://%s:%s@prom:9090" % (USER, PASSWORD)},
+            PrometheusEndpoint("http://prom:9090", USER, PASSWORD),
+        ),
+        (
+            {"prometheus_url": "http://prom:9090", "prometheus_username": USER, "prometheus_password": PASSWORD},
+            PrometheusEndpoint("http://prom:9090", USER, PASSWORD),
+        ),
+        (
+            {"prometheus_url": "http://prom:9090", "prometheus_bearer_token": "tok"},
+            PrometheusEndpoint("http://prom:9090", bearer_token="tok"),
+        ),
     ],
 )
 def test_endpoint(params, expected):
@@ -38,7 +45,9 @@ def test_endpoint(params, expected):
 
 def test_credentials_twice_are_refused_without_showing_them():
     with pytest.raises(PlatykusError) as err:
-        prometheus_endpoint({"prometheus_url": "http://%s:%s@prom" % (USER, PASSWORD), "prometheus_bearer_token": "tok"})
+        prometheus_endpoint(
+            {"prometheus_url": "http://%s:%s@prom" % (USER, PASSWORD), "prometheus_bearer_token": "tok"}
+        )
     assert err.value.field == "prometheus_url"
     assert PASSWORD not in str(err.value) and USER not in str(err.value) and "http://***@prom" in str(err.value)
 

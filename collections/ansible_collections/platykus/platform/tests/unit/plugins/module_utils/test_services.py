@@ -21,22 +21,48 @@ AWS = {"platykus_aws_account_id": "111122223333"}
 def catalog() -> dict:
     return {
         "prom": {
-            "stage": "observability", "providers": ["aws", "lab"], "chart": "prom", "repository": "https://prom.example",
-            "version": "1.0.0", "namespace": "mon", "pod_security": "privileged", "priority_class": "high",
-            "priority_class_values": ["server.priorityClassName"], "values": {"server": {"retention": "1d", "replicas": 2}},
+            "stage": "observability",
+            "providers": ["aws", "lab"],
+            "chart": "prom",
+            "repository": "https://prom.example",
+            "version": "1.0.0",
+            "namespace": "mon",
+            "pod_security": "privileged",
+            "priority_class": "high",
+            "priority_class_values": ["server.priorityClassName"],
+            "values": {"server": {"retention": "1d", "replicas": 2}},
             "provider_values": {"lab": {"server": {"replicas": 1}}},
         },
         "certs": {
-            "stage": "certificates", "providers": ["aws", "lab"], "chart": "certs", "repository": "oci://registry.example/charts",
-            "version": "v2.0.0", "namespace": "sys", "priority_class": "critical",
-            "irsa": {"role": "c-certs", "service_account_values": ["serviceAccount.annotations"], "policy": {"Version": "1"}},
+            "stage": "certificates",
+            "providers": ["aws", "lab"],
+            "chart": "certs",
+            "repository": "oci://registry.example/charts",
+            "version": "v2.0.0",
+            "namespace": "sys",
+            "priority_class": "critical",
+            "irsa": {
+                "role": "c-certs",
+                "service_account_values": ["serviceAccount.annotations"],
+                "policy": {"Version": "1"},
+            },
             "objects": [
-                {"providers": ["lab"], "definition": {"apiVersion": "v1", "kind": "Issuer", "metadata": {"name": "ca"}}},
-                {"namespaced": True, "definition": {"apiVersion": "v1", "kind": "Certificate", "metadata": {"name": "root"}}},
+                {
+                    "providers": ["lab"],
+                    "definition": {"apiVersion": "v1", "kind": "Issuer", "metadata": {"name": "ca"}},
+                },
+                {
+                    "namespaced": True,
+                    "definition": {"apiVersion": "v1", "kind": "Certificate", "metadata": {"name": "root"}},
+                },
             ],
         },
         "disk": {
-            "stage": "storage", "providers": ["aws"], "chart": "disk", "repository": "https://disk.example", "version": "3.0.0",
+            "stage": "storage",
+            "providers": ["aws"],
+            "chart": "disk",
+            "repository": "https://disk.example",
+            "version": "3.0.0",
             "namespace": "sys",
         },
     }
@@ -56,7 +82,9 @@ def test_selects_the_provider_in_stage_order(provider, expected):
 
 
 def test_values_merge_catalog_provider_priority_and_override():
-    plan = by_service(service_plan(catalog(), STAGES, "lab", overrides={"prom": {"values": {"server": {"retention": "7d"}}}}))
+    plan = by_service(
+        service_plan(catalog(), STAGES, "lab", overrides={"prom": {"values": {"server": {"retention": "7d"}}}})
+    )
     assert plan["prom"]["values"] == {"server": {"retention": "7d", "replicas": 1, "priorityClassName": "high"}}
 
 
@@ -85,7 +113,10 @@ def test_version_and_repository_override_and_mirror():
     plan = by_service(service_plan(catalog(), STAGES, "lab", overrides={"prom": {"version": "1.0.1"}}))
     assert plan["prom"]["version"] == "1.0.1"
     assert (plan["prom"]["chart_ref"], plan["prom"]["chart_repo_url"]) == ("prom", "https://prom.example")
-    assert (plan["certs"]["chart_ref"], plan["certs"]["chart_repo_url"]) == ("oci://registry.example/charts/certs", None)
+    assert (plan["certs"]["chart_ref"], plan["certs"]["chart_repo_url"]) == (
+        "oci://registry.example/charts/certs",
+        None,
+    )
     mirrored = by_service(service_plan(catalog(), STAGES, "lab", mirror="http://127.0.0.1:1"))
     assert (mirrored["certs"]["chart_ref"], mirrored["certs"]["chart_repo_url"]) == ("certs", "http://127.0.0.1:1")
     assert mirrored["certs"]["repository"] == "oci://registry.example/charts"
@@ -111,7 +142,9 @@ def test_objects_are_labelled_and_narrowed():
     assert [obj["kind"] for obj in lab["certs"]["objects"]] == ["Issuer", "Certificate"]
     assert lab["certs"]["objects"][1]["metadata"]["namespace"] == "sys"
     assert lab["certs"]["objects"][0]["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "platykus", "platykus.io/service": "certs"}
+        "app.kubernetes.io/managed-by": "platykus",
+        "platykus.io/service": "certs",
+    }
     aws = by_service(service_plan(catalog(), STAGES, "aws", settings=AWS))
     assert [obj["kind"] for obj in aws["certs"]["objects"]] == ["Certificate"]
 
@@ -150,7 +183,11 @@ def test_namespace_pod_security_takes_the_most_permissive():
 def test_stage_plan_is_readable():
     plan = service_plan(catalog(), STAGES, "lab", disabled=["prom"])
     assert stage_plan(plan, "observability") == {
-        "stage": "observability", "releases": [], "uninstall": [{"release": "prom", "namespace": "mon"}], "objects": []}
+        "stage": "observability",
+        "releases": [],
+        "uninstall": [{"release": "prom", "namespace": "mon"}],
+        "objects": [],
+    }
     certificates = stage_plan(plan, "certificates")
     assert [release["release"] for release in certificates["releases"]] == ["certs"]
     assert "chart_ref" not in certificates["releases"][0] and len(certificates["objects"]) == 2
@@ -174,16 +211,38 @@ PARAMETERS = {
 @pytest.mark.parametrize(
     ("inventory", "expected"),
     [
-        ({"platykus_cluster_name": "c1"},
-         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "c1", "platykus_autoscaler": "karpenter",
-          "platykus_cpu_limit": "1000"}),
+        (
+            {"platykus_cluster_name": "c1"},
+            {
+                "platykus_cluster_name": "c1",
+                "platykus_eks_cluster_name": "c1",
+                "platykus_autoscaler": "karpenter",
+                "platykus_cpu_limit": "1000",
+            },
+        ),
         # Empty counts as unset; a set value wins; unrelated variables are not read.
-        ({"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "", "platykus_cpu_limit": 8, "other": 1},
-         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "c1", "platykus_autoscaler": "karpenter",
-          "platykus_cpu_limit": 8}),
-        ({"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "eks", "platykus_autoscaler": "cluster-autoscaler"},
-         {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "eks", "platykus_autoscaler": "cluster-autoscaler",
-          "platykus_cpu_limit": "1000"}),
+        (
+            {"platykus_cluster_name": "c1", "platykus_eks_cluster_name": "", "platykus_cpu_limit": 8, "other": 1},
+            {
+                "platykus_cluster_name": "c1",
+                "platykus_eks_cluster_name": "c1",
+                "platykus_autoscaler": "karpenter",
+                "platykus_cpu_limit": 8,
+            },
+        ),
+        (
+            {
+                "platykus_cluster_name": "c1",
+                "platykus_eks_cluster_name": "eks",
+                "platykus_autoscaler": "cluster-autoscaler",
+            },
+            {
+                "platykus_cluster_name": "c1",
+                "platykus_eks_cluster_name": "eks",
+                "platykus_autoscaler": "cluster-autoscaler",
+                "platykus_cpu_limit": "1000",
+            },
+        ),
     ],
 )
 def test_parameters_take_the_inventory_value_or_the_default(inventory, expected):
@@ -201,7 +260,7 @@ def test_a_parameter_without_default_must_be_set(inventory):
     [
         ("${name}-loki", "c1-loki"),
         ("arn:${name}:${count}", "arn:c1:3"),
-        ("${count}", 3),                           # a whole placeholder keeps the setting's type
+        ("${count}", 3),  # a whole placeholder keeps the setting's type
         ("$${name} and ${name}", "${name} and c1"),  # $$ escapes
         ("${ENV_VAR} $HOME", "${ENV_VAR} $HOME"),  # chart values' own variables pass through
         ({"${name}": ["${name}", 1, True]}, {"${name}": ["c1", 1, True]}),  # keys are data
@@ -212,7 +271,9 @@ def test_substitute(data, expected):
 
 
 def test_substitute_names_the_path_of_an_unknown_parameter():
-    with pytest.raises(PlatykusError, match=r"x\.values\.a\[1\]: \$\{nmae\} is not one of platykus_catalog_parameters \(name\)"):
+    with pytest.raises(
+        PlatykusError, match=r"x\.values\.a\[1\]: \$\{nmae\} is not one of platykus_catalog_parameters \(name\)"
+    ):
         substitute({"values": {"a": ["ok", "${nmae}"]}}, {"name": "c1"}, "x")
 
 

@@ -37,7 +37,11 @@ def loader(request, monkeypatch):
 def test_a_spec_loads_as_a_dict():
     text = "name: acme\nplan: small\nenvironments: [dev, prod]\nbudget: {monthly: 2500, currency: EUR}\n"
     assert load_spec_text(text, "acme.yml") == {
-        "name": "acme", "plan": "small", "environments": ["dev", "prod"], "budget": {"monthly": 2500, "currency": "EUR"}}
+        "name": "acme",
+        "plan": "small",
+        "environments": ["dev", "prod"],
+        "budget": {"monthly": 2500, "currency": "EUR"},
+    }
 
 
 def test_a_few_anchors_are_fine():
@@ -48,8 +52,8 @@ def test_a_few_anchors_are_fine():
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (laughs(9), "its aliases (*name) expand it past 10000 YAML nodes"),   # 10^9 nodes
-        (laughs(6), "its aliases (*name) expand it past 10000 YAML nodes"),   # 10^6 nodes
+        (laughs(9), "its aliases (*name) expand it past 10000 YAML nodes"),  # 10^9 nodes
+        (laughs(6), "its aliases (*name) expand it past 10000 YAML nodes"),  # 10^6 nodes
         ("name: x\na: &a 1\nb: [" + ", ".join(["*a"] * 101) + "]\n", "more than 100 alias uses"),
         ("name: x\nloop: &a [*a]\n", "an alias refers to the node that holds it"),
         ("name: x\ndeep: " + "[" * 100 + "]" * 100 + "\n", "nested deeper than 64 levels"),
@@ -72,11 +76,24 @@ def test_alias_bombs_are_refused_before_expansion(text, message):
         ("{}\n", "holds an empty mapping"),
         ("- name: acme\n- name: globex\n", "holds a list, not a tenant; write one tenant per file"),
         ("acme\n", "holds a single value ('acme'), not a tenant"),
-        ("name: acme\n---\nname: globex\n", "holds more than one YAML document (separated by '---'); put each tenant in a file"),
+        (
+            "name: acme\n---\nname: globex\n",
+            "holds more than one YAML document (separated by '---'); put each tenant in a file",
+        ),
         ("name: [acme\n", "is not valid YAML: "),
         ("name: !!python/object/apply:os.system [id]\n", "is not valid YAML: could not determine a constructor"),
     ],
-    ids=["empty", "comment", "document-marker", "empty-mapping", "list", "scalar", "two-documents", "syntax", "python-tag"],
+    ids=[
+        "empty",
+        "comment",
+        "document-marker",
+        "empty-mapping",
+        "list",
+        "scalar",
+        "two-documents",
+        "syntax",
+        "python-tag",
+    ],
 )
 def test_a_file_must_hold_one_non_empty_mapping(text, message):
     with pytest.raises(PlatykusError) as err:

@@ -38,7 +38,9 @@ def test_names_derive_from_tenant_and_cluster():
 
 def test_policy_reaches_only_the_tenants_prefix_and_bucket():
     statements = {s["Sid"]: s for s in tenant_policy(ACME)["Statement"]}
-    assert statements["ReadOwnSecrets"]["Resource"] == ["arn:aws:secretsmanager:us-east-1:123456789012:secret:platykus/acme/*"]
+    assert statements["ReadOwnSecrets"]["Resource"] == [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:platykus/acme/*"
+    ]
     assert statements["OwnBucket"]["Resource"] == ["arn:aws:s3:::platykus-lab-acme"]
     assert statements["OwnObjects"]["Resource"] == ["arn:aws:s3:::platykus-lab-acme/*"]
     actions = [a for s in statements.values() for a in s["Action"]]
@@ -62,28 +64,48 @@ def test_secret_keys_under_the_prefix_pass(key):
 
 
 @pytest.mark.parametrize(
-    "key", ["platykus/globex/db", "platykus/acme", "platykus/acme/", "platykus/acme/../globex/db", "acme/db", "platykus/acmex/db"]
+    "key",
+    [
+        "platykus/globex/db",
+        "platykus/acme",
+        "platykus/acme/",
+        "platykus/acme/../globex/db",
+        "acme/db",
+        "platykus/acmex/db",
+    ],
 )
 def test_secret_keys_outside_the_prefix_are_refused(key):
     with pytest.raises(PlatykusError, match="outside tenant 'acme''s prefix; name it platykus/acme/<name>"):
         check_secret_key(ACME, key)
 
 
-@pytest.mark.parametrize("host", ["shop.acme.apps.platykus-lab.test", "a.b.acme.apps.platykus-lab.test.", "API.acme.apps.platykus-lab.test"])
+@pytest.mark.parametrize(
+    "host", ["shop.acme.apps.platykus-lab.test", "a.b.acme.apps.platykus-lab.test.", "API.acme.apps.platykus-lab.test"]
+)
 def test_hostnames_in_the_tenant_domain_pass(host):
     check_hostname(ACME, host)
 
 
 @pytest.mark.parametrize(
     "host",
-    ["shop.globex.apps.platykus-lab.test", "acme.apps.platykus-lab.test", "shop.apps.platykus-lab.test", "evil-acme.apps.platykus-lab.test", "example.com"],
+    [
+        "shop.globex.apps.platykus-lab.test",
+        "acme.apps.platykus-lab.test",
+        "shop.apps.platykus-lab.test",
+        "evil-acme.apps.platykus-lab.test",
+        "example.com",
+    ],
 )
 def test_hostnames_outside_the_tenant_domain_are_refused(host):
-    with pytest.raises(PlatykusError, match="outside tenant 'acme''s domain; use a name under acme.apps.platykus-lab.test"):
+    with pytest.raises(
+        PlatykusError, match="outside tenant 'acme''s domain; use a name under acme.apps.platykus-lab.test"
+    ):
         check_hostname(ACME, host)
 
 
-@pytest.mark.parametrize("host", ["bad_name.acme.apps.platykus-lab.test", "-x.acme.apps.platykus-lab.test", "a..acme.apps.platykus-lab.test"])
+@pytest.mark.parametrize(
+    "host", ["bad_name.acme.apps.platykus-lab.test", "-x.acme.apps.platykus-lab.test", "a..acme.apps.platykus-lab.test"]
+)
 def test_invalid_hostnames_are_refused(host):
     with pytest.raises(PlatykusError, match="not a valid DNS name"):
         check_hostname(ACME, host)

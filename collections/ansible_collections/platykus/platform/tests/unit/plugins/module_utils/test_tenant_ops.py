@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.fake_api import FakeApiServer
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
     apply_tenant_quotas,
     apply_tenants,
     offboard_tenant,
 )
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.fake_api import FakeApiServer
 
 
 def namespace(name, tenant=None, **meta):
@@ -51,7 +51,12 @@ def binding(name, ns, role_kind, role, labels=None):
 
 
 def cluster_role(name, rules):
-    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name}, "rules": rules}
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
 
 
 ADMIN_CLUSTER_ROLE = cluster_role("admin", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])
@@ -190,7 +195,9 @@ def test_capacity_is_checked_over_all_tenants(plans, acme_spec):
 
 
 def offboard_cluster(*objects):
-    return cluster(namespace("acme-dev", "acme"), namespace("acme-prod", "acme"), namespace("beta-prod", "beta"), *objects)
+    return cluster(
+        namespace("acme-dev", "acme"), namespace("acme-prod", "acme"), namespace("beta-prod", "beta"), *objects
+    )
 
 
 def test_offboard_requires_confirmation():

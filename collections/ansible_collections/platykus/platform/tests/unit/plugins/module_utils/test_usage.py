@@ -25,9 +25,15 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_time impo
 def example_report(example, **overrides):
     ex = copy.deepcopy(example)
     kwargs = dict(
-        nodes=ex["nodes"], pods=ex["pods"], pvcs=ex["pvcs"], services=ex["services"], namespaces=ex["namespaces"],
-        catalog=validate_prices(ex["prices"]), window=make_window(ex["window_start"], ex["window_end"]),
-        tenants=ex["tenants"], platform_namespaces=ex["platform_namespaces"],
+        nodes=ex["nodes"],
+        pods=ex["pods"],
+        pvcs=ex["pvcs"],
+        services=ex["services"],
+        namespaces=ex["namespaces"],
+        catalog=validate_prices(ex["prices"]),
+        window=make_window(ex["window_start"], ex["window_end"]),
+        tenants=ex["tenants"],
+        platform_namespaces=ex["platform_namespaces"],
         usage=usage_from_pod_metrics(ex["pod_metrics"]),
     )
     kwargs.update(overrides)
@@ -63,8 +69,8 @@ def test_worked_example_namespaces(cost_example):
     # web-2 (spot node-b, from 12:00): 0.5 x 6 = 3 core-h x 0.0136 = 0.0408; 1 x 6 = 6 GiB-h x 0.0017 = 0.0102
     # web-3 is Pending: nothing.
     # data PVC: 73 GiB x 10 h = 730 GiB-h x 0.08 / 730 = 0.08
-    assert acme["core_hours"] == 13.0          # 10 + 3
-    assert acme["gib_hours"] == 46.0           # 40 + 6
+    assert acme["core_hours"] == 13.0  # 10 + 3
+    assert acme["gib_hours"] == 46.0  # 40 + 6
     assert acme["storage_gib_hours"] == 730.0
     assert acme["cost"] == {"cpu": 0.3608, "memory": 0.1702, "storage": 0.08, "loadbalancer": 0.0, "total": 0.611}
     globex = ns["globex-dev"]
@@ -93,8 +99,13 @@ def test_worked_example_idle_and_totals(cost_example):
     assert report["idle"]["cost"] == {"cpu": 0.5224, "memory": 0.4106, "total": 0.933}
     # cluster: nodes 1.92 + 0.204 = 2.124; + storage 0.08 + LB 0.225 = 2.429
     #        = acme 0.611 + globex 0.785 + platform 0.1 + idle 0.933
-    assert report["total"] == {"nodes": 2.124, "storage": 0.08, "loadbalancer": 0.225, "cost": 2.429,
-                               "forecast": 174.888}  # 2.429 x 720 / 10
+    assert report["total"] == {
+        "nodes": 2.124,
+        "storage": 0.08,
+        "loadbalancer": 0.225,
+        "cost": 2.429,
+        "forecast": 174.888,
+    }  # 2.429 x 720 / 10
     assert report["unpriced"] == []
 
 
@@ -124,20 +135,35 @@ def test_without_usage_requests_are_charged(cost_example):
 
 # -- sharing idle and the platform -----------------------------------------------------------------
 def one_node(pods, start="2024-06-10T08:00:00Z", end="2024-06-10T18:00:00Z", **kwargs):
-    node = {"metadata": {"name": "n1", "creationTimestamp": "2024-06-01T00:00:00Z",
-                         "labels": {"node.kubernetes.io/instance-type": "m5.xlarge"}},
-            "status": {"capacity": {"cpu": "4", "memory": "16Gi"}}}
+    node = {
+        "metadata": {
+            "name": "n1",
+            "creationTimestamp": "2024-06-01T00:00:00Z",
+            "labels": {"node.kubernetes.io/instance-type": "m5.xlarge"},
+        },
+        "status": {"capacity": {"cpu": "4", "memory": "16Gi"}},
+    }
     namespaces = [{"metadata": {"name": t, "labels": {"platykus.io/tenant": t}}} for t in ("a", "b")]
     pod_objs = [
-        {"metadata": {"name": "p%d" % i, "namespace": ns, "creationTimestamp": "2024-06-01T00:00:00Z"},
-         "spec": {"nodeName": "n1", "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]},
-         "status": {"phase": "Running", "startTime": "2024-06-01T00:00:00Z"}}
+        {
+            "metadata": {"name": "p%d" % i, "namespace": ns, "creationTimestamp": "2024-06-01T00:00:00Z"},
+            "spec": {
+                "nodeName": "n1",
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}],
+            },
+            "status": {"phase": "Running", "startTime": "2024-06-01T00:00:00Z"},
+        }
         for i, (ns, cpu, mem) in enumerate(pods)
     ]
-    args = dict(nodes=[node], pods=pod_objs, namespaces=namespaces,
-                catalog=validate_prices({"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}),
-                window=make_window(start, end), platform_namespaces=["platykus-system"],
-                tenants=[{"name": "a", "budget": {"monthly": 50}}, {"name": "b"}])
+    args = dict(
+        nodes=[node],
+        pods=pod_objs,
+        namespaces=namespaces,
+        catalog=validate_prices({"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}),
+        window=make_window(start, end),
+        platform_namespaces=["platykus-system"],
+        tenants=[{"name": "a", "budget": {"monthly": 50}}, {"name": "b"}],
+    )
     args.update(kwargs)
     return allocate(**args)
 
@@ -175,8 +201,10 @@ def test_daily_series_across_midnight():
     report = one_node([("a", "2", "4Gi")], start="2024-06-10T12:00:00Z", end="2024-06-11T12:00:00Z")
     a = by_name(report["tenants"])["a"]
     # 0.80 per 10 h = 0.08 per hour; 12 h on each day = 0.96
-    assert a["daily"] == [{"date": "2024-06-10", "cost": 0.96, "cumulative": 0.96},
-                          {"date": "2024-06-11", "cost": 0.96, "cumulative": 1.92}]
+    assert a["daily"] == [
+        {"date": "2024-06-10", "cost": 0.96, "cumulative": 0.96},
+        {"date": "2024-06-11", "cost": 0.96, "cumulative": 1.92},
+    ]
 
 
 def test_month_to_date_forecast():
@@ -314,16 +342,37 @@ def test_bad_choices(cost_example, option, value):
     [
         ({"spec": {}, "status": {"phase": "Pending"}, "metadata": {"name": "p"}}, None),
         ({"spec": {"nodeName": "n"}, "status": {"phase": "Pending"}, "metadata": {"name": "p"}}, None),
-        ({"spec": {"nodeName": "n"}, "status": {"phase": "Running"},
-          "metadata": {"name": "p", "creationTimestamp": "2024-06-10T08:00:00Z"}}, ("2024-06-10T08:00:00+00:00", None)),
-        ({"spec": {"nodeName": "n"},
-          "status": {"phase": "Failed", "startTime": "2024-06-10T08:00:00Z", "containerStatuses": [
-              {"state": {"terminated": {"finishedAt": "2024-06-10T09:00:00Z"}}},
-              {"state": {"terminated": {"finishedAt": "2024-06-10T09:30:00Z"}}}]},
-          "metadata": {"name": "p"}}, ("2024-06-10T08:00:00+00:00", "2024-06-10T09:30:00+00:00")),
-        ({"spec": {"nodeName": "n"}, "status": {"phase": "Running", "startTime": "2024-06-10T08:00:00Z"},
-          "metadata": {"name": "p", "deletionTimestamp": "2024-06-10T10:00:00Z"}},
-         ("2024-06-10T08:00:00+00:00", "2024-06-10T10:00:00+00:00")),
+        (
+            {
+                "spec": {"nodeName": "n"},
+                "status": {"phase": "Running"},
+                "metadata": {"name": "p", "creationTimestamp": "2024-06-10T08:00:00Z"},
+            },
+            ("2024-06-10T08:00:00+00:00", None),
+        ),
+        (
+            {
+                "spec": {"nodeName": "n"},
+                "status": {
+                    "phase": "Failed",
+                    "startTime": "2024-06-10T08:00:00Z",
+                    "containerStatuses": [
+                        {"state": {"terminated": {"finishedAt": "2024-06-10T09:00:00Z"}}},
+                        {"state": {"terminated": {"finishedAt": "2024-06-10T09:30:00Z"}}},
+                    ],
+                },
+                "metadata": {"name": "p"},
+            },
+            ("2024-06-10T08:00:00+00:00", "2024-06-10T09:30:00+00:00"),
+        ),
+        (
+            {
+                "spec": {"nodeName": "n"},
+                "status": {"phase": "Running", "startTime": "2024-06-10T08:00:00Z"},
+                "metadata": {"name": "p", "deletionTimestamp": "2024-06-10T10:00:00Z"},
+            },
+            ("2024-06-10T08:00:00+00:00", "2024-06-10T10:00:00+00:00"),
+        ),
     ],
 )
 def test_pod_interval(pod, expected):
@@ -335,25 +384,41 @@ def test_pod_interval(pod, expected):
 
 
 def test_pod_requests_count_init_containers_and_overhead():
-    pod = {"metadata": {"name": "p", "namespace": "n"},
-           "spec": {"containers": [{"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
-                                   {"resources": {"requests": {"cpu": "250m"}}}],
-                    "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "128Mi"}}}],
-                    "overhead": {"cpu": "100m", "memory": "64Mi"}}}
+    pod = {
+        "metadata": {"name": "p", "namespace": "n"},
+        "spec": {
+            "containers": [
+                {"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}}},
+                {"resources": {"requests": {"cpu": "250m"}}},
+            ],
+            "initContainers": [{"resources": {"requests": {"cpu": "1", "memory": "128Mi"}}}],
+            "overhead": {"cpu": "100m", "memory": "64Mi"},
+        },
+    }
     # cpu: max(0.25 + 0.25, 1) + 0.1 = 1.1; memory: max(256Mi, 128Mi) + 64Mi = 320Mi
     assert pod_requests(pod) == (Decimal("1.1"), Decimal(320 * 2**20))
 
 
 def test_bad_request_names_the_pod_and_field():
-    pod = {"metadata": {"name": "p", "namespace": "n"}, "spec": {"containers": [{"resources": {"requests": {"cpu": "lots"}}}]}}
+    pod = {
+        "metadata": {"name": "p", "namespace": "n"},
+        "spec": {"containers": [{"resources": {"requests": {"cpu": "lots"}}}]},
+    }
     with pytest.raises(PlatykusError, match=r"Pod n/p spec.containers\[0\].resources.requests.cpu"):
         pod_requests(pod)
 
 
 def test_usage_from_prometheus():
-    cpu = {"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"namespace": "a", "pod": "p"}, "value": [1718000000, "0.75"]},
-        {"metric": {"namespace": "a"}, "value": [1718000000, "9"]}]}}
+    cpu = {
+        "status": "success",
+        "data": {
+            "resultType": "vector",
+            "result": [
+                {"metric": {"namespace": "a", "pod": "p"}, "value": [1718000000, "0.75"]},
+                {"metric": {"namespace": "a"}, "value": [1718000000, "9"]},
+            ],
+        },
+    }
     mem = [{"metric": {"namespace": "a", "pod": "p"}, "value": [1718000000, "1073741824"]}]
     assert usage_from_prometheus(cpu, mem) == {("a", "p"): {"cpu": Decimal("0.75"), "memory": Decimal(2**30)}}
     with pytest.raises(PlatykusError, match="Prometheus answered error"):

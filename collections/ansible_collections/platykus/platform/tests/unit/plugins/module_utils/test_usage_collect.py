@@ -18,9 +18,14 @@ class FakeClient:
 
     def __init__(self, example):
         self.calls = []
-        self.objects = {"Node": example["nodes"], "Pod": example["pods"], "PersistentVolumeClaim": example["pvcs"],
-                        "Service": example["services"], "Namespace": example["namespaces"],
-                        "PodMetrics": example["pod_metrics"]}
+        self.objects = {
+            "Node": example["nodes"],
+            "Pod": example["pods"],
+            "PersistentVolumeClaim": example["pvcs"],
+            "Service": example["services"],
+            "Namespace": example["namespaces"],
+            "PodMetrics": example["pod_metrics"],
+        }
 
     def list_all(self, api_version, kind, namespace=None, label_selector=None, field_selector=None):
         self.calls.append((api_version, kind, namespace))
@@ -28,10 +33,22 @@ class FakeClient:
 
 
 def params(example, **extra):
-    base = dict(prices=example["prices"], tenants=example["tenants"], platform_namespaces=example["platform_namespaces"],
-                window_start=example["window_start"], window_end=example["window_end"], month_to_date=True, now=None,
-                cpu_ram_weight=None, idle="separate", platform="separate", unpriced="fail", usage_source="none",
-                prometheus_url=None, thresholds=None)
+    base = dict(
+        prices=example["prices"],
+        tenants=example["tenants"],
+        platform_namespaces=example["platform_namespaces"],
+        window_start=example["window_start"],
+        window_end=example["window_end"],
+        month_to_date=True,
+        now=None,
+        cpu_ram_weight=None,
+        idle="separate",
+        platform="separate",
+        unpriced="fail",
+        usage_source="none",
+        prometheus_url=None,
+        thresholds=None,
+    )
     base.update(extra)
     return base
 
@@ -54,11 +71,21 @@ def test_prometheus_usage(cost_example):
         query = parse_qs(urlparse(url).query)
         assert query["time"] == ["1718042400"]  # 2024-06-10T18:00:00Z
         value = "0.5" if "cpu" in query["query"][0] else str(512 * 2**20)
-        return json.dumps({"status": "success", "data": {"resultType": "vector", "result": [
-            {"metric": {"namespace": "globex-dev", "pod": "api-1"}, "value": [1718042400, value]}]}}).encode()
+        return json.dumps(
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "vector",
+                    "result": [{"metric": {"namespace": "globex-dev", "pod": "api-1"}, "value": [1718042400, value]}],
+                },
+            }
+        ).encode()
 
-    report = usage_report(params(cost_example, usage_source="prometheus", prometheus_url="http://prom:9090/"),
-                          lambda: FakeClient(cost_example), fetch=fetch)
+    report = usage_report(
+        params(cost_example, usage_source="prometheus", prometheus_url="http://prom:9090/"),
+        lambda: FakeClient(cost_example),
+        fetch=fetch,
+    )
     assert len(seen) == 2 and all(url.startswith("http://prom:9090/api/v1/query?") for url in seen)
     assert "%5B36000s%5D" in seen[0]  # [36000s]: the 10-hour window
     assert {t["name"]: t["cost"]["total"] for t in report["tenants"]}["globex"] == 0.785
