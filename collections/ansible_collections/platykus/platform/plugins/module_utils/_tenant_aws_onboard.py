@@ -333,7 +333,8 @@ ARGUMENT_SPEC = dict(
     endpoint_url=dict(type="str"),
     account_id=dict(type="str"),
     irsa=dict(type="bool", default=False),
-    external_secrets=dict(type="list", elements="dict", default=[]),
+    # Declared ExternalSecrets (names and remote keys), not secret values: checked against the prefix.
+    external_secrets=dict(type="list", elements="dict", default=[], no_log=False),
     validate_only=dict(type="bool", default=False),
 )
 
