@@ -20,4 +20,6 @@ bash scripts/sanity.sh
 
 echo "== pytest (set-up, lint and sanity took $((SECONDS - started))s)"
 # pytest's summary stays the last line: CI reads it.
-exec python -m pytest -q -p no:cacheprovider "$@"
+# Two workers, one test module each at a time (a lab of its own per worker): most lab tests wait on
+# controllers rather than compute, so two overlap well on two cores.
+exec python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile "$@"

@@ -138,12 +138,20 @@ def run_module(lab: LabHandle, module: str, args: dict, check: bool = False, dif
     return match.group(1), json.loads(match.group(2))
 
 
+def session_lab_name(suffix: str = "") -> str:
+    """The session lab's name: PLATYKUS_TEST_LAB (default ``pytest``), one per pytest-xdist worker
+    so parallel workers never share a lab."""
+    name = os.environ.get("PLATYKUS_TEST_LAB", "pytest") + suffix
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{name}-{worker}" if worker else name
+
+
 @pytest.fixture(scope="session")
 def lab() -> LabHandle:
     binaries = bin_dir()
     if not (binaries / "kube-apiserver").exists():
         pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
-    lab = Lab.named(os.environ.get("PLATYKUS_TEST_LAB", "pytest"), binaries=binaries)
+    lab = Lab.named(session_lab_name(), binaries=binaries)
     result = lab.up(
         node_pools_from_inventory(LAB_INVENTORY), log=lambda msg: print(msg, file=sys.stderr), inventory=LAB_INVENTORY
     )

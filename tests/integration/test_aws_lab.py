@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from aws_emulator import changed_tasks, emulator, env, hand_over
-from conftest import RECAP_RE, ROOT
+from conftest import RECAP_RE, ROOT, session_lab_name
 from standin_charts import ChartServer, build_repository
 
 from platykus_lab import controllers as lab_controllers
@@ -67,7 +67,7 @@ def _lab_admin(lab: Lab) -> tuple[str, str, dict]:
 @pytest.fixture(scope="module")
 def handed_over(tmp_path_factory):
     binaries = bin_dir()
-    lab = Lab.named(os.environ.get("PLATYKUS_TEST_LAB", "pytest") + "-aws", binaries=binaries)
+    lab = Lab.named(session_lab_name("-aws"), binaries=binaries)
     # Only the control plane and nodes: on the aws provider the platform's services are releases of
     # their own (stand-in charts here), not the lab's controllers.
     with pytest.MonkeyPatch.context() as patch:
