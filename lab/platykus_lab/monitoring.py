@@ -43,7 +43,8 @@ def prometheus_cluster_role() -> list[dict]:
                 },
                 {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
                 {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list", "watch"]},
-                {"nonResourceURLs": ["/metrics", "/metrics/cadvisor"], "verbs": ["get"]},
+                # /metrics/resources: kube-scheduler's pod requests and limits (the cost history reads them).
+                {"nonResourceURLs": ["/metrics", "/metrics/cadvisor", "/metrics/resources"], "verbs": ["get"]},
             ],
         },
         {
@@ -88,7 +89,40 @@ def _component_jobs(ctx: Context) -> list[dict]:
                 "static_configs": [{"targets": [f"127.0.0.1:{ports[port_name]}"]}],
             }
         )
-    return jobs
+    # kube-scheduler's /metrics/resources: kube_pod_resource_request/_limit per pod, node and
+    # resource, what kube-state-metrics' kube_pod_container_resource_requests gives on a cluster.
+    scheduler = dict(jobs[-1], job_name="kube-scheduler-resources", metrics_path="/metrics/resources")
+    return jobs + [scheduler, _node_lifetimes_job(ctx)]
+
+
+def _node_lifetimes_job(ctx: Context) -> dict:
+    """Kubernetes service discovery of Nodes: one ``up`` series per node while it exists, labelled
+    with its instance type, capacity type and zone (the cost history's node lifetimes). The target
+    is the node's kubelet resource metrics at kwok; the samples are dropped (kwok-nodes keeps them)."""
+    label = "__meta_kubernetes_node_label_"
+    keep = {
+        "node": "__meta_kubernetes_node_name",
+        "instance_type": label + "node_kubernetes_io_instance_type",
+        "capacity_type": label + "karpenter_sh_capacity_type",
+        "zone": label + "topology_kubernetes_io_zone",
+    }
+    relabel = [{"source_labels": [source], "target_label": target} for target, source in keep.items()]
+    relabel += [
+        {"target_label": "__address__", "replacement": f"127.0.0.1:{ctx.lab_ports['kwok']}"},
+        {
+            "source_labels": ["__meta_kubernetes_node_name"],
+            "target_label": "__metrics_path__",
+            "replacement": "/metrics/nodes/${1}/metrics/resource",
+        },
+    ]
+    return {
+        "job_name": "kubernetes-nodes",
+        "kubernetes_sd_configs": [
+            {"role": "node", "api_server": ctx.server, "tls_config": _client_tls(ctx, str(ctx.lab.pki_dir / "ca.crt"))}
+        ],
+        "relabel_configs": relabel,
+        "metric_relabel_configs": [{"source_labels": ["__name__"], "regex": ".+", "action": "drop"}],
+    }
 
 
 def _controller_jobs(ctx: Context) -> list[dict]:

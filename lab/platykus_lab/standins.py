@@ -31,6 +31,8 @@ from .health import http_request
 
 NAMESPACE = "platykus-monitoring"
 RULES_CONFIGMAP = "platykus-prometheus-rules"
+# The per-tenant cost and budget recording rules usage_report publishes (its metrics_format: configmap).
+COST_RULES_CONFIGMAP = "platykus-cost-rules"
 ALERTMANAGER_SECRET = "platykus-alertmanager"
 # KSM exposes labels and annotations only when allow-listed; these are the ones the rules join on.
 NAMESPACE_LABELS = ("platykus.io/tenant",)
@@ -113,6 +115,18 @@ def pod_series(pods: list[dict]) -> list[str]:
     return lines
 
 
+def node_series(nodes: list[dict]) -> list[str]:
+    """kube_node_status_capacity, as KSM labels it (the cost history splits a node's price by it)."""
+    lines = []
+    for node in nodes:
+        capacity = node.get("status", {}).get("capacity") or {}
+        for resource, unit in (("cpu", "core"), ("memory", "byte")):
+            if resource in capacity:
+                labels = {"node": node["metadata"]["name"], "resource": resource, "unit": unit}
+                lines.append(_series("kube_node_status_capacity", labels, _quantity(capacity[resource])))
+    return lines
+
+
 def hpa_series(hpas: list[dict]) -> list[str]:
     lines = []
     for hpa in hpas:
@@ -130,6 +144,7 @@ def exposition(api: Api) -> str:
     lines += quota_series(api.items("/api/v1/resourcequotas"))
     lines += pod_series(api.items("/api/v1/pods"))
     lines += hpa_series(api.items("/apis/autoscaling/v2/horizontalpodautoscalers"))
+    lines += node_series(api.items("/api/v1/nodes"))
     return "\n".join(lines) + "\n"
 
 
@@ -156,9 +171,14 @@ def sync_once(api: Api, rules_file: Path, alertmanager_file: Path, reload_urls: 
     """Write what changed and ask the reader to reload; return what was reloaded."""
     reloaded = []
     rules = api.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{RULES_CONFIGMAP}")
+    cost_rules = api.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{COST_RULES_CONFIGMAP}")
     secret = api.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{ALERTMANAGER_SECRET}")
     wanted = {
         "prometheus": (rules_file, (rules or {}).get("data", {}).get("rules.yml")),
+        "prometheus-cost": (
+            rules_file.with_name("platykus-cost.yml"),
+            (cost_rules or {}).get("data", {}).get("rules.yml"),
+        ),
         "alertmanager": (
             alertmanager_file,
             base64.b64decode(secret["data"]["alertmanager.yml"]).decode() if secret else None,
@@ -169,7 +189,7 @@ def sync_once(api: Api, rules_file: Path, alertmanager_file: Path, reload_urls: 
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-        http_request(reload_urls[name], method="POST", timeout=10)
+        http_request(reload_urls[name.split("-")[0]], method="POST", timeout=10)
         reloaded.append(name)
     return reloaded
 
@@ -246,7 +266,7 @@ def _state_metrics_objects(_ctx: Context) -> list[dict]:
     # kube-state-metrics chart (prometheus-community, templates/role.yaml): list/watch of the
     # resources it exports; here only the ones the stand-in reads.
     rules = [
-        {"apiGroups": [""], "resources": ["namespaces", "pods", "resourcequotas"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["namespaces", "nodes", "pods", "resourcequotas"], "verbs": ["list", "watch"]},
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["list", "watch"]},
     ]
     return _rbac("kps-kube-state-metrics", rules, account="kps-kube-state-metrics")
@@ -260,7 +280,7 @@ def _operator_objects(_ctx: Context) -> list[dict]:
             "apiGroups": [""],
             "resources": ["configmaps", "secrets"],
             "verbs": ["get"],
-            "resourceNames": [RULES_CONFIGMAP, ALERTMANAGER_SECRET],
+            "resourceNames": [RULES_CONFIGMAP, COST_RULES_CONFIGMAP, ALERTMANAGER_SECRET],
         }
     ]
     return _rbac("kps-operator", [], rules, account="kps-operator")
