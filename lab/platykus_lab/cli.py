@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import aws, controllers
+from . import aws, controllers, kafka
 from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
@@ -113,6 +113,11 @@ def _env(lab: Lab, args: argparse.Namespace) -> int:
     # The lab's AWS (endpoint, region, the lab admin's keys), once `up` has started it.
     for key, value in aws.env_exports(lab).items():
         print(f"export {key}={shlex.quote(value)}")
+    # The lab's Kafka: its bootstrap address and the path of its admin record (never the password).
+    for key, value in kafka.env_exports(lab).items():
+        print(f"export {key}={shlex.quote(value)}")
+    # The data services' admin records (<name>/admin.json), read by the add-ons' local provider.
+    print(f"export PLATYKUS_DATA_SERVICES={shlex.quote(str(lab.home / 'controllers'))}")
     return 0
 
 
