@@ -120,6 +120,9 @@ def binary_path(spec: BuildSpec) -> Path:
         return Path(str(spec.binary))
     if spec.way == "python":
         return Path(sys.executable)
+    if spec.way == "maven":
+        # Jars in <cache>/lib, run by the machine's Java (the runner passes -cp and the main class).
+        return Path(shutil.which("java") or "/usr/bin/java")
     return cache_dir(spec) / "bin" / spec.binary_name
 
 
@@ -269,9 +272,17 @@ def build_all(force: bool = False, names: tuple[str, ...] = ()) -> dict[str, Pat
     return built
 
 
+# What a Maven entry needs: Maven to fetch the jars, a Java 17 runtime to run them (Kafka 4 needs 17).
+MAVEN_PACKAGES = ("maven", "openjdk-17-jre-headless")
+
+
 def debian_packages() -> list[str]:
     """The Debian packages controllers.yml needs (scripts/setup.sh installs the missing ones)."""
-    return [str(s.source) for s in load_specs().values() if s.way == "debian"]
+    specs = load_specs().values()
+    packages = [str(s.source) for s in specs if s.way == "debian"]
+    if any(s.way == "maven" for s in specs):
+        packages += MAVEN_PACKAGES
+    return packages
 
 
 # -------------------------------------------------------------------------------------- identity
