@@ -24,6 +24,9 @@ PLATFORM_LABEL = "platykus.io/platform"
 # Apps (see _apps.py): every object of an app carries APP_LABEL, its pods also PROCESS_LABEL.
 APP_LABEL = "platykus.io/app"
 PROCESS_LABEL = "platykus.io/process"
+# Add-ons (see _addons.py): their Secret, Service and operator objects carry DATA_SERVICE_LABEL
+# (value: the type) and ADDON_LABEL (value: the add-on's name).
+ADDON_LABEL = "platykus.io/addon"
 
 # -- annotations --------------------------------------------------------------------------------
 DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
@@ -36,6 +39,9 @@ BUDGET_ORIGINAL_PODS_ANNOTATION = "platykus.io/budget-original-pods"
 # On an app's pod templates: a config change changes the checksum, which rolls the pods.
 CONFIG_CHECKSUM_ANNOTATION = "platykus.io/config-checksum"
 RELEASE_ANNOTATION = "platykus.io/release"
+# On an add-on's Secret: the plan and the provider it was made with.
+ADDON_PLAN_ANNOTATION = "platykus.io/addon-plan"
+ADDON_PROVIDER_ANNOTATION = "platykus.io/addon-provider"
 
 # -- object names -------------------------------------------------------------------------------
 QUOTA_NAME = "tenant-quota"
