@@ -27,6 +27,13 @@ PROCESS_LABEL = "platykus.io/process"
 # Add-ons (see _addons.py): their Secret, Service and operator objects carry DATA_SERVICE_LABEL
 # (value: the type) and ADDON_LABEL (value: the add-on's name).
 ADDON_LABEL = "platykus.io/addon"
+# The AWS tag naming a resource's tenant (what _tenant_aws.tenant_tags writes; Cost Explorer groups by it).
+AWS_TENANT_TAG = TENANT_LABEL
+# Cost published to tenants (_cost_publish.py): a ConfigMap in each tenant namespace their viewer
+# role reads, and the per-tenant recording rules (a ConfigMap on the lab, a PrometheusRule elsewhere).
+COST_REPORT_CONFIGMAP = "platykus-cost-report"
+COST_RULES_NAME = "platykus-cost-rules"
+COST_FIELD_MANAGER = "platykus-cost"
 
 # -- annotations --------------------------------------------------------------------------------
 DISPLAY_NAME_ANNOTATION = "platykus.io/display-name"
