@@ -15,9 +15,6 @@ from platykus_lab.config import bin_dir
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-@pytest.mark.skip(
-    reason="verify finds no app objects: under molecule the onboarding and verify reach a lab other than molecule-apps (create, converge and idempotence pass); to fix before enabling"
-)
 def test_molecule_apps_scenario():
     binaries = bin_dir()
     env = dict(
