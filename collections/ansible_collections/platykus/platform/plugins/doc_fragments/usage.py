@@ -76,6 +76,67 @@ options:
     type: str
     choices: [fail, report]
     default: fail
+  source:
+    description:
+      - Where the window's pods and nodes come from.
+      - V(objects) charges the Pods and Nodes that exist when the report runs (with their start and end times);
+        a pod or node deleted before the run is not charged.
+      - V(prometheus) reads the window back from C(prometheus_url) with range queries every O(prometheus_step)
+        (pod requests and usage, node lifetimes, instance and capacity types, node capacity), so deleted pods and
+        removed nodes are charged too. O(usage_source) does not apply: usage comes from the same queries.
+      - PersistentVolumeClaims and LoadBalancer Services come from the objects with either source.
+    type: str
+    choices: [objects, prometheus]
+    default: objects
+  prometheus_step:
+    description:
+      - With O(source=prometheus), the resolution of the history, like V(60s), V(5m) or V(1h); it must divide a day.
+        Each sample stands for one step.
+    type: str
+    default: 1h
+  prometheus_metrics:
+    description:
+      - With O(source=prometheus), which metrics answer the queries.
+      - V(scheduler) reads upstream components only (kube-scheduler's C(/metrics/resources), the kubelet's
+        C(/metrics/resource), Kubernetes node discovery as job C(kubernetes-nodes), C(kube_node_status_capacity)).
+      - V(kube-state-metrics) reads kube-state-metrics (C(kube_pod_container_resource_requests),
+        C(kube_node_labels) with the node labels allow-listed) and the kubelet's metrics. See C(docs/cost.md).
+    type: str
+    choices: [scheduler, kube-state-metrics]
+    default: scheduler
+  prometheus_queries:
+    description:
+      - PromQL replacing some of the O(prometheus_metrics) queries, by key (C(nodes), C(node_capacity),
+        C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage)); each must return the labels the default does.
+    type: dict
+  aws_costs:
+    description:
+      - Out-of-cluster costs per tenant from AWS Cost Explorer (C(ce:GetCostAndUsage)), grouped by the tenant tag and
+        the service, over every UTC day the window touches (Cost Explorer's finest grain is a day).
+      - Each tenant gets its spend as its own lines (C(out_of_cluster)) and in its total, budget status and daily series;
+        untagged spend and spend tagged with an unknown tenant are listed in the report's C(out_of_cluster), never dropped.
+    type: dict
+    suboptions:
+      enabled:
+        description: Read Cost Explorer.
+        type: bool
+        default: false
+      region:
+        description: The region of the Cost Explorer client.
+        type: str
+        default: us-east-1
+      endpoint_url:
+        description: Another endpoint, such as an emulator; AWS_ENDPOINT_URL is honoured as well.
+        type: str
+      tag_key:
+        description: The cost allocation tag naming a tenant; by default the one Platykus tags tenants' AWS resources with,
+          C(platykus.io/tenant).
+        type: str
+      metric:
+        description: The Cost Explorer metric.
+        type: str
+        choices: [UnblendedCost, AmortizedCost, BlendedCost, NetUnblendedCost, NetAmortizedCost]
+        default: UnblendedCost
   usage_source:
     description:
       - Where measured usage comes from; pods are charged max(request, usage).
@@ -86,7 +147,7 @@ options:
     default: none
   prometheus_url:
     description:
-      - Base URL of the Prometheus HTTP API, for O(usage_source=prometheus).
+      - Base URL of the Prometheus HTTP API, for O(source=prometheus) and O(usage_source=prometheus).
       - Pass credentials with O(prometheus_username) and O(prometheus_password), or O(prometheus_bearer_token),
         not in the URL. A user and password in the URL still work and are masked in the output,
         but they are not a no_log option.

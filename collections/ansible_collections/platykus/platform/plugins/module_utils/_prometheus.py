@@ -42,12 +42,12 @@ class PrometheusEndpoint:
     bearer_token: str | None = None
 
 
-def prometheus_endpoint(params: Mapping[str, Any]) -> PrometheusEndpoint:
+def prometheus_endpoint(params: Mapping[str, Any], option: str = "usage_source") -> PrometheusEndpoint:
     """The endpoint from the module options; refuses credentials given twice (in the URL and as options)."""
     raw = params.get("prometheus_url")
     if not raw:
         raise PlatykusError(
-            "prometheus_url: required when usage_source is prometheus; set it like http://prometheus:9090",
+            "prometheus_url: required when %s is prometheus; set it like http://prometheus:9090" % option,
             field="prometheus_url",
         )
     url, user, password = split_userinfo(raw)
@@ -106,3 +106,15 @@ def prometheus_query(url: str, query: str, time: str, fetch: Fetch) -> Any:
 def window_queries(seconds: int) -> tuple[str, str]:
     """The cpu and memory queries averaging over the last ``seconds``."""
     return PROMQL_CPU % {"range": seconds}, PROMQL_MEMORY % {"range": seconds}
+
+
+def prometheus_range(url: str, query: str, start: int, end: int, step: int, fetch: Fetch) -> Any:
+    """One range query (``/api/v1/query_range``) from ``start`` to ``end`` (Unix seconds) every ``step`` seconds."""
+    params = {"query": query, "start": "%d" % start, "end": "%d" % end, "step": "%ds" % step}
+    full = "%s/api/v1/query_range?%s" % (url.rstrip("/"), urlencode(params))
+    try:
+        return json.loads(fetch(full))
+    except ValueError as err:
+        raise PlatykusError(
+            "prometheus_url: %s did not answer with JSON: %s" % (redact_url(url), err), field="prometheus_url"
+        ) from err

@@ -36,9 +36,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_costs import AwsCosts
 from ansible_collections.platykus.platform.plugins.module_utils._budget import validate_thresholds
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog
+from ansible_collections.platykus.platform.plugins.module_utils._usage_history import History, day_clusters
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import price_cluster
 from ansible_collections.platykus.platform.plugins.module_utils._usage_ledger import Ledger
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import Usage
@@ -71,15 +73,21 @@ def allocate(
     platform: str = "separate",
     unpriced: str = "fail",
     thresholds: Mapping[str, Any] | None = None,
+    history: History | None = None,
+    aws_costs: AwsCosts | None = None,
 ) -> dict[str, Any]:
-    """Allocate the window's cost; return the report (see the module usage_report's RETURN)."""
+    """Allocate the window's cost; return the report (see the module usage_report's RETURN).
+
+    With ``history`` (the Prometheus source) nodes and pods come from its range queries instead of
+    ``nodes`` and ``pods``, one day at a time; PVCs and Services still come from the objects.
+    """
     _check_choices(idle=idle, platform=platform, unpriced=unpriced)
     limits = validate_thresholds(thresholds)
     budgets = read_budgets(tenants, catalog.currency)
     owners = ownership(namespaces, platform_namespaces)
     cluster = price_cluster(
-        nodes=nodes,
-        pods=pods,
+        nodes=history.node_objects() if history else nodes,
+        pods=() if history else pods,
         pvcs=pvcs,
         services=services,
         catalog=catalog,
@@ -89,7 +97,20 @@ def allocate(
     )
     # Tenants with a spec but no namespace yet still get a line (a real zero, and their budget status).
     ledger = Ledger(owners, set(budgets) | set(owners.tenant.values()), idle=idle, platform=platform)
-    for start, end in window.days():
-        ledger.charge_day(start, end, cluster)
-    options = {"idle": idle, "platform": platform, "unpriced": unpriced, "usage": bool(usage)}
+    days = day_clusters(cluster, history, window.days()) if history else ((s, e, cluster) for s, e in window.days())
+    for start, end, day_cluster in days:
+        ledger.charge_day(start, end, day_cluster)
+    if aws_costs is not None:
+        for tag_value, days in aws_costs.by_tag.items():
+            for day, services in days.items():
+                for service, amount in services.items():
+                    ledger.add_external(tag_value, day, service, amount)
+    options: dict[str, Any] = {
+        "idle": idle,
+        "platform": platform,
+        "unpriced": unpriced,
+        "usage": bool(usage or history),
+    }
+    if aws_costs is not None:
+        options["aws_costs"] = {"tag_key": aws_costs.tag_key, "metric": aws_costs.metric}
     return render_report(ledger, cluster, ReportInputs(window, catalog, budgets, limits, options))

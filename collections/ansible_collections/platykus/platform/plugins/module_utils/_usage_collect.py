@@ -14,6 +14,11 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_costs import (
+    cost_explorer_client,
+    read_costs,
+    validate_aws_costs,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
@@ -24,10 +29,17 @@ from ansible_collections.platykus.platform.plugins.module_utils._prometheus impo
     http_fetch,
     prometheus_endpoint,
     prometheus_query,
+    prometheus_range,
     window_queries,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._redact import url_secrets
 from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (
+    Grid,
+    History,
+    history_queries,
+    parse_step,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import (
     Usage,
     usage_from_pod_metrics,
@@ -48,12 +60,30 @@ USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
     idle=dict(type="str", default="separate", choices=["separate", "share"]),
     platform=dict(type="str", default="separate", choices=["separate", "share"]),
     unpriced=dict(type="str", default="fail", choices=["fail", "report"]),
+    source=dict(type="str", default="objects", choices=["objects", "prometheus"]),
+    prometheus_step=dict(type="str", default="1h"),
+    prometheus_metrics=dict(type="str", default="scheduler", choices=["scheduler", "kube-state-metrics"]),
+    prometheus_queries=dict(type="dict"),
     usage_source=dict(type="str", default="none", choices=["none", "metrics", "prometheus"]),
     prometheus_url=dict(type="str"),
     prometheus_username=dict(type="str"),
     prometheus_password=dict(type="str", no_log=True),
     prometheus_bearer_token=dict(type="str", no_log=True),
     thresholds=dict(type="dict"),
+    aws_costs=dict(
+        type="dict",
+        options=dict(
+            enabled=dict(type="bool", default=False),
+            region=dict(type="str", default="us-east-1"),
+            endpoint_url=dict(type="str"),
+            tag_key=dict(type="str"),
+            metric=dict(
+                type="str",
+                default="UnblendedCost",
+                choices=["UnblendedCost", "AmortizedCost", "BlendedCost", "NetUnblendedCost", "NetAmortizedCost"],
+            ),
+        ),
+    ),
 )
 USAGE_MODULE_OPTIONS: dict[str, Any] = dict(
     mutually_exclusive=[("prometheus_username", "prometheus_bearer_token")],
@@ -66,7 +96,11 @@ def usage_module(argument_spec: Mapping[str, Any]) -> Any:
     module = platykus_module(dict(argument_spec), **USAGE_MODULE_OPTIONS)
     # A password written into a URL is not a no_log option of its own: register it so Ansible
     # masks it wherever it prints the arguments (-vvv) or a result.
-    urls = [module.params.get("prometheus_url"), (module.params.get("aws_budgets") or {}).get("endpoint_url")]
+    urls = [
+        module.params.get("prometheus_url"),
+        (module.params.get("aws_budgets") or {}).get("endpoint_url"),
+        (module.params.get("aws_costs") or {}).get("endpoint_url"),
+    ]
     for url in urls:
         module.no_log_values.update(url_secrets(url))
     return module
@@ -95,29 +129,54 @@ def _prometheus_usage(endpoint: PrometheusEndpoint, window: Window, fetch: Fetch
     )
 
 
-def usage_report(params: Mapping[str, Any], connect: Callable[[], Any], fetch: Fetch | None = None) -> dict:
+def _history(params: Mapping[str, Any], window: Window, fetch: Fetch | None) -> History:
+    """The Prometheus source's reader, every option checked (no request yet)."""
+    step = parse_step(params.get("prometheus_step") or "1h")
+    queries = history_queries(params.get("prometheus_metrics") or "scheduler", params.get("prometheus_queries"), step)
+    endpoint = prometheus_endpoint(params, "source")
+    get = fetch or http_fetch(endpoint)
+    return History(
+        queries,
+        Grid(window, step),
+        lambda query, first, last: prometheus_range(endpoint.url, query, first, last, step, get),
+    )
+
+
+def usage_report(
+    params: Mapping[str, Any], connect: Callable[[], Any], fetch: Fetch | None = None, ce_client: Any = None
+) -> dict:
     """The report for ``params`` (the keys of :data:`USAGE_ARGUMENT_SPEC`).
 
     ``connect()`` returns the KubeClient; it is called once the inputs are valid. ``fetch`` replaces
-    the HTTP GET to Prometheus (tests).
+    the HTTP GET to Prometheus and ``ce_client`` the boto3 Cost Explorer client (tests).
     """
     catalog = validate_prices(params["prices"], "prices", params.get("cpu_ram_weight"))
     window = make_window(
         params.get("window_start"), params.get("window_end"), params.get("month_to_date", True), params.get("now")
     )
-    source = params.get("usage_source") or "none"
+    kind = params.get("source") or "objects"
+    if kind not in ("objects", "prometheus"):
+        raise PlatykusError("source: %r is not one of objects, prometheus" % kind, field="source")
+    history = _history(params, window, fetch) if kind == "prometheus" else None
+    source = "none" if history else params.get("usage_source") or "none"
     endpoint = prometheus_endpoint(params) if source == "prometheus" else None
     if source not in ("none", "metrics", "prometheus"):
         raise PlatykusError("usage_source: %r is not one of none, metrics, prometheus" % source, field="usage_source")
 
+    aws = validate_aws_costs(params.get("aws_costs"))
+
     client = connect()
     objects = _cluster_objects(client)
+    costs = None
+    if aws is not None:
+        ce = ce_client or cost_explorer_client(aws["region"], aws["endpoint_url"])
+        costs = read_costs(ce, window, aws["tag_key"], aws["metric"], catalog.currency)
     usage = None
     if source == "metrics":
         usage = usage_from_pod_metrics(client.list_all("metrics.k8s.io/v1beta1", "PodMetrics"))
     elif endpoint is not None:
         usage = _prometheus_usage(endpoint, window, fetch)
-    return allocate(
+    report = allocate(
         **objects,
         catalog=catalog,
         window=window,
@@ -128,4 +187,11 @@ def usage_report(params: Mapping[str, Any], connect: Callable[[], Any], fetch: F
         platform=params.get("platform") or "separate",
         unpriced=params.get("unpriced") or "fail",
         thresholds=params.get("thresholds"),
+        history=history,
+        aws_costs=costs,
     )
+    report["options"]["source"] = kind
+    if history is not None:
+        report["options"]["prometheus_step"] = history.grid.step
+        report["options"]["prometheus_metrics"] = params.get("prometheus_metrics") or "scheduler"
+    return report

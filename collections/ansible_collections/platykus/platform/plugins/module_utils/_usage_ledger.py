@@ -73,6 +73,18 @@ class Ledger:
         self.tenant_daily: dict[str, dict[str, Decimal]] = defaultdict(dict)
         self.idle_shared = ZERO
         self.platform_shared = ZERO
+        # Out-of-cluster spend (Cost Explorer): tenant -> service -> amount, and the rest by tag value.
+        self.external: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        self.external_other: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+
+    def add_external(self, tag_value: str, day: str, service: str, amount: Decimal) -> None:
+        """A tenant's own out-of-cluster line (in its total and its day); untagged or unknown tags apart."""
+        if tag_value in self.tenants:
+            self.external[tag_value][service] += amount
+            daily = self.tenant_daily[tag_value]
+            daily[day] = daily.get(day, ZERO) + amount
+        else:
+            self.external_other[tag_value][service] += amount
 
     def charge_day(self, start: datetime, end: datetime, cluster: PricedCluster) -> None:
         day = _Day(start, end)

@@ -93,13 +93,22 @@ def _tenant_row(ledger: Ledger, tenant: str, inputs: ReportInputs, days: list[st
     members = ledger.owners.members(tenant)
     line = ledger.group(members)
     line.update(ledger.tenant_shares[tenant])
-    spent = line_total(line, ("idle", "platform"))
+    extra = ("idle", "platform")
+    if inputs.options.get("aws_costs"):
+        line["aws"] = sum(ledger.external[tenant].values(), ZERO)
+        extra += ("aws",)
+    spent = line_total(line, extra)
     forecast = spent * inputs.window.forecast_factor()
     budget = inputs.budgets.get(tenant)
     monthly = budget.monthly if budget else None
     status = evaluate(spent, forecast, monthly, inputs.thresholds)
     row = {"name": tenant, "namespaces": members, "cost_center": budget.cost_center if budget else None}
-    row.update(render_line(line, ("idle", "platform")))
+    row.update(render_line(line, extra))
+    if inputs.options.get("aws_costs"):
+        row["out_of_cluster"] = [
+            {"source": "aws", "service": service, "cost": q(amount, MONEY)}
+            for service, amount in sorted(ledger.external[tenant].items())
+        ]
     row.update(
         budget=_optional(monthly, MONEY),
         currency=inputs.catalog.currency,
@@ -179,17 +188,36 @@ def _idle_row(ledger: Ledger, inputs: ReportInputs) -> dict:
     }
 
 
-def _totals(ledger: Ledger, factor: Decimal) -> dict:
+def _totals(ledger: Ledger, factor: Decimal, outside_on: bool) -> dict:
     nodes = sum((node["cost"] for node in ledger.nodes.values()), ZERO)
     storage = sum((line["storage"] for line in ledger.namespaces.values()), ZERO)
     balancers = sum((line["loadbalancer"] for line in ledger.namespaces.values()), ZERO)
-    total = nodes + storage + balancers
+    outside = sum(
+        (amount for lines in (ledger.external, ledger.external_other) for v in lines.values() for amount in v.values()),
+        ZERO,
+    )
+    total = nodes + storage + balancers + outside
+    totals = {"nodes": q(nodes, MONEY), "storage": q(storage, MONEY), "loadbalancer": q(balancers, MONEY)}
+    if outside_on:
+        totals["out_of_cluster"] = q(outside, MONEY)
+    totals.update(cost=q(total, MONEY), forecast=q(total * factor, MONEY))
+    return totals
+
+
+def _out_of_cluster(ledger: Ledger, inputs: ReportInputs) -> dict:
+    """Cost Explorer's spend: per tenant, untagged (empty tag) and tagged with no known tenant."""
+    aws = inputs.options["aws_costs"]
+
+    def lines(by_service: Mapping[str, Decimal]) -> list[dict]:
+        return [{"service": s, "cost": q(a, MONEY)} for s, a in sorted(by_service.items())]
+
     return {
-        "nodes": q(nodes, MONEY),
-        "storage": q(storage, MONEY),
-        "loadbalancer": q(balancers, MONEY),
-        "cost": q(total, MONEY),
-        "forecast": q(total * factor, MONEY),
+        "source": "aws_cost_explorer",
+        "tag_key": aws["tag_key"],
+        "metric": aws["metric"],
+        "tenants": {t: q(sum(v.values(), ZERO), MONEY) for t, v in sorted(ledger.external.items())},
+        "untagged": lines(ledger.external_other.get("", {})),
+        "unknown_tenants": {t: lines(v) for t, v in sorted(ledger.external_other.items()) if t},
     }
 
 
@@ -230,6 +258,8 @@ def render_report(ledger: Ledger, cluster: PricedCluster, inputs: ReportInputs) 
         idle=_idle_row(ledger, inputs),
         nodes=_node_rows(cluster, ledger),
         unpriced=_unpriced_rows(ledger),
-        total=_totals(ledger, factor),
+        total=_totals(ledger, factor, bool(inputs.options.get("aws_costs"))),
     )
+    if inputs.options.get("aws_costs"):
+        report["out_of_cluster"] = _out_of_cluster(ledger, inputs)
     return report

@@ -51,6 +51,19 @@ EXAMPLES = r"""
     prometheus_url: https://prometheus.example.com
     prometheus_username: reporter
     prometheus_password: "{{ vault_prometheus_password }}"
+
+- name: Last month from Prometheus history (deleted pods and removed nodes included), with AWS spend per tenant
+  platykus.platform.usage_report:
+    prices: "{{ platykus_prices }}"
+    tenants: "{{ platykus_tenants }}"
+    window_start: "2024-06-01T00:00:00Z"
+    window_end: "2024-07-01T00:00:00Z"
+    source: prometheus
+    prometheus_step: 1h
+    prometheus_metrics: kube-state-metrics
+    prometheus_url: http://prometheus-operated.platykus-monitoring:9090
+    aws_costs:
+      enabled: true
 """
 
 RETURN = r"""
@@ -97,7 +110,14 @@ report:
       type: list
       elements: dict
     total:
-      description: C(nodes), C(storage), C(loadbalancer), C(cost) and C(forecast) of the whole cluster.
+      description: C(nodes), C(storage), C(loadbalancer), C(out_of_cluster) (with O(aws_costs)), C(cost) and C(forecast)
+        of the whole cluster.
+      type: dict
+    out_of_cluster:
+      description: With O(aws_costs), Cost Explorer's spend by tenant tag (C(tag_key), C(metric), C(tenants)), the
+        C(untagged) lines and C(unknown_tenants) (tag values naming no tenant). Each tenant also carries C(cost.aws)
+        and its own C(out_of_cluster) lines.
+      returned: when O(aws_costs.enabled=true)
       type: dict
 """
 

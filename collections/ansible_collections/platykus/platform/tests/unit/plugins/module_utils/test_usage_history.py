@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Prometheus history source and Cost Explorer lines, over answers built here (no network)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from ansible_collections.platykus.platform.plugins.module_utils._aws_costs import read_costs, window_days
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (
+    METRIC_PROFILES,
+    Grid,
+    History,
+    history_queries,
+    parse_step,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+
+GIB = 2**30
+START = datetime(2024, 6, 1, tzinfo=UTC)
+T0 = int(START.timestamp())
+HOUR = 3600
+# m5.xlarge, weight 8: GiB-hour = 0.192 / (8 x 4 + 16) = 0.004, core-hour = 0.032
+PRICES = {"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}
+NAMESPACES = [
+    {"metadata": {"name": "acme-dev", "labels": {"platykus.io/tenant": "acme"}}},
+    {"metadata": {"name": "globex-dev", "labels": {"platykus.io/tenant": "globex"}}},
+]
+
+
+def series(labels: dict, points: dict[int, float]) -> dict:
+    return {"metric": labels, "values": [[t, str(v)] for t, v in sorted(points.items())]}
+
+
+def answer(*result: dict) -> dict:
+    return {"status": "success", "data": {"resultType": "matrix", "result": list(result)}}
+
+
+def hours(first: int, count: int, value: float) -> dict[int, float]:
+    return {T0 + (first + i) * HOUR: value for i in range(count)}
+
+
+class FakePrometheus:
+    """Range queries answered from series, filtered to [first, last] as Prometheus does."""
+
+    def __init__(self, by_key: dict[str, list[dict]]) -> None:
+        self.by_key = by_key
+        self.asked: list[tuple[str, int, int]] = []
+
+    def fetch(self, query: str, first: int, last: int) -> dict:
+        key = next(k for k, q in self.queries.items() if q == query)
+        self.asked.append((key, first, last))
+        out = []
+        for s in self.by_key.get(key, []):
+            values = [[t, v] for t, v in s["values"] if first <= t <= last]
+            if values:
+                out.append({"metric": s["metric"], "values": values})
+        return answer(*out)
+
+
+def report(prom: FakePrometheus, end_hour: int = 10, **kwargs) -> dict:
+    window = make_window(START, datetime.fromtimestamp(T0 + end_hour * HOUR, UTC))
+    prom.queries = history_queries("scheduler", None, HOUR)
+    history = History(prom.queries, Grid(window, HOUR), prom.fetch)
+    return allocate(
+        nodes=[],
+        pods=[],
+        namespaces=NAMESPACES,
+        catalog=validate_prices(PRICES),
+        window=window,
+        tenants=[{"name": "acme"}, {"name": "globex"}],
+        history=history,
+        **kwargs,
+    )
+
+
+def cluster(node_hours: int = 10) -> dict[str, list[dict]]:
+    node = {"node": "n1", "instance_type": "m5.xlarge", "capacity_type": "on-demand", "zone": "a"}
+    return {
+        "nodes": [series(node, hours(0, node_hours, 1))],
+        "node_capacity": [
+            series({"node": "n1", "resource": "cpu"}, hours(0, node_hours, 4)),
+            series({"node": "n1", "resource": "memory"}, hours(0, node_hours, 16 * GIB)),
+        ],
+        "pod_requests": [
+            # a pod that ran hours 1-3 and is gone: 1 core, 2 GiB
+            series({"namespace": "acme-dev", "pod": "gone", "node": "n1", "resource": "cpu"}, hours(1, 3, 1)),
+            series({"namespace": "acme-dev", "pod": "gone", "node": "n1", "resource": "memory"}, hours(1, 3, 2 * GIB)),
+            series({"namespace": "globex-dev", "pod": "web", "node": "n1", "resource": "cpu"}, hours(0, 10, 0.5)),
+        ],
+        # globex's pod used 2 cores in hour 5: it pays max(request, usage) = 2 for that hour
+        "pod_cpu_usage": [series({"namespace": "globex-dev", "pod": "web"}, {T0 + 5 * HOUR: 2})],
+        "pod_memory_usage": [],
+    }
+
+
+def test_deleted_pod_is_charged_from_its_samples():
+    rows = {t["name"]: t for t in report(FakePrometheus(cluster()))["tenants"]}
+    # 3 hours x (1 core x 0.032 + 2 GiB x 0.004) = 3 x 0.04 = 0.12
+    assert rows["acme"]["cost"]["total"] == 0.12
+    assert rows["acme"]["core_hours"] == 3.0
+    # 9 hours x 0.5 + 1 hour x 2 = 6.5 core-hours x 0.032 = 0.208
+    assert rows["globex"]["core_hours"] == 6.5
+    assert rows["globex"]["cost"]["cpu"] == 0.208
+
+
+def test_node_lifetime_and_conservation():
+    out = report(FakePrometheus(cluster(node_hours=6)))
+    assert out["nodes"][0]["hours"] == 6.0
+    assert out["total"]["nodes"] == pytest.approx(6 * 0.192)
+    tenants = sum(t["cost"]["total"] for t in out["tenants"])
+    assert tenants + out["idle"]["cost"]["total"] == pytest.approx(out["total"]["nodes"], abs=0.0002)
+
+
+def test_one_day_at_a_time_and_whole_window_for_nodes():
+    prom = FakePrometheus(cluster())
+    report(prom, end_hour=30)
+    days = [(f, last) for key, f, last in prom.asked if key == "pod_requests"]
+    assert days == [(T0, T0 + 23 * HOUR), (T0 + 24 * HOUR, T0 + 29 * HOUR)]
+    assert [(f, last) for key, f, last in prom.asked if key == "nodes"] == [(T0, T0 + 29 * HOUR)]
+
+
+def test_missing_capacity_names_the_query():
+    data = cluster()
+    data["node_capacity"] = []
+    with pytest.raises(PlatykusError, match="node_capacity"):
+        report(FakePrometheus(data))
+
+
+@pytest.mark.parametrize("step, seconds", [("60s", 60), ("5m", 300), ("1h", 3600), ("10", 10)])
+def test_steps(step, seconds):
+    assert parse_step(step) == seconds
+
+
+@pytest.mark.parametrize("step", ["7m", "0s", "1d", "", None, "abc"])
+def test_bad_steps_name_the_field(step):
+    with pytest.raises(PlatykusError, match="prometheus_step: .* divid"):
+        parse_step(step)
+
+
+def test_profiles_have_every_query_and_overrides_are_checked():
+    for profile in METRIC_PROFILES:
+        assert set(history_queries(profile, None, 60)) == {
+            "nodes",
+            "node_capacity",
+            "pod_requests",
+            "pod_cpu_usage",
+            "pod_memory_usage",
+        }
+    assert "[300s]" in history_queries("scheduler", None, 300)["pod_cpu_usage"]
+    with pytest.raises(PlatykusError, match="prometheus_queries.pods: not a query"):
+        history_queries("scheduler", {"pods": "up"}, 60)
+    with pytest.raises(PlatykusError, match="prometheus_metrics: 'ksm' is not one of"):
+        history_queries("ksm", None, 60)
+
+
+def test_error_answer_names_the_query():
+    prom = FakePrometheus(cluster())
+    prom.fetch = lambda *_args: {"status": "error", "error": "parse error"}
+    window = make_window(START, datetime.fromtimestamp(T0 + HOUR, UTC))
+    history = History(history_queries("scheduler", None, HOUR), Grid(window, HOUR), prom.fetch)
+    with pytest.raises(PlatykusError, match="nodes query: Prometheus answered error: parse error"):
+        history.node_objects()
+
+
+# -- Cost Explorer --------------------------------------------------------------------------------
+class FakeCostExplorer:
+    def __init__(self, pages: list[dict]) -> None:
+        self.pages = pages
+        self.requests: list[dict] = []
+
+    def get_cost_and_usage(self, **request):
+        self.requests.append(request)
+        return self.pages[len(self.requests) - 1]
+
+
+def group(tag: str, service: str, amount: str, unit: str = "USD") -> dict:
+    return {
+        "Keys": ["platykus.io/tenant$" + tag, service],
+        "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": unit}},
+    }
+
+
+def ce_pages(unit: str = "USD") -> list[dict]:
+    day = {"TimePeriod": {"Start": "2024-06-01", "End": "2024-06-02"}}
+    return [
+        {
+            "ResultsByTime": [
+                dict(day, Groups=[group("acme", "Amazon S3", "1.25", unit), group("", "AWS KMS", "0.5", unit)])
+            ],
+            "NextPageToken": "p2",
+        },
+        {
+            "ResultsByTime": [
+                dict(day, Groups=[group("acme", "Amazon RDS", "2", unit), group("ghost", "Amazon S3", "3", unit)])
+            ]
+        },
+    ]
+
+
+def test_cost_explorer_lines_in_the_tenant_total():
+    ce = FakeCostExplorer(ce_pages())
+    window = make_window(START, datetime.fromtimestamp(T0 + 10 * HOUR, UTC))
+    costs = read_costs(ce, window, "platykus.io/tenant", "UnblendedCost", "USD")
+    assert ce.requests[0]["TimePeriod"] == {"Start": "2024-06-01", "End": "2024-06-02"}
+    assert ce.requests[1]["NextPageToken"] == "p2"
+    out = report(FakePrometheus(cluster()), aws_costs=costs)
+    acme = {t["name"]: t for t in out["tenants"]}["acme"]
+    assert acme["cost"]["aws"] == 3.25
+    assert acme["cost"]["total"] == 0.12 + 3.25
+    assert acme["out_of_cluster"] == [
+        {"source": "aws", "service": "Amazon RDS", "cost": 2.0},
+        {"source": "aws", "service": "Amazon S3", "cost": 1.25},
+    ]
+    assert out["out_of_cluster"]["untagged"] == [{"service": "AWS KMS", "cost": 0.5}]
+    assert out["out_of_cluster"]["unknown_tenants"] == {"ghost": [{"service": "Amazon S3", "cost": 3.0}]}
+    assert out["total"]["out_of_cluster"] == 6.75
+    assert acme["daily"][0]["cost"] == pytest.approx(3.37)
+
+
+def test_cost_explorer_other_currency_is_refused():
+    window = make_window(START, datetime.fromtimestamp(T0 + 10 * HOUR, UTC))
+    with pytest.raises(PlatykusError, match="answered in EUR"):
+        read_costs(FakeCostExplorer(ce_pages("EUR")), window, "platykus.io/tenant", "UnblendedCost", "USD")
+
+
+def test_window_days_cover_partial_days():
+    window = make_window("2024-06-01T05:00:00Z", "2024-06-03T00:00:00Z")
+    assert window_days(window) == ("2024-06-01", "2024-06-03")
+    window = make_window("2024-06-01T05:00:00Z", "2024-06-02T01:00:00Z")
+    assert window_days(window) == ("2024-06-01", "2024-06-03")
+
+
+def test_decimal_exact():
+    assert Decimal("0.12") == Decimal(3) * (Decimal("0.032") + 2 * Decimal("0.004"))
