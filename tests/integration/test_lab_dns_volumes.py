@@ -215,9 +215,6 @@ def test_local_path_is_the_only_default_storage_class(lab):
     )
 
 
-@pytest.mark.skip(
-    reason="claim pod not always bound (KeyError nodeName) under two workers (found at the end of session 2; open)"
-)
 def test_tenant_claim_is_provisioned_counted_priced_and_released(lab, tenants_onboarded, tmp_path):
     namespace = "acme-dev"
     started = datetime.now(UTC).replace(microsecond=0)
@@ -226,7 +223,9 @@ def test_tenant_claim_is_provisioned_counted_priced_and_released(lab, tenants_on
         p := lab.get_json("pvc", "data", "-n", namespace))["status"].get("phase") == "Bound" and p)  # fmt: skip
     assert pvc["spec"]["storageClassName"] == "local-path"
     pv = lab.get_json("pv", pvc["spec"]["volumeName"])
-    node = lab.get_json("pod", "app", "-n", namespace)["spec"]["nodeName"]
+    # The claim is Bound before the scheduler's retry binds the pod that waited for it: wait for both.
+    node = wait_for("pod %s/app scheduled" % namespace, lambda: (
+        lab.get_json("pod", "app", "-n", namespace)["spec"].get("nodeName")))  # fmt: skip
     assert pv["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] == localpath.PROVISIONER
     assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Delete"
     assert pv["spec"]["claimRef"]["name"] == "data" and pv["spec"]["capacity"]["storage"] == "2Gi"
