@@ -141,6 +141,10 @@ def _container(app: App, process: Process, opts: RenderOptions) -> dict[str, Any
         container["env"] = [{"name": "PORT", "value": str(process.port)}]
         container["ports"] = [{"name": "http", "containerPort": process.port, "protocol": "TCP"}]
         container["readinessProbe"] = {"httpGet": {"path": process.health_path, "port": "http"}, "periodSeconds": 5}
+    for variable, secret in app.addon_env:
+        # The add-on's connection URL (DATABASE_URL, REDIS_URL...) from its Secret (see _addons.py).
+        ref = {"secretKeyRef": {"name": secret, "key": "url"}}
+        container.setdefault("env", []).append({"name": variable, "valueFrom": ref})
     return container
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addons import from_app
 from ansible_collections.platykus.platform.plugins.module_utils._domains import covered, hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
@@ -30,7 +31,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     dns_label_problem,
 )
 
-APP_KEYS = ("name", "tenant", "environment", "image", "processes", "domains", "config", "secrets", "volumes")
+APP_KEYS = ("name", "tenant", "environment", "image", "processes", "domains", "config", "secrets", "volumes", "addons")
 PROCESS_KEYS = ("command", "size", "replicas", "autoscale", "port", "health_path", "schedule")
 AUTOSCALE_KEYS = ("min", "max", "cpu_percent")
 VOLUME_KEYS = ("size", "storage_class", "mount", "process")
@@ -116,6 +117,8 @@ class App:
     config: dict[str, str] = field(default_factory=dict)
     secrets: tuple[SecretRef, ...] = ()
     volumes: tuple[Volume, ...] = ()
+    # From the app's add-ons (see _addons.from_app): variable -> the add-on's Secret (key ``url``).
+    addon_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -483,6 +486,7 @@ def validate_app(spec: Any, catalog: Catalog, tenant_domains: tuple[str, ...] | 
     config = _config(problems, "config", spec.get("config"))
     secrets = _secrets(problems, "secrets", spec.get("secrets"), str(ident["tenant"]), config)
     volumes = _volumes(problems, "volumes", spec.get("volumes"), processes)
+    addon_env = _addon_env(problems, spec, config, secrets)
     problems.raise_if_any("app '%s'" % (ident["name"],))
     return App(
         ident["name"],
@@ -494,7 +498,24 @@ def validate_app(spec: Any, catalog: Catalog, tenant_domains: tuple[str, ...] | 
         config,
         secrets,
         volumes,
+        addon_env,
     )
+
+
+def _addon_env(problems: _Problems, spec: Mapping, config: Mapping[str, str], secrets: tuple[SecretRef, ...]) -> tuple:
+    """``addons`` as (variable, Secret name) pairs; the add-ons themselves are made by the addon module."""
+    try:
+        _requests, env = from_app(spec)
+    except PlatykusError as err:
+        for line in str(err).splitlines():
+            line = line.lstrip("- ")
+            if ": " in line and line.startswith("addons"):
+                problems.add(line.split(": ", 1)[0], line.split(": ", 1)[1])
+        return ()
+    taken = set(config) | {ref.env for ref in secrets}
+    for variable in sorted(set(env) & taken):
+        problems.add("addons", "%s is also in config or secrets; a variable comes from one of them" % variable)
+    return tuple(sorted(env.items()))
 
 
 def app_ref(spec: Any) -> App:

@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Imports every add-on provider, so each registers itself (_addon_providers.register).
+
+Ansible bundles a module's module_utils by their static imports: a provider module is only
+available to the addon module when it is imported here.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.platykus.platform.plugins.module_utils import _addon_local  # noqa: F401
+
+PROVIDERS_LOADED = True
