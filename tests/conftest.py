@@ -60,6 +60,8 @@ class LabHandle:
             ANSIBLE_NOCOLOR="1",
             # The lab's AWS, as `platykus-lab env` exports it (onboarding makes the tenants' AWS slice there).
             **lab_aws.env_exports(self.lab),
+            # The lab's data servers' admin records, as `platykus-lab env` exports them (add-ons).
+            PLATYKUS_DATA_SERVICES=str(self.lab.home / "controllers"),
         )
 
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
