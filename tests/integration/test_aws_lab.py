@@ -32,9 +32,6 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.aws,
     pytest.mark.slow,
-    pytest.mark.skip(
-        reason="hand-over fixture fails since preflight runs before the AWS stack (found at the end of session 2; open)"
-    ),
 ]
 
 INVENTORY = ROOT / "inventories" / "aws"
