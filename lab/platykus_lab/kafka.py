@@ -125,6 +125,9 @@ def server_properties(data_dir: Path, broker_port: int, controller_port: int, pa
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": f"User:{ADMIN_USER}",
         "allow.everyone.if.no.acl.found": "false",
+        # Connected clients re-authenticate every minute (KIP-368): a rotated or deleted credential
+        # stops working for live connections too, not only for new ones.
+        "connections.max.reauth.ms": 60000,
         # Add-ons create their topics (their ACLs allow it on their prefix); nothing appears by typo.
         "auto.create.topics.enable": "false",
         "log.dirs": str(data_dir),

@@ -1,0 +1,352 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The ``local`` provider's Kafka: one SCRAM user per add-on, allowed on its own prefix only.
+
+The lab's broker (lab/platykus_lab/kafka.py: KRaft, SASL/SCRAM-SHA-512, the StandardAuthorizer,
+nothing allowed without an ACL) is shared by every add-on. An add-on ``<ident>`` gets:
+
+- a SCRAM-SHA-512 credential for the user ``<ident>`` (AddonRef.ident);
+- ALLOW ACLs for the principal ``User:<ident>`` on the PREFIXED resource patterns topic
+  ``<ident>.`` (read, write, create, delete, describe, describe/alter configs) and group
+  ``<ident>.`` (read, describe, delete) -- nothing on the cluster, on other prefixes, or on
+  transactional ids; so another add-on's user is refused with an authorization error.
+
+``ensure`` creates what is missing, removes ACLs of that principal that are not the desired ones,
+and sets the password when it does not authenticate (rotation: the old one stops working for new
+connections at once; connected clients must re-authenticate within the broker's
+``connections.max.reauth.ms``). ``remove`` deletes the credential, the ACLs, the topics and the
+consumer groups with the prefix. The pure part (names, the ACL table) is separate from the calls,
+which go through confluent-kafka's AdminClient (requirements.txt).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef, register
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+
+try:
+    from confluent_kafka import KafkaError, KafkaException
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+except ImportError:  # pragma: no cover - reported when a Kafka add-on is requested
+    AdminClient = None
+
+MECHANISM = "SCRAM-SHA-512"
+SECURITY_PROTOCOL = "SASL_PLAINTEXT"
+# Kafka's default and minimum for SCRAM-SHA-512 is 4096.
+SCRAM_ITERATIONS = 8192
+TIMEOUT = 15.0
+# What an add-on's user may do on its own prefix, per resource type.
+OPERATIONS = {
+    "TOPIC": ("ALTER_CONFIGS", "CREATE", "DELETE", "DESCRIBE", "DESCRIBE_CONFIGS", "READ", "WRITE"),
+    "GROUP": ("DELETE", "DESCRIBE", "READ"),
+}
+# SCRAM user names: the idents AddonRef makes ([a-z0-9_], <= 48), nothing SASL would have to escape.
+_USER_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,47}$")
+
+
+# ------------------------------------------------------------------------------------ pure part
+@dataclass(frozen=True, order=True)
+class Acl:
+    """One ACL in plain terms (enum names); rendered to confluent-kafka's AclBinding at call time."""
+
+    resource: str  # a ResourceType name: TOPIC | GROUP | ...
+    name: str
+    principal: str
+    operation: str  # an AclOperation name
+    pattern: str = "PREFIXED"  # a ResourcePatternType name
+    permission: str = "ALLOW"  # an AclPermissionType name
+    host: str = "*"
+
+
+def validate_user(user: str) -> str:
+    """The SCRAM user name, or a PlatykusError naming the field and the rule."""
+    if not isinstance(user, str) or not _USER_RE.match(user):
+        raise PlatykusError(
+            "name: Kafka user '%s' must be 1-48 characters of a-z, 0-9 and _, starting with a letter or digit "
+            "(the add-on's ident, e.g. acme_events_1a2b3c4d)" % (user,),
+            field="name",
+        )
+    return user
+
+
+def prefix_of(user: str) -> str:
+    """The add-on's topic and group prefix: ``<ident>.`` (the dot keeps ``a_b`` off ``a_bc``'s names)."""
+    return validate_user(user) + "."
+
+
+def principal_of(user: str) -> str:
+    return "User:" + validate_user(user)
+
+
+def desired_acls(user: str) -> list[Acl]:
+    """Every ACL the add-on's user must have, sorted: its prefix only, ALLOW, from any host."""
+    prefix, principal = prefix_of(user), principal_of(user)
+    return sorted(
+        Acl(resource, prefix, principal, operation)
+        for resource, operations in OPERATIONS.items()
+        for operation in operations
+    )
+
+
+def acl_changes(desired: list[Acl], actual: list[Acl]) -> tuple[list[Acl], list[Acl]]:
+    """(to create, to delete): the principal keeps exactly the desired ACLs."""
+    wanted, have = set(desired), set(actual)
+    return sorted(wanted - have), sorted(have - wanted)
+
+
+def owned(names: list[str], user: str) -> list[str]:
+    """The names (topics, groups) under the add-on's prefix, sorted."""
+    prefix = prefix_of(user)
+    return sorted(name for name in names if name.startswith(prefix))
+
+
+def connection_url(host: str, port: int | str, user: str, password: str) -> str:
+    """kafka://user:password@host:port?security_protocol=...&sasl_mechanism=...&topic_prefix=..."""
+    query = urlencode(
+        {"security_protocol": SECURITY_PROTOCOL, "sasl_mechanism": MECHANISM, "topic_prefix": prefix_of(user)}
+    )
+    return "kafka://%s:%s@%s:%s?%s" % (user, quote(password, safe=""), host, port, query)
+
+
+def client_config(server: Mapping[str, Any], user: str, password: str) -> dict[str, Any]:
+    """confluent-kafka settings for a client of the broker as ``user`` (no library call)."""
+    bootstrap = server.get("bootstrap") or "%s:%s" % (server["host"], server["port"])
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": server.get("security_protocol", SECURITY_PROTOCOL),
+        "sasl.mechanism": server.get("mechanism", MECHANISM),
+        "sasl.username": user,
+        "sasl.password": password,
+        "log_level": 0,  # failures come back as exceptions; librdkafka's own log lines would go to stderr
+    }
+
+
+# ---------------------------------------------------------------------------- the broker's side
+def _need_library() -> None:
+    if AdminClient is None:
+        raise PlatykusError(
+            "the Python library 'confluent-kafka' is required for Kafka add-ons; pip install -r requirements.txt"
+        )
+
+
+def _binding(acl: Acl, cls: Any = None):
+    """The AclBinding (or, with cls=AclBindingFilter, the filter matching exactly it)."""
+    return (cls or AclBinding)(
+        getattr(ResourceType, acl.resource),
+        acl.name,
+        getattr(ResourcePatternType, acl.pattern),
+        acl.principal,
+        acl.host,
+        getattr(AclOperation, acl.operation),
+        getattr(AclPermissionType, acl.permission),
+    )
+
+
+def _acl(binding: Any) -> Acl:
+    """An ACL read from the broker, in plain terms."""
+    return Acl(
+        binding.restype.name,
+        binding.name,
+        binding.principal,
+        binding.operation.name,
+        binding.resource_pattern_type.name,
+        binding.permission_type.name,
+        binding.host,
+    )
+
+
+def _error(err: BaseException) -> str:
+    """A KafkaException's broker message (never the request, which may hold a password)."""
+    inner = err.args[0] if err.args else None
+    if isinstance(inner, KafkaError):
+        return "%s (%s)" % (inner.str(), inner.name())
+    return str(err) or type(err).__name__
+
+
+class KafkaLocalProvider:
+    """The AddonProvider for ``kafka`` on the lab's broker (server = its admin record)."""
+
+    def __init__(self, server: Mapping[str, Any], clock: Callable[[], float] = time.monotonic) -> None:
+        for key in ("host", "port", "user", "password"):
+            if not server.get(key):
+                raise PlatykusError(
+                    "servers.kafka.%s: the lab's Kafka admin record lacks '%s'; restart the lab's kafka "
+                    "(bin/platykus-lab up)" % (key, key),
+                    field="servers.kafka.%s" % key,
+                )
+        self.server = dict(server)
+        self._clock = clock
+        self._client = None
+
+    # -- helpers
+    def _where(self, addon: AddonRef) -> str:
+        return "kafka add-on '%s' of tenant '%s' on %s:%s" % (
+            addon.name,
+            addon.tenant,
+            self.server["host"],
+            self.server["port"],
+        )
+
+    def _admin(self):
+        _need_library()
+        if self._client is None:
+            self._client = AdminClient(client_config(self.server, self.server["user"], self.server["password"]))
+        return self._client
+
+    def _wait(self, futures: Mapping[Any, Any] | list[Any], what: str, addon: AddonRef) -> None:
+        items = futures.values() if isinstance(futures, Mapping) else futures
+        try:
+            for future in items:
+                future.result(timeout=TIMEOUT)
+        except KafkaException as err:
+            raise PlatykusError("Failed to %s for %s: %s" % (what, self._where(addon), _error(err))) from err
+
+    def _has_user(self, addon: AddonRef) -> bool:
+        user = validate_user(addon.ident)
+        try:
+            self._admin().describe_user_scram_credentials([user], request_timeout=TIMEOUT)[user].result(timeout=TIMEOUT)
+        except KafkaException as err:
+            inner = err.args[0] if err.args else None
+            if isinstance(inner, KafkaError) and inner.code() == KafkaError.RESOURCE_NOT_FOUND:
+                return False
+            raise PlatykusError("Failed to read the SCRAM user of %s: %s" % (self._where(addon), _error(err))) from err
+        return True
+
+    def _acls(self, addon: AddonRef) -> list[Acl]:
+        principal = principal_of(addon.ident)
+        query = AclBindingFilter(
+            ResourceType.ANY, None, ResourcePatternType.ANY, principal, None, AclOperation.ANY, AclPermissionType.ANY
+        )
+        try:
+            found = self._admin().describe_acls(query, request_timeout=TIMEOUT).result(timeout=TIMEOUT)
+        except KafkaException as err:
+            raise PlatykusError("Failed to read the ACLs of %s: %s" % (self._where(addon), _error(err))) from err
+        return sorted(_acl(binding) for binding in found)
+
+    def _topics(self, addon: AddonRef) -> list[str]:
+        try:
+            metadata = self._admin().list_topics(timeout=TIMEOUT)
+        except KafkaException as err:
+            raise PlatykusError("Failed to list the topics of %s: %s" % (self._where(addon), _error(err))) from err
+        return owned(list(metadata.topics), addon.ident)
+
+    def _groups(self, addon: AddonRef) -> list[str]:
+        try:
+            listed = self._admin().list_consumer_groups(request_timeout=TIMEOUT).result(timeout=TIMEOUT)
+        except KafkaException as err:
+            raise PlatykusError("Failed to list the groups of %s: %s" % (self._where(addon), _error(err))) from err
+        return owned([group.group_id for group in listed.valid], addon.ident)
+
+    def password_works(self, addon: AddonRef, password: str, timeout: float = TIMEOUT) -> bool:
+        """Does ``password`` authenticate ``addon``'s user? (a metadata request as that user)"""
+        _need_library()
+        errors: list[Any] = []
+        client = AdminClient({**client_config(self.server, addon.ident, password), "error_cb": errors.append})
+        deadline = self._clock() + timeout
+        while self._clock() < deadline:
+            try:
+                client.list_topics(timeout=0.5)
+                return True
+            except KafkaException:
+                pass
+            client.poll(0.1)  # serves error_cb: a refused SASL handshake shows up there at once
+            if any(error.code() == KafkaError._AUTHENTICATION for error in errors):
+                return False
+        raise PlatykusError(
+            "Failed to check the password of %s: no answer within %.0fs (%s)"
+            % (self._where(addon), timeout, "; ".join(error.str() for error in errors[-3:]) or "no error reported")
+        )
+
+    # -- the AddonProvider interface
+    def exists(self, addon: AddonRef) -> bool:
+        """The user, an ACL of its principal, or a topic under its prefix is on the broker."""
+        return self._has_user(addon) or bool(self._acls(addon)) or bool(self._topics(addon))
+
+    def plan(self, addon: AddonRef, password: str) -> dict[str, Any]:
+        """What ensure would do: create the user or set its password, and the ACLs to add/remove."""
+        has_user = self._has_user(addon)
+        create, delete = acl_changes(desired_acls(addon.ident), self._acls(addon))
+        set_password = not has_user or not self.password_works(addon, password)
+        return {"create_user": not has_user, "set_password": set_password, "acls_add": create, "acls_remove": delete}
+
+    def ensure(self, addon: AddonRef, password: str, check_mode: bool) -> bool:
+        if not password:
+            raise PlatykusError("password: an empty password for %s; generate one" % self._where(addon), "password")
+        steps = self.plan(addon, password)
+        changed = steps["set_password"] or bool(steps["acls_add"]) or bool(steps["acls_remove"])
+        if check_mode or not changed:
+            return changed
+        admin = self._admin()
+        if steps["set_password"]:
+            credential = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS)
+            upsert = UserScramCredentialUpsertion(addon.ident, credential, password.encode())
+            self._wait(admin.alter_user_scram_credentials([upsert]), "set the password", addon)
+        if steps["acls_remove"]:
+            filters = [_binding(acl, AclBindingFilter) for acl in steps["acls_remove"]]
+            self._wait(admin.delete_acls(filters, request_timeout=TIMEOUT), "remove stray ACLs", addon)
+        if steps["acls_add"]:
+            bindings = [_binding(acl) for acl in steps["acls_add"]]
+            self._wait(admin.create_acls(bindings, request_timeout=TIMEOUT), "create the ACLs", addon)
+        return True
+
+    def remove(self, addon: AddonRef, check_mode: bool) -> bool:
+        has_user, acls = self._has_user(addon), self._acls(addon)
+        topics, groups = self._topics(addon), self._groups(addon)
+        changed = has_user or bool(acls) or bool(topics) or bool(groups)
+        if check_mode or not changed:
+            return changed
+        admin = self._admin()
+        if has_user:  # first, so the add-on's clients cannot log in while the rest goes
+            deletion = UserScramCredentialDeletion(addon.ident, ScramMechanism.SCRAM_SHA_512)
+            self._wait(admin.alter_user_scram_credentials([deletion]), "delete the SCRAM user", addon)
+        if acls:
+            query = AclBindingFilter(
+                ResourceType.ANY,
+                None,
+                ResourcePatternType.ANY,
+                principal_of(addon.ident),
+                None,
+                AclOperation.ANY,
+                AclPermissionType.ANY,
+            )
+            self._wait(admin.delete_acls([query], request_timeout=TIMEOUT), "delete the ACLs", addon)
+        if groups:
+            self._wait(admin.delete_consumer_groups(groups, request_timeout=TIMEOUT), "delete the groups", addon)
+        if topics:
+            self._wait(admin.delete_topics(topics, operation_timeout=TIMEOUT), "delete the topics", addon)
+        return True
+
+    def credentials(self, addon: AddonRef, password: str) -> dict[str, str]:
+        user = validate_user(addon.ident)
+        host, port = str(self.server["host"]), str(self.server["port"])
+        return {
+            "host": host,
+            "port": port,
+            "user": user,
+            "password": password,
+            "database": prefix_of(user),
+            "url": connection_url(host, port, user, password),
+        }
+
+
+register("local", "kafka", KafkaLocalProvider)
