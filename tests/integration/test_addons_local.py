@@ -1,0 +1,249 @@
+"""Add-ons on the lab's own data servers (local provider): PostgreSQL, MariaDB, Redis.
+
+Each test asserts what the API server and the data servers hold and connects with the
+credentials the add-on's Secret gives (psycopg, PyMySQL, redis-py), as an app would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import psycopg
+import pymysql
+import pytest
+import redis
+import yaml
+from conftest import LAB_INVENTORY, run_module
+
+pytestmark = pytest.mark.lab
+
+CATALOG = yaml.safe_load((LAB_INVENTORY / "group_vars/all/addons.yml").read_text())["platykus_addons"]
+PLANS = {
+    "postgresql": ("hobby-dev", "standard-0"),
+    "mysql": ("hobby-dev", "standard-0"),
+    "redis": ("mini", "premium-0"),
+}
+SERVER = {"postgresql": "postgresql", "mysql": "mariadb", "redis": "redis"}
+SELECTOR = "platykus.io/data-service"
+
+
+def _admin(lab, kind: str) -> dict:
+    return json.loads((Path(lab.lab.home) / "controllers" / SERVER[kind] / "admin.json").read_text())
+
+
+def _addon(lab, tenant: str, name: str, kind: str, plan: str | None = None, **extra) -> tuple[str, dict]:
+    request = {"name": name, "tenant": tenant, "environment": "dev", "type": kind, "plan": plan or PLANS[kind][0]}
+    args = {"addons": [request], "catalog": CATALOG, "kubeconfig": str(lab.kubeconfig)}
+    args.update(extra.pop("args", {}))
+    return run_module(lab, "addon", args, **extra)
+
+
+def _remove(lab, tenant: str, name: str) -> tuple[str, dict]:
+    request = {"name": name, "tenant": tenant, "environment": "dev"}
+    return run_module(lab, "addon", {"state": "absent", "addons": [request], "kubeconfig": str(lab.kubeconfig)})
+
+
+def _secret(lab, tenant: str, name: str) -> dict[str, str] | None:
+    proc = lab.kubectl("get", "secret", "addon-" + name, "-n", tenant + "-dev", "-o", "json", check=False)
+    if proc.returncode:
+        return None
+    return {k: base64.b64decode(v).decode() for k, v in json.loads(proc.stdout)["data"].items()}
+
+
+def _data_secrets(lab) -> list[str]:
+    items = lab.get_json("secrets", "-A", "-l", SELECTOR)["items"]
+    return sorted("%s/%s" % (i["metadata"]["namespace"], i["metadata"]["name"]) for i in items)
+
+
+def write_read(kind: str, creds: dict[str, str], value: str) -> str:
+    """Log in with the Secret's values, write ``value`` and read it back."""
+    if kind == "postgresql":
+        with psycopg.connect(creds["url"], connect_timeout=5) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS t (k text PRIMARY KEY, v text)")
+            conn.execute("INSERT INTO t VALUES ('k', %s) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v", (value,))
+            return conn.execute("SELECT v FROM t WHERE k = 'k'").fetchone()[0]
+    if kind == "mysql":
+        conn = pymysql.connect(
+            host=creds["host"], port=int(creds["port"]), user=creds["user"], password=creds["password"],
+            database=creds["database"], connect_timeout=5, autocommit=True,
+        )  # fmt: skip
+        with conn.cursor() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS t (k VARCHAR(8) PRIMARY KEY, v TEXT)")
+            cur.execute("REPLACE INTO t VALUES ('k', %s)", (value,))
+            cur.execute("SELECT v FROM t WHERE k = 'k'")
+            return cur.fetchone()[0]
+    client = redis.Redis.from_url(creds["url"], socket_timeout=5, decode_responses=True)
+    client.set(creds["database"] + "k", value)
+    return client.get(creds["database"] + "k")
+
+
+def read_other(kind: str, mine: dict[str, str], theirs: dict[str, str]) -> object:
+    """With ``mine``, try to read ``theirs``'s data; return what came back (an exception when refused)."""
+    try:
+        if kind == "postgresql":
+            url = theirs["url"].replace(
+                "%s:%s@" % (theirs["user"], theirs["password"]), "%s:%s@" % (mine["user"], mine["password"])
+            )
+            with psycopg.connect(url, connect_timeout=5) as conn:
+                return conn.execute("SELECT v FROM t").fetchall()
+        if kind == "mysql":
+            conn = pymysql.connect(
+                host=mine["host"], port=int(mine["port"]), user=mine["user"], password=mine["password"],
+                database=mine["database"], connect_timeout=5,
+            )  # fmt: skip
+            with conn.cursor() as cur:
+                cur.execute("SELECT v FROM `%s`.t" % theirs["database"])
+                return cur.fetchall()
+        client = redis.Redis.from_url(mine["url"], socket_timeout=5, decode_responses=True)
+        return client.get(theirs["database"] + "k")
+    except (psycopg.Error, pymysql.MySQLError, redis.RedisError) as err:
+        return err
+
+
+def login_works(kind: str, creds: dict[str, str]) -> bool:
+    try:
+        write_read(kind, creds, "probe")
+        return True
+    except (psycopg.Error, pymysql.MySQLError, redis.RedisError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def tenants(lab):
+    run = lab.playbook(
+        "playbooks/tenant-onboarding.yml",
+        extra_vars={"platykus_tenant_aws": False, "platykus_tenant_capacity_policy": "warn"},
+    )
+    assert run.ok, run.output[-3000:]
+    return ("acme", "initech")
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "redis"])
+def test_addon_lifecycle(lab, tenants, kind):
+    name = "lc-" + kind[:5]
+    for tenant in tenants:  # a rerun on a kept lab starts from nothing
+        _remove(lab, tenant, name)
+    # Check mode predicts a creation and writes nothing, neither Secret nor server user.
+    status, result = _addon(lab, "acme", name, kind, check=True)
+    assert status == "CHANGED" and result["servers_changed"] == ["acme/" + name], result
+    assert _secret(lab, "acme", name) is None
+    status, result = _addon(lab, "acme", name, kind, diff=True)
+    assert status == "CHANGED", result
+    creds = _secret(lab, "acme", name)
+    assert set(creds) >= {"host", "port", "user", "password", "database", "url"}
+    svc = lab.get_json("service", "addon-" + name, "-n", "acme-dev")
+    assert svc["spec"]["type"] == "ExternalName" and svc["metadata"]["labels"][SELECTOR] == kind
+    assert creds["password"] not in json.dumps(result)  # never in what the module returns
+    assert write_read(kind, creds, "hello") == "hello"
+    # Idempotent: the password is kept, nothing changes.
+    status, result = _addon(lab, "acme", name, kind)
+    assert status == "SUCCESS" and not result["changed"], result
+    assert _secret(lab, "acme", name) == creds
+
+    # Tenant B's add-on: its credentials do not reach A's data.
+    status, result = _addon(lab, "initech", name, kind)
+    assert status == "CHANGED", result
+    other = _secret(lab, "initech", name)
+    assert other["user"] != creds["user"]
+    assert write_read(kind, other, "theirs") == "theirs"
+    refused = read_other(kind, other, creds)
+    assert isinstance(refused, Exception), "initech read acme's data: %r" % (refused,)
+
+    # Rotation: the Secret and the server change together; the old password stops working.
+    status, result = _addon(lab, "acme", name, kind, args={"rotate": True})
+    assert status == "CHANGED" and result["rotated"] == ["acme/" + name], result
+    rotated = _secret(lab, "acme", name)
+    assert rotated["password"] != creds["password"]
+    assert login_works(kind, rotated)
+    assert not login_works(kind, creds)
+
+    # Resize: another plan, recorded on the Secret; connection limits follow on the SQL servers.
+    status, result = _addon(lab, "acme", name, kind, plan=PLANS[kind][1])
+    assert status == "CHANGED", result
+    meta = lab.get_json("secret", "addon-" + name, "-n", "acme-dev")["metadata"]
+    assert meta["annotations"]["platykus.io/addon-plan"] == PLANS[kind][1]
+    if kind == "postgresql":
+        admin = _admin(lab, kind)
+        with psycopg.connect(
+            host=admin["host"], port=admin["port"], user=admin["user"], password=admin["password"], dbname="postgres"
+        ) as conn:
+            limit = conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s", (rotated["user"],)).fetchone()[
+                0
+            ]
+        assert limit == CATALOG["plans"]["postgresql"][PLANS[kind][1]]["connections"]
+
+    # Destroy: the data and the user go from the server, the Secret and Service from the namespace.
+    for tenant in tenants:
+        status, result = _remove(lab, tenant, name)
+        assert status == "CHANGED" and result["removed"] == ["%s/%s" % (tenant, name)], result
+    assert _secret(lab, "acme", name) is None
+    assert not login_works(kind, rotated)
+    status, result = _remove(lab, "acme", name)
+    assert status == "SUCCESS" and not result["changed"]
+
+
+def _pg_roles(lab) -> set[str]:
+    admin = _admin(lab, "postgresql")
+    with psycopg.connect(
+        host=admin["host"], port=admin["port"], user=admin["user"], password=admin["password"], dbname="postgres"
+    ) as conn:
+        return {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+
+
+@pytest.mark.parametrize(
+    "requests, field",
+    [
+        (
+            [{"name": "x1", "tenant": "acme", "environment": "dev", "type": "mongodb", "plan": "standard-0"}],
+            "addons.acme/x1.type",
+        ),
+        (
+            [{"name": "x2", "tenant": "acme", "environment": "dev", "type": "postgresql", "plan": "huge"}],
+            "addons.acme/x2.plan",
+        ),
+        (
+            [{"name": "x3", "tenant": "acme", "environment": "qa", "type": "postgresql", "plan": "hobby-dev"}],
+            "addons.acme/x3.environment",
+        ),
+        (
+            [
+                {"name": "big%d" % i, "tenant": "acme", "environment": "dev", "type": "postgresql", "plan": "premium-0"}
+                for i in range(2)
+            ],
+            "addons.acme/big1.plan",
+        ),
+    ],
+    ids=["unknown-type", "unknown-plan", "not-onboarded", "over-quota"],
+)
+def test_bad_requests_are_refused_before_anything_is_written(lab, tenants, requests, field):
+    before_secrets, before_roles = _data_secrets(lab), _pg_roles(lab)
+    status, result = run_module(
+        lab, "addon", {"addons": requests, "catalog": CATALOG, "kubeconfig": str(lab.kubeconfig)}
+    )
+    assert status == "FAILED", result
+    assert field in result["msg"], result["msg"]
+    assert _data_secrets(lab) == before_secrets
+    assert _pg_roles(lab) == before_roles
+
+
+def test_playbook_and_offboarding_guard(lab, tenants):
+    """playbooks/addons.yml makes the inventory's add-ons and logs in with each URL; offboarding
+    refuses while a tenant holds one, and when forced drops them from the servers too."""
+    run = lab.playbook("playbooks/addons.yml")
+    assert run.ok, run.output[-3000:]
+    assert "OK postgresql orders-db: wrote and read" in run.output
+    creds = _secret(lab, "acme", "orders-db")
+    assert login_works("postgresql", creds)
+
+    refused = lab.playbook("playbooks/tenant-offboarding.yml", extra_vars={"tenant": "acme", "confirm": "acme"})
+    assert not refused.ok and "Secret/acme-dev/addon-orders-db" in refused.output
+    assert login_works("postgresql", creds)
+
+    forced = lab.playbook(
+        "playbooks/tenant-offboarding.yml", extra_vars={"tenant": "acme", "confirm": "acme", "force": True}
+    )
+    assert forced.ok, forced.output[-3000:]
+    assert creds["user"] not in _pg_roles(lab)
+    assert not login_works("postgresql", creds)
