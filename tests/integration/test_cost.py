@@ -749,7 +749,7 @@ def test_aws_budgets_one_per_tenant_then_pruned(lab, workloads, aws_env):
     acme = held["platykus-acme"]
     assert acme["BudgetLimit"] == {"Amount": "400", "Unit": "USD"}
     assert acme["TimeUnit"] == "MONTHLY" and acme["BudgetType"] == "COST"
-    assert acme["CostFilters"] == {"TagKeyValue": ["user:cost-center$cc-1001"]}
+    assert acme["CostFilters"] == {"TagKeyValue": ["user:platykus:cost-center$cc-1001"]}
     kinds = sorted((n["NotificationType"], n["Threshold"]) for n in acme["notifications"])
     assert kinds == [("ACTUAL", 50.0), ("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0)]
 

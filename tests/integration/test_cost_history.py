@@ -34,7 +34,7 @@ SHORT_POD = ("acme-dev", "short")
 LONG_POD = ("globex-prod", "steady")
 # acme has a viewer group; globex only developers (who read ConfigMaps as viewers do).
 VIEWER = {"acme": "acme-auditors", "globex": "globex-devs"}
-TAG = "platykus.io/tenant"
+TAG = "platykus:tenant"
 CE_LINES = [("acme", "Amazon Simple Storage Service", "4.25"), ("acme", "Amazon RDS", "10.5")]
 CE_UNTAGGED = ("", "AWS Key Management Service", "0.75")
 RESTRICTED = {

@@ -282,7 +282,7 @@ def test_tenant_bucket_is_encrypted_private_tagged_and_isolated(lab, admin, tena
         "RestrictPublicBuckets": True,
     }
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
-    assert tags["platykus.io/tenant"] == "acme" and tags["platykus.io/cost-center"] == "cc-1001"
+    assert tags["platykus:tenant"] == "acme" and tags["platykus:cost-center"] == "cc-1001"
 
     as_acme = boto3.client("s3", **{**admin, **tenant_keys["acme"]})
     as_acme.put_object(Bucket=bucket, Key="hello.txt", Body=b"hi")

@@ -22,6 +22,7 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary
+from ansible_collections.platykus.platform.plugins.module_utils._names import AWS_COST_CENTER_TAG
 from ansible_collections.platykus.platform.plugins.module_utils._redact import redact_text
 
 try:
@@ -34,7 +35,7 @@ except ImportError:  # pragma: no cover - reported through missing_required_lib 
     HAS_BOTO3 = False
 
 BUDGET_PREFIX = "platykus-"
-DEFAULT_COST_CENTER_TAG = "cost-center"
+DEFAULT_COST_CENTER_TAG = AWS_COST_CENTER_TAG
 PAGE_SIZE = 100
 
 

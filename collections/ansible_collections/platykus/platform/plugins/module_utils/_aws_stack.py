@@ -17,21 +17,30 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    AWS_CLUSTER_TAG,
+    AWS_COST_CENTER_TAG,
+    AWS_MANAGED_BY_TAG,
+    AWS_SERVICE_TAG,
+    AWS_TENANT_TAG,
+    MANAGED_BY_VALUE,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._services import IRSA_ANNOTATION
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
     IRSA_SERVICE_ACCOUNT,
     TenantAws,
+    aws_tags,
     tenant_policy,
     validate_scope,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_apply import POLICY_NAME
 
-# AWS tag keys: the one home for them (cost allocation activates these keys).
-CLUSTER_TAG = "platykus:cluster"
-TENANT_TAG = "platykus:tenant"
-COST_CENTER_TAG = "platykus:cost-center"
-MANAGED_BY_TAG = "platykus:managed-by"
-MANAGED_BY = "platykus"
+# AWS tag keys: their one home is _names.py.
+CLUSTER_TAG = AWS_CLUSTER_TAG
+TENANT_TAG = AWS_TENANT_TAG
+COST_CENTER_TAG = AWS_COST_CENTER_TAG
+MANAGED_BY_TAG = AWS_MANAGED_BY_TAG
+MANAGED_BY = MANAGED_BY_VALUE
 # EKS versions in standard support that this collection was tested with.
 EKS_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
 STS_AUDIENCE = "sts.amazonaws.com"
@@ -215,7 +224,7 @@ def irsa_spec(settings: Mapping[str, Any], releases: Iterable[Mapping[str, Any]]
                 "namespace": release["namespace"],
                 "service_account": _service_account(release),
                 "policy": release["irsa"].get("policy") or {},
-                "tags": {**tags, "platykus:service": release["service"]},
+                "tags": {**tags, AWS_SERVICE_TAG: release["service"]},
             }
         )
     return roles
@@ -252,11 +261,12 @@ def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems
         validate_scope(scope)
     except PlatykusError as err:
         problems.add("platykus_tenants[%s]" % scope.tenant, str(err))
-    tags = {**base_tags(scope.cluster, settings.get("platykus_aws_tags")), TENANT_TAG: scope.tenant}
-    if scope.cost_center:
-        tags[COST_CENTER_TAG] = str(scope.cost_center)
+    tags = {**dict(settings.get("platykus_aws_tags") or {}), **aws_tags(scope)}
     return {
         "tenant": scope.tenant,
+        # What the audit and the certificate need: the scope's fields, its domain (<tenant>.<zone>).
+        "scope": {f: getattr(scope, f) for f in ("tenant", "cluster", "account_id", "region", "zone", "partition")},
+        "domain": scope.domain,
         "role": scope.identity,
         "bucket": scope.bucket,
         "secret_prefix": scope.secret_prefix,

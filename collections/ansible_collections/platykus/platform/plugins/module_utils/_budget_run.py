@@ -24,6 +24,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._budget import B
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import BatchSummary, object_key
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    AWS_COST_CENTER_TAG,
     BUDGET_FIELD_MANAGER,
     QUOTA_NAME,
     TENANT_LABEL,
@@ -96,7 +97,7 @@ def _sync_aws(
         thresholds,
         notify.get("emails") or [],
         notify.get("sns_topics") or [],
-        cost_center_tag=aws.get("cost_center_tag") or "cost-center",
+        cost_center_tag=aws.get("cost_center_tag") or AWS_COST_CENTER_TAG,
         prune=aws.get("prune", True) is not False,
         check_mode=check_mode,
     )

@@ -27,8 +27,13 @@ PROCESS_LABEL = "platykus.io/process"
 # Add-ons (see _addons.py): their Secret, Service and operator objects carry DATA_SERVICE_LABEL
 # (value: the type) and ADDON_LABEL (value: the add-on's name).
 ADDON_LABEL = "platykus.io/addon"
-# The AWS tag naming a resource's tenant (what _tenant_aws.tenant_tags writes; Cost Explorer groups by it).
-AWS_TENANT_TAG = TENANT_LABEL
+# -- AWS tag keys: one scheme on every AWS resource (Kubernetes labels above are platykus.io/<key>,
+# AWS tags platykus:<key>); activate them as cost-allocation tags (docs/aws.md).
+AWS_CLUSTER_TAG = "platykus:cluster"
+AWS_TENANT_TAG = "platykus:tenant"  # Cost Explorer groups by it (_aws_costs)
+AWS_COST_CENTER_TAG = "platykus:cost-center"  # AWS Budgets filter on it (_aws_budgets)
+AWS_MANAGED_BY_TAG = "platykus:managed-by"
+AWS_SERVICE_TAG = "platykus:service"
 # Cost published to tenants (_cost_publish.py): a ConfigMap in each tenant namespace their viewer
 # role reads, and the per-tenant recording rules (a ConfigMap on the lab, a PrometheusRule elsewhere).
 COST_REPORT_CONFIGMAP = "platykus-cost-report"

@@ -21,6 +21,10 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    AWS_CLUSTER_TAG,
+    AWS_COST_CENTER_TAG,
+    AWS_MANAGED_BY_TAG,
+    AWS_TENANT_TAG,
     COST_CENTER_LABEL,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -132,11 +136,20 @@ def tenant_policy(scope: TenantAws) -> dict[str, Any]:
     }
 
 
-def resource_tags(scope: TenantAws) -> dict[str, str]:
-    """Tags on everything made for the tenant: cost allocation reads tenant and cost centre."""
-    tags = {TENANT_LABEL: scope.tenant, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+def resource_labels(scope: TenantAws) -> dict[str, str]:
+    """Kubernetes labels on the objects made for the tenant's AWS access (Secret, ServiceAccount, SecretStore)."""
+    labels = {TENANT_LABEL: scope.tenant, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
     if scope.cost_center:
-        tags[COST_CENTER_LABEL] = scope.cost_center
+        labels[COST_CENTER_LABEL] = scope.cost_center
+    return labels
+
+
+def aws_tags(scope: TenantAws) -> dict[str, str]:
+    """AWS tags on every AWS resource made for the tenant (keys from _names): cost allocation reads
+    tenant and cost centre."""
+    tags = {AWS_CLUSTER_TAG: scope.cluster, AWS_MANAGED_BY_TAG: MANAGED_BY_VALUE, AWS_TENANT_TAG: scope.tenant}
+    if scope.cost_center:
+        tags[AWS_COST_CENTER_TAG] = str(scope.cost_center)
     return tags
 
 
@@ -151,7 +164,7 @@ def bucket_settings(scope: TenantAws) -> dict[str, Any]:
             "BlockPublicPolicy": True,
             "RestrictPublicBuckets": True,
         },
-        "tags": resource_tags(scope),
+        "tags": aws_tags(scope),
     }
 
 
@@ -178,7 +191,7 @@ def check_hostname(scope: TenantAws, hostname: str) -> None:
 
 
 def _meta(scope: TenantAws, namespace: str, name: str) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": resource_tags(scope)}
+    return {"name": name, "namespace": namespace, "labels": resource_labels(scope)}
 
 
 def render_credentials_secret(scope: TenantAws, namespace: str, key_id: str, secret_key: str) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
     TenantAws,
+    aws_tags,
     bucket_settings,
-    resource_tags,
     tenant_policy,
     validate_scope,
 )
@@ -41,7 +41,7 @@ def ensure_identity(iam: Any, scope: TenantAws) -> bool:
     except ClientError as err:
         if _error_code(err) != "NoSuchEntity":
             raise
-        tags = [{"Key": k, "Value": v} for k, v in sorted(resource_tags(scope).items())]
+        tags = [{"Key": k, "Value": v} for k, v in sorted(aws_tags(scope).items())]
         iam.create_user(UserName=scope.identity, Tags=tags)
         changed = True
     wanted = tenant_policy(scope)

@@ -26,11 +26,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws impo
     IRSA_SERVICE_ACCOUNT,
     SECRET_STORE_NAME,
     TenantAws,
+    aws_tags,
     check_hostname,
     check_secret_key,
     render_credentials_secret,
     render_secret_store,
-    resource_tags,
+    resource_labels,
     tenant_policy,
     validate_scope,
 )
@@ -162,7 +163,7 @@ def _bucket_pending(s3: Any, scope: TenantAws) -> bool:
         tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=scope.bucket)["TagSet"]}
     except ClientError:
         return True
-    return tags != resource_tags(scope)
+    return tags != aws_tags(scope)
 
 
 def _stored_key_id(secret: dict | None) -> str:
@@ -209,7 +210,7 @@ def render_external_secret(secret: dict) -> dict[str, Any]:
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
-        "metadata": {"name": secret["name"], "namespace": secret["namespace"], "labels": resource_tags(scope)},
+        "metadata": {"name": secret["name"], "namespace": secret["namespace"], "labels": resource_labels(scope)},
         "spec": {
             "refreshInterval": secret.get("refresh_interval") or "1h",
             "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
@@ -251,7 +252,7 @@ def irsa_objects(item: TenantSlice) -> list[dict[str, Any]]:
     scope, objects = item.scope, []
     role_arn = "arn:%s:iam::%s:role/%s" % (scope.partition, scope.account_id, scope.identity)
     for namespace in item.namespaces:
-        meta = {"name": IRSA_SERVICE_ACCOUNT, "namespace": namespace, "labels": resource_tags(scope)}
+        meta = {"name": IRSA_SERVICE_ACCOUNT, "namespace": namespace, "labels": resource_labels(scope)}
         meta["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
         objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
         objects.append(render_secret_store(scope, namespace, irsa_service_account=IRSA_SERVICE_ACCOUNT))

@@ -75,9 +75,9 @@ options:
             elements: str
             default: []
       cost_center_tag:
-        description: Cost-allocation tag key filtered on with the tenant's C(cost_center).
+        description: Cost-allocation tag key filtered on with the tenant's C(cost_center) (the key Platykus tags AWS resources with).
         type: str
-        default: cost-center
+        default: platykus:cost-center
       prune:
         description: Delete C(platykus-*) budgets of tenants that no longer have one.
         type: bool
@@ -176,7 +176,7 @@ def argument_spec():
                         sns_topics=dict(type="list", elements="str", default=[]),
                     ),
                 ),
-                cost_center_tag=dict(type="str", default="cost-center"),
+                cost_center_tag=dict(type="str", default="platykus:cost-center"),
                 prune=dict(type="bool", default=True),
             ),
         ),

@@ -45,7 +45,7 @@ def test_desired_budget_and_notifications():
         "BudgetLimit": {"Amount": "500", "Unit": "USD"},
         "TimeUnit": "MONTHLY",
         "BudgetType": "COST",
-        "CostFilters": {"TagKeyValue": ["user:cost-center$cc-1001"]},
+        "CostFilters": {"TagKeyValue": ["user:platykus:cost-center$cc-1001"]},
     }
     assert desired_budget("globex", "80.50", "EUR")["BudgetLimit"] == {"Amount": "80.5", "Unit": "EUR"}
     notes = desired_notifications(DEFAULT_THRESHOLDS)

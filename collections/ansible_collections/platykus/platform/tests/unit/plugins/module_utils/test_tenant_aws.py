@@ -54,7 +54,8 @@ def test_bucket_is_encrypted_private_and_tagged():
     assert settings["encryption"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     assert all(settings["public_access_block"].values()) and len(settings["public_access_block"]) == 4
     assert settings["tags"] == {
-        "platykus.io/tenant": "acme", "platykus.io/cost-center": "cc-1001", "app.kubernetes.io/managed-by": "platykus",
+        "platykus:tenant": "acme", "platykus:cost-center": "cc-1001", "platykus:managed-by": "platykus",
+        "platykus:cluster": ACME.cluster,
     }  # fmt: skip
 
 
