@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit as isolation_audit
 from ansible_collections.platykus.platform.plugins.module_utils._aws_stack import (
     irsa_trust,
     service_trust,
     stack_spec,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws
 
 DOCUMENTATION = r"""
 name: aws_stack
@@ -21,7 +23,9 @@ description:
   - Validates the inventory's AWS settings (zones in the region, subnet CIDRs inside the VPC and not
     overlapping, a supported EKS version, catalog IRSA roles that exist) and returns the spec the
     aws_* roles apply. Every problem is reported at once, naming the variable, before any AWS call.
-  - The same module provides C(aws_irsa_trust) (issuer, account_id, subjects) and C(aws_service_trust) (service).
+  - The same module provides C(aws_irsa_trust) (issuer, account_id, subjects), C(aws_service_trust) (service)
+    and C(aws_tenant_isolation) (the stack's tenants, each with C(policies) as IAM holds them and C(attached)
+    managed policies; returns the isolation audit's AWS side, check PLK-AWS-1).
 options:
   _input:
     description: The host's variables, normally C(hostvars[inventory_hostname]).
@@ -65,6 +69,20 @@ def _aws_irsa_trust(issuer, account_id, subjects):
         raise AnsibleFilterError(str(err)) from err
 
 
+def _aws_tenant_isolation(tenants):
+    """The stack's tenant entries (their ``scope``), each with ``policies`` (documents, as JSON text or
+    dicts) and ``attached`` (managed policy ARNs) read back from IAM."""
+    import json
+
+    entries = []
+    for tenant in tenants or []:
+        docs = [json.loads(d) if isinstance(d, str) else d for d in tenant.get("policies") or []]
+        entries.append(
+            {"scope": TenantAws(**tenant["scope"]), "policies": docs, "attached": tenant.get("attached") or []}
+        )
+    return isolation_audit(entries)
+
+
 class FilterModule:
     """platykus.platform AWS filters."""
 
@@ -73,4 +91,5 @@ class FilterModule:
             "aws_stack": _aws_stack,
             "aws_irsa_trust": _aws_irsa_trust,
             "aws_service_trust": service_trust,
+            "aws_tenant_isolation": _aws_tenant_isolation,
         }

@@ -81,8 +81,9 @@ def probes(scope: TenantAws) -> list[tuple[str, str]]:
 
 
 def audit(tenants: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """``tenants``: each with ``scope`` (TenantAws) and ``policies`` (the role's policy documents as
-    IAM holds them). Returns checks (one per tenant), passed_count, failed_count."""
+    """``tenants``: each with ``scope`` (TenantAws), ``policies`` (the role's inline policy documents as
+    IAM holds them) and optionally ``attached`` (managed policy ARNs: a tenant role has none, so any
+    is a failure, whatever it grants). Returns checks (one per tenant), passed_count, failed_count."""
     tenants = list(tenants)
     checks = []
     for tenant in tenants:
@@ -98,6 +99,8 @@ def audit(tenants: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if policies_allow(policies, action, arn)
         ]
         problems = ["reaches " + f for f in foreign] + ["cannot reach its own: " + m for m in own_missing]
+        if tenant.get("attached"):
+            problems.append("has managed policies attached: " + ", ".join(tenant["attached"]))
         checks.append(
             {
                 "id": CHECK_ID,

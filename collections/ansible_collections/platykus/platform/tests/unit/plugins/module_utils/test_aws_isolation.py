@@ -72,3 +72,10 @@ def test_probes_name_the_tenants_own_arns():
         "arn:aws:s3:::platykus-acme",
         "arn:aws:s3:::platykus-acme/data/file",
     }
+
+
+def test_an_attached_managed_policy_fails():
+    entries = tenants()
+    entries[0]["attached"] = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+    (failed,) = [c for c in audit(entries)["checks"] if not c["passed"]]
+    assert failed["tenant"] == "acme" and "AmazonS3ReadOnlyAccess" in failed["detail"]
