@@ -106,11 +106,11 @@ def usage_module(argument_spec: Mapping[str, Any]) -> Any:
     return module
 
 
-def _cluster_objects(client: Any) -> dict[str, list]:
-    """Each kind the allocation reads, listed once, cluster-wide."""
+def _cluster_objects(client: Any, history: bool = False) -> dict[str, list]:
+    """Each kind the allocation reads, listed once, cluster-wide (with history: no Nodes nor Pods)."""
     return dict(
-        nodes=client.list_all("v1", "Node"),
-        pods=client.list_all("v1", "Pod"),
+        nodes=[] if history else client.list_all("v1", "Node"),
+        pods=[] if history else client.list_all("v1", "Pod"),
         pvcs=client.list_all("v1", "PersistentVolumeClaim"),
         services=[
             svc for svc in client.list_all("v1", "Service") if (svc.get("spec") or {}).get("type") == "LoadBalancer"
@@ -166,7 +166,7 @@ def usage_report(
     aws = validate_aws_costs(params.get("aws_costs"))
 
     client = connect()
-    objects = _cluster_objects(client)
+    objects = _cluster_objects(client, history is not None)
     costs = None
     if aws is not None:
         ce = ce_client or cost_explorer_client(aws["region"], aws["endpoint_url"])

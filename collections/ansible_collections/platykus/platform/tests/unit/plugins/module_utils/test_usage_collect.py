@@ -95,3 +95,40 @@ def test_prometheus_needs_a_url(cost_example):
     with pytest.raises(PlatykusError) as err:
         usage_report(params(cost_example, usage_source="prometheus"), lambda: FakeClient(cost_example))
     assert err.value.field == "prometheus_url"
+
+
+def test_history_source_reads_prometheus_not_pods_and_nodes(cost_example):
+    client = FakeClient(cost_example)
+    asked = []
+
+    def fetch(url):
+        query = parse_qs(urlparse(url).query)
+        asked.append((query["query"][0], query["step"][0]))
+        return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": []}}).encode()
+
+    report = usage_report(
+        params(cost_example, source="prometheus", prometheus_url="http://prom:9090", prometheus_step="5m"),
+        lambda: client,
+        fetch=fetch,
+    )
+    assert "Pod" not in [c[1] for c in client.calls] and "Node" not in [c[1] for c in client.calls]
+    assert {step for _q, step in asked} == {"300s"}
+    assert any("kube_pod_resource_request" in q for q, _s in asked)
+    assert report["options"]["source"] == "prometheus" and report["options"]["prometheus_step"] == 300
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        ({"source": "prometheus"}, "prometheus_url: required when source is prometheus"),
+        ({"source": "prometheus", "prometheus_url": "http://p", "prometheus_step": "7m"}, "prometheus_step: '7m'"),
+        ({"source": "history"}, "source: 'history' is not one of objects, prometheus"),
+        ({"aws_costs": {"enabled": True, "metric": "Cost"}}, "aws_costs.metric: 'Cost' is not one of"),
+    ],
+)
+def test_history_and_aws_inputs_refused_before_connecting(cost_example, extra, words):
+    def connect():
+        raise AssertionError("connected")
+
+    with pytest.raises(PlatykusError, match=words):
+        usage_report(params(cost_example, **extra), connect)
