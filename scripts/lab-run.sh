@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The main job on the lab: set up, start the lab, run site.yml and onboard the inventory's
-# tenants, then say what was made and how to reach it.
+# The main job on the lab: set up, start the lab, run site.yml, onboard the inventory's tenants,
+# deploy one example app per tenant as that tenant, then say what was made and how to reach it.
+#   bash scripts/lab-run.sh [--name LAB] [site.yml options]   (the lab `default` unless --name or PLATYKUS_LAB)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+if [ "${1:-}" = "--name" ]; then
+  export PLATYKUS_LAB="${2:?--name needs a lab name}"
+  shift 2
+fi
 started=$SECONDS
 bash scripts/setup.sh
 
@@ -21,9 +26,17 @@ trap 'kill "$mirror_pid" 2>/dev/null || true' EXIT
 export PLATYKUS_CHART_MIRROR="http://127.0.0.1:$port"
 
 ansible-playbook -i inventories/lab site.yml "$@"
-if [ -f playbooks/tenant-onboarding.yml ]; then
-  ansible-playbook -i inventories/lab playbooks/tenant-onboarding.yml
-fi
+ansible-playbook -i inventories/lab playbooks/tenant-onboarding.yml
+
+# Apps, Heroku-style (docs/apps.md): the platform writes each tenant namespace's short-lived CI
+# kubeconfig, then app-deploy.yml deploys every app of inventories/lab/apps/<tenant>/ (one per
+# example tenant) with its own tenant's identity, never as an admin.
+ansible-playbook -i inventories/lab playbooks/app-credentials.yml
+ansible-playbook -i inventories/lab playbooks/app-deploy.yml
+# Data services (issue 10): an app with PostgreSQL and Redis add-ons joins here. Put its spec
+# (with its add-ons) in inventories/lab/apps/<tenant>/<app>.yml and app-deploy.yml above deploys
+# it with the others; a step the add-ons need before the deploy (e.g. a data-services playbook)
+# goes right above the app-deploy.yml line.
 
 echo
 echo "== What Platykus made on the lab"
@@ -39,18 +52,40 @@ kubectl get nodepools -o custom-columns='NODEPOOL:.metadata.name,TYPES:.spec.tem
 echo
 echo "== Certificates, DNS and secrets (cert-manager, external-dns, external-secrets on the lab's AWS)"
 kubectl get clusterissuers -o custom-columns='CLUSTERISSUER:.metadata.name,READY:.status.conditions[?(@.type=="Ready")].status,CA-SECRET:.spec.ca.secretName'
-python - <<'PY'
+app_hosts="$(kubectl get ingresses --all-namespaces -l platykus.io/app -o jsonpath='{.items[*].spec.rules[*].host}')"
+APP_HOSTS="$app_hosts" python - <<'PY'
+import os, time
 import boto3, yaml
 zone = yaml.safe_load(open("inventories/lab/group_vars/all/cluster.yml"))["platykus_route53_zone"]
 route53 = boto3.client("route53")
 found = [z for z in route53.list_hosted_zones_by_name(DNSName=zone)["HostedZones"] if z["Name"].rstrip(".") == zone]
 print("Route53 zone %s: %s" % (zone, found[0]["Id"] if found else "missing"))
-for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=found[0]["Id"]) if found else []:
-    for rrset in page["ResourceRecordSets"]:
-        print("  %-45s %-4s %s" % (rrset["Name"], rrset["Type"], ", ".join(r["Value"] for r in rrset.get("ResourceRecords", []))[:80]))
+def rrsets():
+    pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=found[0]["Id"]) if found else []
+    return [rrset for page in pages for rrset in page["ResourceRecordSets"]]
+# external-dns (5 s interval) writes the apps' hosts just deployed: give it a minute.
+wanted = set(os.environ.get("APP_HOSTS", "").split())
+for _ in range(30):
+    if not found or wanted <= {r["Name"].rstrip(".") for r in rrsets() if r["Type"] == "A"}:
+        break
+    time.sleep(2)
+for rrset in rrsets():
+    print("  %-45s %-4s %s" % (rrset["Name"], rrset["Type"], ", ".join(r["Value"] for r in rrset.get("ResourceRecords", []))[:80]))
 PY
 kubectl get secretstores --all-namespaces -l platykus.io/tenant -o custom-columns='NAMESPACE:.metadata.namespace,SECRETSTORE:.metadata.name,TENANT:.metadata.labels.platykus\.io/tenant,READY:.status.conditions[?(@.type=="Ready")].status'
 kubectl get storageclasses
+echo
+echo "== Apps, each deployed as its tenant (releases, URLs, certificates from the platform CA, DNS records)"
+kubectl get configmaps --all-namespaces -l platykus.io/app -o custom-columns='NAMESPACE:.metadata.namespace,APP:.metadata.labels.platykus\.io/app,RELEASE:.data.current' 2>/dev/null | awk 'NR == 1 || $3 != "<none>"'
+kubectl get deployments --all-namespaces -l platykus.io/app -o custom-columns='NAMESPACE:.metadata.namespace,PROCESS:.metadata.name,READY:.status.readyReplicas,WANTED:.spec.replicas,IMAGE:.spec.template.spec.containers[0].image'
+# cert-manager issues each app host's certificate; wait a little for a new lab's.
+for _ in $(seq 1 30); do
+  [ -z "$(kubectl get certificates --all-namespaces -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null | grep -v True)" ] && break
+  sleep 2
+done
+kubectl get certificates --all-namespaces -o custom-columns='NAMESPACE:.metadata.namespace,CERTIFICATE:.metadata.name,HOSTS:.spec.dnsNames,READY:.status.conditions[?(@.type=="Ready")].status,EXPIRES:.status.notAfter'
+echo "App URLs:"
+kubectl get ingresses --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{range .spec.rules[*]}  https://{.host}/{"\n"}{end}{end}'
 echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env)\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status

@@ -5,13 +5,19 @@ Everything is asserted on what the API server holds: objects, pods, releases, re
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 from conftest import LAB_INVENTORY, run_module, wait_for
+from cryptography import x509
+from test_lab_tls_secrets import catalog_objects, ready
+
+from platykus_lab import aws as lab_aws
 
 pytestmark = pytest.mark.lab
 
@@ -20,11 +26,17 @@ APP = "shop"
 SPEC = yaml.safe_load((LAB_INVENTORY / "apps" / "acme" / "shop.yml").read_text())
 CATALOG = yaml.safe_load((LAB_INVENTORY / "group_vars/all/apps.yml").read_text())["platykus_app_catalog"]
 TENANT_USER = f"system:serviceaccount:{NS}:ci-deployer"
+HOST = SPEC["domains"][0]
+ZONE = yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())["platykus_route53_zone"]
+INGRESS_TARGET = yaml.safe_load((LAB_INVENTORY / "group_vars/all/apps.yml").read_text())["platykus_app_ingress_target"]
 
 
 @pytest.fixture(scope="module")
 def tenant(lab, tmp_path_factory):
-    """Tenants onboarded (with their domains and the hostname policy); acme-dev's CI kubeconfig."""
+    """The platform CA (the catalog's cert-manager objects, as site.yml applies them); tenants
+    onboarded (with their domains and the hostname policy); acme-dev's CI kubeconfig."""
+    lab.apply(catalog_objects("cert-manager"))
+    wait_for("ClusterIssuer platykus-default Ready", lambda: ready(lab.get_json("clusterissuer", "platykus-default")))
     onboarding = lab.playbook("playbooks/tenant-onboarding.yml")
     assert onboarding.ok, onboarding.output
     folder = tmp_path_factory.mktemp("app-credentials")
@@ -37,7 +49,7 @@ def tenant(lab, tmp_path_factory):
     yield folder
     lab.kubectl(
         "delete",
-        "deploy,sts,cronjob,job,svc,ingress,hpa,pdb,configmap",
+        "deploy,sts,cronjob,job,svc,ingress,hpa,pdb,configmap,certificate",
         "-n",
         NS,
         "-l",
@@ -101,7 +113,8 @@ def test_deploy_as_the_tenant_creates_every_object(lab, deployed):
         "kubernetes.io/hostname",
     }
     ingress = lab.get_json("ingress", "shop", "-n", NS)
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "platykus-default"
+    certificate = lab.get_json("certificate", "shop-tls", "-n", NS)["spec"]
+    assert certificate["issuerRef"]["name"] == "platykus-default" and certificate["dnsNames"] == [HOST]
     assert (
         ingress["metadata"]["annotations"]["external-dns.alpha.kubernetes.io/hostname"]
         == "shop.acme.apps.platykus-lab.test"
@@ -319,6 +332,69 @@ def test_hpa_scales_the_worker_under_simulated_load(lab, tenant, deployed):
         lambda: lab.get_json("hpa", "shop-worker", "-n", NS).get("status", {}).get("desiredReplicas") == 3,
         timeout=150,
     )
+
+
+def test_app_domain_certificate_is_issued_by_the_platform_ca(lab, deployed):
+    """cert-manager (real, on the lab) signs the app's Certificate with the platform CA into the
+    Secret the Ingress serves."""
+    wait_for("Certificate shop-tls Ready", lambda: ready(lab.get_json("certificate", "shop-tls", "-n", NS)))
+    tls = lab.get_json("secret", "shop-tls", "-n", NS)["data"]
+    leaf = x509.load_pem_x509_certificate(base64.b64decode(tls["tls.crt"]))
+    ca_secret = lab.get_json("secret", "platykus-ca", "-n", "platykus-system")["data"]
+    ca = x509.load_pem_x509_certificate(base64.b64decode(ca_secret["tls.crt"]))
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    ) == [HOST]
+    assert leaf.issuer == ca.subject
+    leaf.verify_directly_issued_by(ca)  # raises unless the platform CA's key signed it
+    assert leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
+
+
+def test_app_domain_record_is_written_to_the_lab_route53_zone(lab, deployed):
+    """external-dns (real, on the lab) writes the app's host into the platform zone, owned by the
+    Ingress, at the platform's ingress address."""
+    route53 = boto3.client("route53", **lab_aws.client_kwargs(lab.lab))
+    zones = route53.list_hosted_zones_by_name(DNSName=ZONE)["HostedZones"]
+    zone_id = next(z["Id"] for z in zones if z["Name"].rstrip(".") == ZONE)
+
+    def records():
+        pages = route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id)
+        found = {
+            (r["Name"].rstrip("."), r["Type"]): [v["Value"] for v in r.get("ResourceRecords", [])]
+            for page in pages
+            for r in page["ResourceRecordSets"]
+        }
+        return found if (HOST, "A") in found and ("a-" + HOST, "TXT") in found else None
+
+    found = wait_for(f"A and TXT records for {HOST}", records, timeout=90)
+    assert found[(HOST, "A")] == [INGRESS_TARGET]
+    assert f"external-dns/resource=ingress/{NS}/{APP}" in found[("a-" + HOST, "TXT")][0]
+
+
+def test_hpa_scales_the_web_process_under_simulated_load(lab, tenant, deployed):
+    """app-scale.yml gives web autoscale bounds; kwok reports each web pod's CPU above the target,
+    metrics-server serves it and the controller manager's HPA scales web to its maximum."""
+    run = lab.playbook(
+        "playbooks/app-scale.yml",
+        extra_vars={
+            "app": f"acme/{APP}",
+            "platykus_app_credentials_dir": str(tenant),
+            "web": {"min": 2, "max": 4, "cpu_percent": 60},
+        },
+    )
+    assert run.ok, run.output
+    hpa = lab.get_json("hpa", "shop-web", "-n", NS)["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 4)
+    wait_for("2 or more web pods Running", lambda: len(running_pods(lab, "web")) >= 2)
+    for pod in running_pods(lab, "web"):  # 400m of a 250m request: 160% against a 60% target
+        as_tenant(lab, tenant, "annotate", "--overwrite", "pod", "-n", NS, pod["metadata"]["name"],
+                  "kwok.x-k8s.io/usage-cpu=400m")  # fmt: skip
+    wait_for(
+        "the HPA to scale shop-web to 4",
+        lambda: lab.get_json("deployment", "shop-web", "-n", NS)["spec"]["replicas"] == 4,
+        timeout=150,
+    )
+    wait_for("4 web pods Running", lambda: len(running_pods(lab, "web")) == 4)
 
 
 def test_destroy_needs_confirmation_then_removes_the_app(lab, tenant, deployed):

@@ -35,6 +35,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws impo
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import format_quantity
 
 EXTERNAL_SECRET_API = "external-secrets.io/v1"
+CERTIFICATE_API = "cert-manager.io/v1"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 RUN_AS_USER = 10001
@@ -49,8 +50,13 @@ class RenderOptions:
     release: int
     cluster_issuer: str = PLATFORM_CLUSTER_ISSUER
     ingress_class: str | None = None
+    # The address external-dns publishes for apps' hosts when no ingress controller fills the
+    # Ingress status (the lab), else None.
+    ingress_target: str | None = None
     rollout_timeout: int = 300
     external_secrets: bool = True
+    # cert-manager's Certificates are served: the app's hosts get theirs from the platform issuer.
+    certificates: bool = True
 
 
 def names(app: App) -> dict[str, str]:
@@ -351,15 +357,33 @@ def render_ingress(app: App, web: Process, opts: RenderOptions) -> dict[str, Any
         {"host": host, "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}}
         for host in app.domains
     ]
-    annotations = {
-        "cert-manager.io/cluster-issuer": opts.cluster_issuer,
-        "external-dns.alpha.kubernetes.io/hostname": ",".join(app.domains),
-    }
+    annotations = {"external-dns.alpha.kubernetes.io/hostname": ",".join(app.domains)}
+    if opts.ingress_target:
+        annotations["external-dns.alpha.kubernetes.io/target"] = opts.ingress_target
     spec: dict[str, Any] = {"tls": [{"hosts": list(app.domains), "secretName": names(app)["tls"]}], "rules": rules}
     if opts.ingress_class:
         spec["ingressClassName"] = opts.ingress_class
     meta = app_meta(app, names(app)["ingress"], web, **annotations)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+
+
+def render_certificate(app: App, opts: RenderOptions) -> dict[str, Any] | None:
+    """The app hosts' certificate from the platform's ClusterIssuer, into the Secret the Ingress serves.
+
+    An explicit Certificate rather than cert-manager's ingress annotation: the tenant's identity
+    owns it, status reads it by name, and it needs no ingress-shim controller."""
+    if not app.domains or not opts.certificates:
+        return None
+    return {
+        "apiVersion": CERTIFICATE_API,
+        "kind": "Certificate",
+        "metadata": app_meta(app, names(app)["tls"], app.process("web")),
+        "spec": {
+            "secretName": names(app)["tls"],
+            "dnsNames": list(app.domains),
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": opts.cluster_issuer},
+        },
+    }
 
 
 def _process_objects(app: App, process: Process, opts: RenderOptions, checksum: str) -> list[dict[str, Any] | None]:
@@ -369,7 +393,7 @@ def _process_objects(app: App, process: Process, opts: RenderOptions, checksum: 
         return []
     objects = [render_deployment(app, process, opts, checksum), render_pdb(app, process), render_hpa(app, process)]
     if process.kind == "web":
-        objects += [render_service(app, process), render_ingress(app, process, opts)]
+        objects += [render_service(app, process), render_certificate(app, opts), render_ingress(app, process, opts)]
     return objects
 
 

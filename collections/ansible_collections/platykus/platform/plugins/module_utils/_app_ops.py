@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._app_objects import (
+    CERTIFICATE_API,
     EXTERNAL_SECRET_API,
     RenderOptions,
     names,
@@ -75,6 +76,7 @@ APP_ARGUMENT_SPEC = dict(
     config_unset=dict(type="list", elements="str", default=[]),
     rollout_timeout=dict(type="int", default=300),
     ingress_class=dict(type="str"),
+    ingress_target=dict(type="str"),
     cluster_issuer=dict(type="str", default=PLATFORM_CLUSTER_ISSUER),
     confirm=dict(type="str"),
     **KUBE_ARGUMENT_SPEC,
@@ -90,6 +92,7 @@ APP_KINDS = (
     ("v1", "Service"),
     ("v1", "PersistentVolumeClaim"),
     (EXTERNAL_SECRET_API, "ExternalSecret"),
+    (CERTIFICATE_API, "Certificate"),
     ("v1", "ConfigMap"),
 )
 _ROLLOUT_KINDS = ("Deployment", "CronJob")
@@ -109,6 +112,7 @@ def app_params(params: Mapping[str, Any]) -> dict[str, Any]:
         "config_unset",
         "rollout_timeout",
         "ingress_class",
+        "ingress_target",
         "cluster_issuer",
     )
     return {key: params.get(key) for key in keys}
@@ -153,8 +157,16 @@ def _served(client: KubeClient, api_version: str, kind: str) -> bool:
     return True
 
 
-def _kinds(client: KubeClient) -> list[tuple[str, str]]:
-    return [(v, k) for v, k in APP_KINDS if k != "ExternalSecret" or _served(client, v, k)]
+# Kinds of the platform's controllers (external-secrets, cert-manager): used when the cluster serves them.
+_OPTIONAL_KINDS = ("ExternalSecret", "Certificate")
+
+
+def _optional_served(client: KubeClient) -> frozenset[str]:
+    return frozenset(k for v, k in APP_KINDS if k in _OPTIONAL_KINDS and _served(client, v, k))
+
+
+def _kinds(served: frozenset[str]) -> list[tuple[str, str]]:
+    return [(v, k) for v, k in APP_KINDS if k not in _OPTIONAL_KINDS or k in served]
 
 
 def _current(client: KubeClient, app: App, kinds: list[tuple[str, str]]) -> dict[str, dict]:
@@ -187,14 +199,16 @@ def _now() -> str:
 
 
 def _render(
-    app: App, release: int, history: History, settings: Mapping[str, Any], external_secrets: bool
+    app: App, release: int, history: History, settings: Mapping[str, Any], served: frozenset[str]
 ) -> list[dict]:
     opts = RenderOptions(
         release=release,
         cluster_issuer=settings.get("cluster_issuer") or PLATFORM_CLUSTER_ISSUER,
         ingress_class=settings.get("ingress_class"),
+        ingress_target=settings.get("ingress_target"),
         rollout_timeout=settings.get("rollout_timeout") or 300,
-        external_secrets=external_secrets,
+        external_secrets="ExternalSecret" in served,
+        certificates="Certificate" in served,
     )
     return render_app(app, opts) + [render_releases(app, history)]
 
@@ -269,7 +283,13 @@ def _result(app: App, release: int, history: History, results: list, diff: bool)
 
 
 def _roll_back(
-    client: KubeClient, app: App, history: History, failed: int, settings: Mapping[str, Any], es: bool, reason: str
+    client: KubeClient,
+    app: App,
+    history: History,
+    failed: int,
+    settings: Mapping[str, Any],
+    es: frozenset[str],
+    reason: str,
 ) -> PlatykusError:
     """Put the newest good release before ``failed`` back; mark ``failed``. Returns the error to raise."""
     marked = with_release(history, failed, None, status="failed")
@@ -298,7 +318,7 @@ def _write(
     current: Mapping[str, dict],
     settings: Mapping[str, Any],
     history: History,
-    es: bool,
+    es: frozenset[str],
 ) -> list:
     """Config, storage, traffic and the release Job; then, once the Job completed, the rollout."""
     first, second = _split(objects)
@@ -363,14 +383,14 @@ def deploy_app(
     if target is not None:
         app = as_of(app, history, target)
         description = "Rollback to v%d" % target
-    es = _served(client, EXTERNAL_SECRET_API, "ExternalSecret")
-    if app.secrets and not es:
+    es = _optional_served(client)
+    if app.secrets and "ExternalSecret" not in es:
         raise PlatykusError(
             "secrets: app '%s' names secrets but this cluster does not serve ExternalSecrets (%s); install external-secrets or remove secrets"
             % (app.name, EXTERNAL_SECRET_API),
             field="secrets",
         )
-    current = _current(client, app, _kinds(client))
+    current = _current(client, app, _kinds(es))
     _check_quota(client, app, current)
     release, new = next_release(history, app, "", _now(), description)
     if new is not None:  # ask who deploys only when a release is recorded
@@ -398,6 +418,6 @@ def destroy_app(connect: Callable[[], KubeClient], check_mode: bool = False, **s
         raise PlatykusError("confirm: must repeat the app's name '%s' to destroy it" % (name,), field="confirm")
     app = app_ref(spec)
     client = connect()
-    current = _current(client, app, _kinds(client))
+    current = _current(client, app, _kinds(_optional_served(client)))
     deleted = _prune(client, list(current.values()), dry_run=check_mode)
     return {"changed": bool(deleted), "deleted": deleted, "app": app.name, "namespace": app.namespace}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._app_objects import names
+from ansible_collections.platykus.platform.plugins.module_utils._app_objects import CERTIFICATE_API, names
 from ansible_collections.platykus.platform.plugins.module_utils._app_releases import load_history, public
 from ansible_collections.platykus.platform.plugins.module_utils._apps import App, app_ref
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError, KubeClient
@@ -44,7 +44,7 @@ def _hpa_row(hpa: Mapping[str, Any]) -> dict[str, Any]:
 
 def _certificate(client: KubeClient, app: App) -> dict[str, Any] | None:
     try:
-        cert = client.get("cert-manager.io/v1", "Certificate", names(app)["tls"], app.namespace)
+        cert = client.get(CERTIFICATE_API, "Certificate", names(app)["tls"], app.namespace)
     except KubeApiError as err:
         if err.status in (403, 404):
             return None

@@ -93,6 +93,11 @@ options:
     description:
       - The IngressClass of the app's Ingress (the cluster's default when not set).
     type: str
+  ingress_target:
+    description:
+      - The address external-dns publishes for the app's hosts (annotation C(external-dns.alpha.kubernetes.io/target)).
+      - Only where no ingress controller writes its load balancer's address into the Ingress status (the lab).
+    type: str
   cluster_issuer:
     description:
       - The cert-manager ClusterIssuer that signs the app's certificate.

@@ -36,6 +36,7 @@ def objects():
 def test_every_object_is_rendered_once(objects):
     assert sorted(objects) == sorted(
         [
+            "Certificate/shop-tls",
             "ConfigMap/shop-config",
             "ExternalSecret/shop-secrets",
             "PersistentVolumeClaim/shop-cache",
@@ -95,11 +96,29 @@ def test_pdb_only_when_two_replicas_run(objects):
 def test_ingress_has_platform_tls_and_dns(objects):
     ingress = objects["Ingress/shop"]
     assert ingress["metadata"]["annotations"] == {
-        "cert-manager.io/cluster-issuer": "platykus-default",
         "external-dns.alpha.kubernetes.io/hostname": "shop.acme.apps.example.com",
     }
     assert ingress["spec"]["tls"] == [{"hosts": ["shop.acme.apps.example.com"], "secretName": "shop-tls"}]
     assert ingress["spec"]["ingressClassName"] == "nginx"
+    cert = objects["Certificate/shop-tls"]["spec"]
+    assert cert == {
+        "secretName": "shop-tls",
+        "dnsNames": ["shop.acme.apps.example.com"],
+        "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "platykus-default"},
+    }
+
+
+def test_no_certificate_where_cert_manager_is_not_served():
+    rendered = by_key(render_app(APP, RenderOptions(release=4, certificates=False)))
+    assert "Certificate/shop-tls" not in rendered
+    assert rendered["Ingress/shop"]["spec"]["tls"][0]["secretName"] == "shop-tls"
+
+
+def test_ingress_target_is_the_address_external_dns_publishes():
+    rendered = by_key(render_app(APP, RenderOptions(release=4, ingress_target="192.0.2.80")))
+    annotations = rendered["Ingress/shop"]["metadata"]["annotations"]
+    assert annotations["external-dns.alpha.kubernetes.io/target"] == "192.0.2.80"
+    assert "ingressClassName" not in rendered["Ingress/shop"]["spec"]
 
 
 def test_secrets_come_through_the_tenant_store(objects):
