@@ -83,7 +83,7 @@ options:
         a pod or node deleted before the run is not charged.
       - V(prometheus) reads the window back from C(prometheus_url) with range queries every O(prometheus_step)
         (pod requests and usage, node lifetimes, instance and capacity types, node capacity), so deleted pods and
-        removed nodes are charged too. O(usage_source) does not apply: usage comes from the same queries.
+        removed nodes are charged too. O(usage_source) does not apply; usage comes from the same queries.
       - PersistentVolumeClaims and LoadBalancer Services come from the objects with either source.
     type: str
     choices: [objects, prometheus]

@@ -220,7 +220,7 @@ def node_objects(nodes: Matrix, capacity: Matrix, grid: Grid) -> list[dict[str, 
         if not node or not stamps:
             continue
         life = lives.setdefault(node, {"first": min(stamps), "last": max(stamps), "labels": {}})
-        life["first"], life["last"] = min(life["first"], min(stamps)), max(life["last"], max(stamps))
+        life["first"], life["last"] = min(life["first"], *stamps), max(life["last"], *stamps)
         for label, value in (
             (INSTANCE_TYPE_LABEL, instance_type),
             (KARPENTER_CAPACITY_LABEL, (capacity_type or "").lower()),
