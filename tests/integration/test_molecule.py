@@ -17,7 +17,6 @@ from platykus_lab.config import bin_dir
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
-@pytest.mark.skip(reason="verify fails since the lab runs the real controllers (found at the end of session 2; open)")
 def test_molecule_default_scenario():
     binaries = bin_dir()
     with tempfile.TemporaryDirectory(prefix="platykus-molecule-charts-") as charts:
