@@ -39,7 +39,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 TYPES = ("postgresql", "mysql", "redis", "kafka", "bucket")
 PROVIDERS = ("local", "operator", "aws")
 CATALOG_KEYS = ("providers", "plans", "quota")
-PLAN_KEYS = ("version", "cpu", "memory", "storage", "connections", "ha", "backups", "monthly")
+# instance_class: the aws provider's RDS / ElastiCache class (db.t3.micro, cache.t3.micro).
+PLAN_KEYS = ("version", "cpu", "memory", "storage", "connections", "ha", "backups", "monthly", "instance_class")
 QUOTA_KEYS = ("addons", "storage", "monthly")
 REQUEST_KEYS = ("name", "tenant", "environment", "type", "plan")
 APP_ADDON_KEYS = ("type", "plan", "as", "name")
