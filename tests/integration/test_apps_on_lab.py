@@ -27,6 +27,7 @@ SPEC = yaml.safe_load((LAB_INVENTORY / "apps" / "acme" / "shop.yml").read_text()
 CATALOG = yaml.safe_load((LAB_INVENTORY / "group_vars/all/apps.yml").read_text())["platykus_app_catalog"]
 TENANT_USER = f"system:serviceaccount:{NS}:ci-deployer"
 HOST = SPEC["domains"][0]
+SPEC_OTHER_HOST = "portal.globex.apps.platykus-lab.test"  # globex's, not acme's
 ZONE = yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())["platykus_route53_zone"]
 INGRESS_TARGET = yaml.safe_load((LAB_INVENTORY / "group_vars/all/apps.yml").read_text())["platykus_app_ingress_target"]
 
@@ -71,8 +72,8 @@ def deploy(lab, creds: Path, playbook: str = "playbooks/app-deploy.yml", **extra
     )
 
 
-def as_tenant(lab, creds: Path, *args: str, check: bool = True):
-    return lab.kubectl(f"--kubeconfig={creds / (NS + '.kubeconfig')}", *args, check=check)
+def as_tenant(lab, creds: Path, *args: str, check: bool = True, input: str | None = None):
+    return lab.kubectl(f"--kubeconfig={creds / (NS + '.kubeconfig')}", *args, check=check, input=input)
 
 
 def releases(lab) -> tuple[int, dict[int, dict]]:
@@ -284,6 +285,26 @@ def test_another_tenants_hostname_is_refused_by_the_api_server(lab, tenant, depl
         "-f",
         "-",
         input=yaml.safe_dump(mine),
+    )
+
+
+def test_certificate_for_another_tenants_hostname_is_refused_by_the_api_server(lab, tenant, deployed):
+    """The platform CA signs what a Certificate asks: the hostname policy holds Certificates to the
+    tenant's domains too, for `kubectl apply` as the tenant."""
+
+    def certificate(host: str) -> str:
+        issuer = {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "platykus-default"}
+        spec = {"secretName": "steal-tls", "dnsNames": [host], "issuerRef": issuer}
+        meta = {"name": "steal", "namespace": NS}
+        return yaml.safe_dump(
+            {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": meta, "spec": spec}
+        )
+
+    refused = as_tenant(lab, tenant, "apply", "-f", "-", check=False, input=certificate(SPEC_OTHER_HOST))
+    assert refused.returncode != 0
+    assert "platykus-tenant-hostnames" in refused.stderr and SPEC_OTHER_HOST in refused.stderr
+    as_tenant(
+        lab, tenant, "apply", "--dry-run=server", "-f", "-", input=certificate("steal.acme.apps.platykus-lab.test")
     )
 
 

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Hostname ownership on the API server: a ValidatingAdmissionPolicy (CEL, no webhook).
 
-In every namespace labelled platykus.io/tenant, an Ingress (its rules' and TLS hosts) and the
-external-dns hostname annotation of an Ingress or a Service may only name hosts under the
+In every namespace labelled platykus.io/tenant, an Ingress (its rules' and TLS hosts), the
+external-dns hostname annotation of an Ingress or a Service, and a cert-manager Certificate (its
+dnsNames and commonName, which the platform CA would sign) may only name hosts under the
 domains in the namespace's ``platykus.io/domains`` annotation, which onboarding writes from the
 tenant spec and tenants cannot change (they have no write on namespaces). The app validator
 checks the same rule first (:mod:`_domains`), so a playbook fails before the API server has to.
@@ -42,6 +43,12 @@ _VARIABLES = [
         "expression": "object.kind == 'Ingress' && has(object.spec.rules) "
         "? object.spec.rules.filter(r, has(r.host)).map(r, r.host) : []",
     },
+    {
+        "name": "certHosts",
+        "expression": "object.kind == 'Certificate' "
+        "? (has(object.spec.dnsNames) ? object.spec.dnsNames : []) "
+        "+ (has(object.spec.commonName) ? [object.spec.commonName] : []) : []",
+    },
 ]
 _MESSAGE = (
     "are outside the domains of this tenant (annotation %s of the namespace, from the tenant spec); "
@@ -73,6 +80,12 @@ def render_hostname_policy() -> list[dict[str, Any]]:
             "resources": ["ingresses"],
         },
         {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"]},
+        {
+            "apiGroups": ["cert-manager.io"],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["certificates"],
+        },
     ]
     policy = {
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -86,6 +99,7 @@ def render_hostname_policy() -> list[dict[str, Any]]:
                 _validation("ruleHosts", "Ingress hosts"),
                 {"expression": _TLS, "message": "Ingress TLS hosts %s" % _MESSAGE, "reason": "Forbidden"},
                 _validation("dnsHosts", "external-dns hostnames"),
+                _validation("certHosts", "Certificate hosts"),
             ],
         },
     }

@@ -153,9 +153,11 @@ def test_without_external_secrets_no_secret_objects():
     assert "ExternalSecret/shop-secrets" not in objects
 
 
-def test_hostname_policy_checks_rules_tls_and_dns_annotations():
+def test_hostname_policy_checks_rules_tls_dns_annotations_and_certificates():
     policy, binding = render_hostname_policy()
     assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "platykus-tenant-hostnames"
-    assert len(policy["spec"]["validations"]) == 3
+    assert len(policy["spec"]["validations"]) == 4
+    resources = {(r["apiGroups"][0], r["resources"][0]) for r in policy["spec"]["matchConstraints"]["resourceRules"]}
+    assert resources == {("networking.k8s.io", "ingresses"), ("", "services"), ("cert-manager.io", "certificates")}
     assert binding["spec"]["validationActions"] == ["Deny"]
     assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["key"] == "platykus.io/tenant"
