@@ -76,7 +76,7 @@ USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
             enabled=dict(type="bool", default=False),
             region=dict(type="str", default="us-east-1"),
             endpoint_url=dict(type="str"),
-            tag_key=dict(type="str"),
+            tag_key=dict(type="str", no_log=False),
             metric=dict(
                 type="str",
                 default="UnblendedCost",
