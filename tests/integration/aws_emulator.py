@@ -6,6 +6,10 @@ is right and moto wrong, the fix is here, in the test, never in the roles:
 
 - moto's EKS tag API knows clusters only (TagResource/ListTagsForResource on a node group's ARN
   answer 404), so community.aws.eks_nodegroup fails its second run; here node groups are tagged too.
+- moto's DescribeCacheClusters answers no ``CacheNodes`` (even with ShowCacheNodeInfo), no
+  ``CacheSecurityGroups`` and no ``SecurityGroups``, so community.aws.elasticache fails (KeyError)
+  or asks for a ModifyCacheCluster moto lacks on its second run; here clusters answer their nodes
+  (each with an endpoint) and their security groups, as ElastiCache does.
 - moto's CreateNodegroup drops ``updateConfig`` (EKS answers ``{"maxUnavailable": 1}`` by default),
   so eks_nodegroup fails comparing it on its second run; here new node groups get EKS's default.
 """
@@ -76,6 +80,35 @@ def _patch_eks() -> None:
 REQUESTS: list[tuple[str, str, str]] = []
 
 
+def _patch_elasticache() -> None:
+    from moto.elasticache import models
+
+    if getattr(models, "_platykus_patched", False):
+        return
+    models._platykus_patched = True
+    original = models.CacheCluster.__init__
+
+    def init(self, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        port = getattr(self, "port", None) or 6379
+        # EC2-Classic security groups (none in a VPC) and the VPC security groups it was given.
+        self.cache_security_groups = []
+        self.security_groups = [{"SecurityGroupId": group, "Status": "active"} for group in self.security_group_ids]
+        self.cache_nodes = [
+            {
+                "CacheNodeId": "%04d" % (index + 1),
+                "CacheNodeStatus": "available",
+                "Endpoint": {
+                    "Address": "%s.%04d.cache.amazonaws.com" % (self.cache_cluster_id, index + 1),
+                    "Port": port,
+                },
+            }
+            for index in range(self.num_cache_nodes)
+        ]
+
+    models.CacheCluster.__init__ = init
+
+
 def _count_requests() -> None:
     from urllib.parse import parse_qs
 
@@ -102,6 +135,7 @@ def emulator() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
     _patch_eks()
+    _patch_elasticache()
     _count_requests()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
