@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "lab"))
 
+from ansible_collections.platykus.platform.plugins.module_utils._app_batch import deploy_apps  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._app_identity import write_tenant_kubeconfig  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._app_objects import RenderOptions, render_app  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._app_ops import deploy_app  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._app_releases import History, render_releases  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._apps import validate_app, validate_catalog  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient  # noqa: E402
@@ -73,15 +73,21 @@ def kubeconfigs(lab: Lab, folder: Path) -> dict[str, str]:
 
 
 def platykus(specs: list[dict], paths: dict[str, str], workers: int) -> tuple[float, int]:
-    def one(doc: dict) -> bool:
-        path = paths["%s-%s" % (doc["tenant"], doc["environment"])]
-        return deploy_app(lambda: KubeClient.from_kubeconfig(path), spec=doc, catalog=CATALOG, rollout_timeout=120)[
-            "changed"
-        ]
+    """Each namespace's apps in one batch as its tenant (what app-deploy.yml does), the namespaces side by side."""
+    batches: dict[str, list[dict]] = {}
+    for doc in specs:
+        batches.setdefault("%s-%s" % (doc["tenant"], doc["environment"]), []).append(doc)
+
+    def one(namespace: str) -> int:
+        path = paths[namespace]
+        results = deploy_apps(
+            lambda: KubeClient.from_kubeconfig(path), batches[namespace], catalog=CATALOG, rollout_timeout=120
+        )
+        return sum(r["changed"] for r in results)
 
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        changed = sum(pool.map(one, specs))
+    with ThreadPoolExecutor(max_workers=min(workers, len(batches))) as pool:
+        changed = sum(pool.map(one, batches))
     return time.monotonic() - start, changed
 
 

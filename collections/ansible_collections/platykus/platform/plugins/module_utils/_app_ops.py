@@ -66,7 +66,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
 
 APP_ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
-    spec=dict(type="dict", required=True),
+    spec=dict(type="dict"),
+    specs=dict(type="list", elements="dict"),
     catalog=dict(type="dict"),
     tenant_domains=dict(type="list", elements="str"),
     release=dict(type="int"),

@@ -46,8 +46,16 @@ options:
   spec:
     description:
       - The app spec, as loaded from C(inventories/<env>/apps/<tenant>/<app>.yml) or the tenant's repository.
+      - One of O(spec) and O(specs) is required.
     type: dict
-    required: true
+  specs:
+    description:
+      - Several app specs of one namespace, deployed as one batch with the requests shared (one discovery,
+        one LIST per kind and one quota read for all, one dry run of every object); a problem in any spec
+        or a refusal of any object writes nothing. Apps that change are then rolled out one after another.
+      - Only with O(state=present), and not with O(scale), O(config_set), O(config_unset), O(release) or O(rollback).
+    type: list
+    elements: dict
   catalog:
     description:
       - The platform's app catalog, with C(sizes) (name to cpu, memory, limits_cpu, limits_memory) and C(registries)
@@ -131,6 +139,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+apps:
+  description: With O(specs), one result per app in spec order, each with the keys below.
+  returned: when specs is given
+  type: list
+  elements: dict
 release:
   description: The release number the app runs (state=present).
   returned: state=present
@@ -185,6 +198,7 @@ deleted:
 
 import traceback
 
+from ansible_collections.platykus.platform.plugins.module_utils._app_batch import deploy_apps
 from ansible_collections.platykus.platform.plugins.module_utils._app_ops import (
     APP_ARGUMENT_SPEC,
     app_params,
@@ -197,11 +211,21 @@ from ansible_collections.platykus.platform.plugins.module_utils._module import p
 
 
 def main() -> None:
-    module = platykus_module(APP_ARGUMENT_SPEC, required_if=[("state", "present", ("catalog",))])
+    module = platykus_module(
+        APP_ARGUMENT_SPEC,
+        required_if=[("state", "present", ("catalog",)), ("state", "absent", ("spec",))],
+        required_one_of=[("spec", "specs")],
+        mutually_exclusive=[("spec", "specs"), ("specs", "scale"), ("specs", "config_set"), ("specs", "config_unset"),
+                            ("specs", "release"), ("specs", "rollback"), ("specs", "confirm")],
+    )  # fmt: skip
     params = module.params
     connect = client_factory(params)
     try:
-        if params["state"] == "absent":
+        if params["specs"] is not None:
+            settings = {k: v for k, v in app_params(params).items() if k != "spec"}
+            apps = deploy_apps(connect, params["specs"], check_mode=module.check_mode, diff=module._diff, **settings)
+            result = {"changed": any(app["changed"] for app in apps), "apps": apps}
+        elif params["state"] == "absent":
             result = destroy_app(connect, check_mode=module.check_mode, confirm=params["confirm"], **app_params(params))
         else:
             result = deploy_app(connect, check_mode=module.check_mode, diff=module._diff, **app_params(params))
