@@ -42,7 +42,10 @@ def _clients(url: str) -> dict[str, Any]:
     import boto3
 
     keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-    return {name: boto3.client(name, endpoint_url=url, **keys) for name in ("ec2", "eks", "iam", "s3", "sqs")}
+    return {
+        name: boto3.client(name, endpoint_url=url, **keys)
+        for name in ("ec2", "eks", "iam", "s3", "sqs", "acm", "route53")
+    }
 
 
 def _network(ec2: Any, spec: dict) -> tuple[list[str], str]:
@@ -106,12 +109,22 @@ def floor(url: str, stack: dict) -> None:
         _bucket(c["s3"], bucket)
     _role(c["iam"], "karpenter-node", [aws + "AmazonEKSWorkerNodePolicy"])
     c["sqs"].create_queue(QueueName="p", tags={"platykus:cluster": "x"})
+    zone = c["route53"].list_hosted_zones_by_name(DNSName=aws_emulator.ZONE)["HostedZones"][0]["Id"]
     for tenant in stack["tenants"]:
         _role(c["iam"], tenant["role"], inline=tenant["policy"])
+        arn = c["acm"].request_certificate(
+            DomainName=tenant["domain"], SubjectAlternativeNames=[tenant["domain"], "*." + tenant["domain"]],
+            ValidationMethod="DNS", Tags=[{"Key": "platykus:tenant", "Value": tenant["tenant"]}],
+        )["CertificateArn"]  # fmt: skip
+        cert = c["acm"].describe_certificate(CertificateArn=arn)["Certificate"]
+        record = cert["DomainValidationOptions"][0]["ResourceRecord"]
+        change = {"Action": "UPSERT", "ResourceRecordSet": {"Name": record["Name"], "Type": record["Type"], "TTL": 300,
+                                                             "ResourceRecords": [{"Value": record["Value"]}]}}  # fmt: skip
+        c["route53"].change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
 
 
 def floor_read(url: str, stack: dict) -> None:
-    """A no-op rerun's floor: read each kind of resource back once."""
+    """A no-op rerun's floor: read each kind of resource back once (and the tenant policies the audit reads)."""
     c = _clients(url)
     for call in ("describe_vpcs", "describe_subnets", "describe_internet_gateways", "describe_nat_gateways",
                  "describe_route_tables", "describe_security_groups"):  # fmt: skip
@@ -127,6 +140,13 @@ def floor_read(url: str, stack: dict) -> None:
         c["iam"].get_role(RoleName=role)
     c["s3"].list_buckets()
     c["sqs"].get_queue_url(QueueName="p")
+    for summary in c["acm"].list_certificates()["CertificateSummaryList"]:
+        c["acm"].describe_certificate(CertificateArn=summary["CertificateArn"])
+    zone = c["route53"].list_hosted_zones_by_name(DNSName=aws_emulator.ZONE)["HostedZones"][0]["Id"]
+    c["route53"].list_resource_record_sets(HostedZoneId=zone)
+    for tenant in stack["tenants"]:  # what the isolation audit reads back
+        c["iam"].list_role_policies(RoleName=tenant["role"])
+        c["iam"].get_role_policy(RoleName=tenant["role"], PolicyName="p")
 
 
 def stack_spec() -> dict:

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
+# What a real account needs first (docs/aws.md): the hosted zone of platykus_route53_zone.
+ZONE = "platykus.example.com"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -128,9 +130,20 @@ def _count_requests() -> None:
     App._platykus_counted = True
 
 
+def seed_account(url: str, zone: str = ZONE) -> str:
+    """Give the emulated account what a real one has before provisioning: the public hosted zone of
+    the platform's domain (provisioning writes records into it, it does not own it). Its id."""
+    import boto3
+
+    route53 = boto3.client("route53", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                           aws_secret_access_key="testing")  # fmt: skip
+    return route53.create_hosted_zone(Name=zone, CallerReference="platykus-" + zone)["HostedZone"]["Id"]
+
+
 @contextmanager
 def emulator() -> Iterator[str]:
-    """Start moto on 127.0.0.1 (managed IAM policies loaded) and yield its URL."""
+    """Start moto on 127.0.0.1 (managed IAM policies loaded), seed the account (seed_account) and
+    yield its URL."""
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     from moto.server import ThreadedMotoServer
 
@@ -143,6 +156,7 @@ def emulator() -> Iterator[str]:
     url = "http://127.0.0.1:%d" % port
     # moto keeps its state per process, not per server: start from nothing.
     urllib.request.urlopen(urllib.request.Request(url + "/moto-api/reset", method="POST"), timeout=30)
+    seed_account(url)
     try:
         yield url
     finally:
@@ -214,6 +228,7 @@ def _serve(argv: list[str]) -> None:
             hand_over(cluster["server"], base64.b64encode(handle.read()).decode())
     ThreadedMotoServer(ip_address="127.0.0.1", port=int(argv[0]), verbose=False).start()
     urllib.request.urlopen("http://127.0.0.1:%s/moto-api/" % argv[0], timeout=10)
+    seed_account("http://127.0.0.1:%s" % argv[0])
     print(json.dumps({"url": "http://127.0.0.1:%s" % argv[0]}), flush=True)
     while True:
         time.sleep(3600)

@@ -172,6 +172,11 @@ def _other_tagged(stack) -> dict[str, dict]:
         found["s3:" + bucket["Name"]] = _tags(s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"])
     queue = sqs.get_queue_url(QueueName=EKS)["QueueUrl"]
     found["sqs:" + EKS] = sqs.list_queue_tags(QueueUrl=queue).get("Tags", {})
+    acm = stack.client("acm")
+    for cert in acm.list_certificates()["CertificateSummaryList"]:
+        found["acm:" + cert["DomainName"]] = _tags(
+            acm.list_tags_for_certificate(CertificateArn=cert["CertificateArn"])["Tags"]
+        )
     return found
 
 
@@ -184,7 +189,7 @@ def test_every_resource_carries_the_cluster_tags(stack):
                 if tags.get("platykus:cluster") != CLUSTER or tags.get("platykus:managed-by") != "platykus"}  # fmt: skip
     assert not untagged
     tenant = {name: tags for name, tags in resources.items() if "acme" in name}
-    assert set(tenant) == {"platykus-aws-tenant-acme", "s3:platykus-aws-acme"}
+    assert set(tenant) == {"platykus-aws-tenant-acme", "s3:platykus-aws-acme", "acm:acme.platykus.example.com"}
     assert all(TENANT_TAGS.items() <= tags.items() for tags in tenant.values())
 
 
@@ -206,6 +211,42 @@ def test_irsa_and_tenant_roles_trust_only_their_service_accounts(stack):
     ]
     resources = [r for s in policy["Statement"] for r in s["Resource"]]
     assert resources and all("acme" in r for r in resources), resources
+
+
+def test_tenant_certificate_is_requested_and_its_validation_records_written(stack):
+    acm, route53 = stack.client("acm"), stack.client("route53")
+    (summary,) = acm.list_certificates()["CertificateSummaryList"]
+    cert = acm.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
+    assert set(cert["SubjectAlternativeNames"]) == {"acme.platykus.example.com", "*.acme.platykus.example.com"}
+    wanted = {(o["ResourceRecord"]["Name"], o["ResourceRecord"]["Value"]) for o in cert["DomainValidationOptions"]}
+    (zone,) = route53.list_hosted_zones()["HostedZones"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    cnames = {(r["Name"], r["ResourceRecords"][0]["Value"]) for r in records if r["Type"] == "CNAME"}
+    assert wanted and wanted == cnames
+
+
+def test_isolation_audit_aws_side_on_the_policies_iam_holds(stack):
+    """PLK-AWS-1 passed in the run (policies read back from the emulator's IAM); the same evaluation of
+    acme's policy as IAM holds it once widened reaches a second tenant's bucket and fails."""
+    from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit
+    from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws
+
+    rc, changed, out = stack.playbook("playbooks/aws-provision.yml", "--tags", "aws_tenants")
+    assert rc == 0 and changed == 0 and "PLK-AWS-1 passed for 1 tenants" in out, out[-3000:]
+    iam = stack.client("iam")
+    widened = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="extra", PolicyDocument=json.dumps(widened))
+    try:
+        held = [iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName=name)["PolicyDocument"]
+                for name in iam.list_role_policies(RoleName="platykus-aws-tenant-acme")["PolicyNames"]]  # fmt: skip
+    finally:
+        iam.delete_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="extra")
+    scopes = [TenantAws(tenant=t, cluster=CLUSTER, account_id=ACCOUNT, region=REGION, zone="platykus.example.com")
+              for t in ("acme", "globex")]  # fmt: skip
+    report = audit([{"scope": scopes[0], "policies": held}, {"scope": scopes[1], "policies": []}])
+    (acme, globex) = report["checks"]
+    assert not acme["passed"] and "s3:GetObject on arn:aws:s3:::platykus-aws-globex/data/file" in acme["detail"]
+    assert not globex["passed"] and "cannot reach its own" in globex["detail"]
 
 
 def test_kubeconfig_from_describe_cluster_with_the_collections_token(stack):
@@ -246,5 +287,10 @@ def test_teardown_leaves_nothing(stack):
     assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
     assert stack.client("s3").list_buckets()["Buckets"] == []
     assert stack.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert stack.client("acm").list_certificates()["CertificateSummaryList"] == []
+    route53 = stack.client("route53")
+    (zone,) = route53.list_hosted_zones()["HostedZones"]  # the account's zone stays; only our records go
+    kinds = {r["Type"] for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]}
+    assert kinds == {"NS", "SOA"}
     rc, changed, out = stack.playbook("playbooks/aws-teardown.yml", confirm=EKS)
     assert rc == 0 and changed == 0, changed_tasks(out)

@@ -24,8 +24,8 @@ description:
     overlapping, a supported EKS version, catalog IRSA roles that exist) and returns the spec the
     aws_* roles apply. Every problem is reported at once, naming the variable, before any AWS call.
   - The same module provides C(aws_irsa_trust) (issuer, account_id, subjects), C(aws_service_trust) (service)
-    and C(aws_tenant_isolation) (the stack's tenants, each with C(policies) as IAM holds them and C(attached)
-    managed policies; returns the isolation audit's AWS side, check PLK-AWS-1).
+    and C(aws_tenant_isolation) (the stack's tenants, then the amazon.aws.iam_policy_info and iam_role_info
+    results of their roles in the same order; returns the isolation audit's AWS side, check PLK-AWS-1).
 options:
   _input:
     description: The host's variables, normally C(hostvars[inventory_hostname]).
@@ -69,16 +69,27 @@ def _aws_irsa_trust(issuer, account_id, subjects):
         raise AnsibleFilterError(str(err)) from err
 
 
-def _aws_tenant_isolation(tenants):
-    """The stack's tenant entries (their ``scope``), each with ``policies`` (documents, as JSON text or
-    dicts) and ``attached`` (managed policy ARNs) read back from IAM."""
+def _aws_tenant_isolation(tenants, policies=None, roles=None):
+    """The stack's tenant entries (their ``scope``) with, in the same order, the results of
+    amazon.aws.iam_policy_info (``policies``: inline policy documents) and amazon.aws.iam_role_info
+    (``roles``: attached managed policies) for their roles."""
     import json
 
+    tenants = list(tenants or [])
+    policies = list(policies or [{}] * len(tenants))
+    roles = list(roles or [{}] * len(tenants))
+    if not len(tenants) == len(policies) == len(roles):
+        raise AnsibleFilterError("aws_tenant_isolation: one policies and one roles result per tenant")
     entries = []
-    for tenant in tenants or []:
-        docs = [json.loads(d) if isinstance(d, str) else d for d in tenant.get("policies") or []]
+    for tenant, inline, role in zip(tenants, policies, roles):
+        docs = [p.get("policy_document") for p in inline.get("policies") or []]
+        attached = [a.get("policy_arn") for r in role.get("iam_roles") or [] for a in r.get("attached_policies") or []]
         entries.append(
-            {"scope": TenantAws(**tenant["scope"]), "policies": docs, "attached": tenant.get("attached") or []}
+            {
+                "scope": TenantAws(**tenant["scope"]),
+                "policies": [json.loads(d) if isinstance(d, str) else d for d in docs if d],
+                "attached": attached,
+            }
         )
     return isolation_audit(entries)
 
