@@ -56,7 +56,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 
 Connect = Callable[[], KubeClient]
 HIDDEN = "(hidden)"
-assert PROVIDERS_LOADED  # the registry module imports every provider, which registers itself
+# The registry module imports every provider, which registers itself.
+PROVIDERS = PROVIDERS_LOADED
 
 
 def new_password() -> str:

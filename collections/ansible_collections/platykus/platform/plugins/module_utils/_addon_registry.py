@@ -9,6 +9,8 @@ available to the addon module when it is imported here.
 
 from __future__ import annotations
 
-from ansible_collections.platykus.platform.plugins.module_utils import _addon_kafka, _addon_local  # noqa: F401
+from ansible_collections.platykus.platform.plugins.module_utils import _addon_kafka, _addon_local
 
-PROVIDERS_LOADED = True
+# The provider modules, each registered on import.
+PROVIDER_MODULES = (_addon_kafka, _addon_local)
+PROVIDERS_LOADED = bool(PROVIDER_MODULES)

@@ -398,8 +398,8 @@ def check_quota(
             )
             continue
         count = len(items)
-        storage = sum((plan.storage for plan, _ in items.values()), Decimal(0))
-        monthly = sum((plan.monthly for plan, _ in items.values()), Decimal(0))
+        storage = sum((plan.storage for plan, _origin in items.values()), Decimal(0))
+        monthly = sum((plan.monthly for plan, _origin in items.values()), Decimal(0))
         where = "tenant '%s' (plan %s)" % (tenant, tenant_plan)
         if count > quota.addons:
             problems.add(
