@@ -87,6 +87,6 @@ kubectl get certificates --all-namespaces -o custom-columns='NAMESPACE:.metadata
 echo "App URLs:"
 kubectl get ingresses --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{range .spec.rules[*]}  https://{.host}/{"\n"}{end}{end}'
 echo
-echo "Reach it with:  eval \"\$(bin/platykus-lab env)\"   then kubectl / helm / ansible-playbook"
+echo "Reach it with:  eval \"\$(bin/platykus-lab env${PLATYKUS_LAB:+ --name $PLATYKUS_LAB})\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status
 echo "main job done in $((SECONDS - started))s"
