@@ -16,6 +16,7 @@ file the add-on provider and the tests read; `platykus-lab env` exports its path
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -29,6 +30,14 @@ from typing import Any
 from .controllers import Context, ControllerError, Runner, cache_dir, register
 
 ADMIN_USER = "platykus-lab-admin"
+# A second SCRAM user written at format time, never used (random password, no ACL). Kafka 4.1.1 (also
+# 4.1.2 and 4.2.1, checked here) loses the SCRAM credential of the only user left after a deletion
+# when the broker restarts: admin + one add-on, the add-on deleted, a restart, and the admin is
+# refused ("invalid credentials"). With two users that always remain, every credential survives
+# (tests/integration/test_lab_kafka.py restarts the broker after a deletion to prove it).
+KEEPER_USER = "platykus-lab-keeper"
+# Bump when what the storage must hold at format time changes: an older one is formatted anew.
+STORAGE_LAYOUT = 2
 ADMIN_FILE = "admin.json"
 MECHANISM = "SCRAM-SHA-512"
 SECURITY_PROTOCOL = "SASL_PLAINTEXT"
@@ -166,7 +175,7 @@ def _classpath(ctx: Context) -> str:
 
 
 def _format(ctx: Context, data_dir: Path, password: str) -> str:
-    """Format the metadata log with a new cluster id and the admin's SCRAM credential."""
+    """Format the metadata log with a new cluster id, the admin's and the keeper's SCRAM credentials."""
     shutil.rmtree(data_dir, ignore_errors=True)
     identifier = cluster_id()
     cmd = [
@@ -182,6 +191,8 @@ def _format(ctx: Context, data_dir: Path, password: str) -> str:
         str(ctx.workdir / "server.properties"),
         "--add-scram",
         f"{MECHANISM}=[name={ADMIN_USER},password={password}]",
+        "--add-scram",
+        f"{MECHANISM}=[name={KEEPER_USER},password={secrets.token_urlsafe(24)}]",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, LOG_DIR=str(ctx.workdir)))
     if proc.returncode != 0:
@@ -199,7 +210,8 @@ def _prepare(ctx: Context) -> None:
     _write_private(ctx.workdir / "server.properties", server_properties(data_dir, broker, controller, password))
     (ctx.workdir / "log4j2.yaml").write_text(LOG4J)
     identifier = record.get("cluster_id")
-    if not record.get("password") or not (data_dir / "meta.properties").exists():
+    formatted = (data_dir / "meta.properties").exists() and record.get("layout") == STORAGE_LAYOUT
+    if not record.get("password") or not formatted:
         identifier = _format(ctx, data_dir, password)
     record = {
         "host": "127.0.0.1",
@@ -211,14 +223,21 @@ def _prepare(ctx: Context) -> None:
         "security_protocol": SECURITY_PROTOCOL,
         "cluster_id": identifier,
         "version": ctx.spec.version,
+        "layout": STORAGE_LAYOUT,
     }
     _write_private(path, json.dumps(record, indent=2))
 
 
 def _args(ctx: Context) -> list[str]:
-    """java is the command (controllers.binary_path of a Maven entry); these are its arguments."""
+    """java is the command (controllers.binary_path of a Maven entry); these are its arguments.
+
+    The configuration's digest is part of the command line, so `up` restarts a broker whose
+    server.properties changed (the lab restarts a controller whose command line differs)."""
+    properties = ctx.workdir / "server.properties"
+    digest = hashlib.sha256(properties.read_bytes()).hexdigest()[:12] if properties.exists() else "none"
     return [
         *JVM_OPTIONS,
+        f"-Dplatykus.lab.config={digest}",
         f"-Dlog4j2.configurationFile={ctx.workdir / 'log4j2.yaml'}",
         "-cp",
         _classpath(ctx),

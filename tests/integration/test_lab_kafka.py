@@ -17,7 +17,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from conftest import ROOT, wait_for
+from conftest import LAB_INVENTORY, ROOT, wait_for
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import (
     KafkaLocalProvider,
@@ -25,6 +25,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka imp
     desired_acls,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
+from platykus_lab import controllers as lab_controllers
 from platykus_lab import kafka as lab_kafka
 
 pytestmark = pytest.mark.lab
@@ -199,3 +200,22 @@ def test_delete_removes_user_acls_topics_and_groups(server, provider):
     finally:
         provider.remove(addon, check_mode=False)
         provider.remove(neighbour, check_mode=False)
+
+
+def test_credentials_survive_a_broker_restart_after_a_deletion(lab, server, provider):
+    """Kafka 4.1 drops the only SCRAM user left after a deletion when it restarts; the lab's keeper
+    user (lab/platykus_lab/kafka.py) keeps two, so the admin and the remaining add-ons still log in."""
+    gone, kept = new_addon("acme"), new_addon("globex")
+    password = secrets.token_urlsafe(18)
+    try:
+        provider.ensure(gone, password, check_mode=False)
+        provider.ensure(kept, password, check_mode=False)
+        provider.remove(gone, check_mode=False)
+        assert lab_controllers._stop_pid(lab.lab, "kafka")
+        lab_controllers.up(lab.lab, LAB_INVENTORY, log=lambda _msg: None)
+        restarted = KafkaLocalProvider(lab_kafka.admin_record(lab.lab))
+        assert restarted.password_works(kept, password)
+        assert restarted._acls(kept) == desired_acls(kept.ident)
+        assert not restarted.password_works(gone, password)
+    finally:
+        KafkaLocalProvider(lab_kafka.admin_record(lab.lab)).remove(kept, check_mode=False)
