@@ -334,7 +334,19 @@ class KafkaLocalProvider:
             self._wait(admin.delete_consumer_groups(groups, request_timeout=TIMEOUT), "delete the groups", addon)
         if topics:
             self._wait(admin.delete_topics(topics, operation_timeout=TIMEOUT), "delete the topics", addon)
+            self._until_gone(addon)
         return True
+
+    def _until_gone(self, addon: AddonRef) -> None:
+        """Wait until the broker's metadata lists no topic under the prefix (deletion is
+        asynchronous), so a second remove right after reports no change."""
+        deadline = self._clock() + TIMEOUT
+        while self._topics(addon):
+            if self._clock() > deadline:
+                raise PlatykusError(
+                    "Failed to delete the topics of %s: still listed after %.0fs" % (self._where(addon), TIMEOUT)
+                )
+            time.sleep(0.2)
 
     def credentials(self, addon: AddonRef, password: str) -> dict[str, str]:
         user = validate_user(addon.ident)
