@@ -271,7 +271,7 @@ def _names(ast: nodes.Template) -> set[str]:
 
 
 def _declared(plays: list[dict]) -> set[str]:
-    """Play vars, registered and set_fact names: the playbook sets these itself."""
+    """Play vars, registered, set_fact and loop variable names: the playbook sets these itself."""
     names: set[str] = set()
     for play in plays:
         names |= set(play.get("vars", {}))
@@ -280,6 +280,7 @@ def _declared(plays: list[dict]) -> set[str]:
         for task in play.get("tasks", []) + play.get("pre_tasks", []):
             names |= {task.get("register")} - {None}
             names |= set(task.get("ansible.builtin.set_fact", {}) or {}) | set(task.get("vars", {}))
+            names |= {(task.get("loop_control") or {}).get("loop_var", "item")}
     return names
 
 
