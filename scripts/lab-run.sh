@@ -32,11 +32,11 @@ ansible-playbook -i inventories/lab playbooks/tenant-onboarding.yml
 # kubeconfig, then app-deploy.yml deploys every app of inventories/lab/apps/<tenant>/ (one per
 # example tenant) with its own tenant's identity, never as an admin.
 ansible-playbook -i inventories/lab playbooks/app-credentials.yml
+# Data-service add-ons (docs/data-services.md): globex's portal asks for PostgreSQL and Redis; the
+# add-ons are made on the lab's servers, their Secrets written, and each URL is proved by a client
+# logging in, writing and reading ("OK postgresql ...", "OK redis ...") before the apps deploy.
+ansible-playbook -i inventories/lab playbooks/addons.yml
 ansible-playbook -i inventories/lab playbooks/app-deploy.yml
-# Data services (issue 10): an app with PostgreSQL and Redis add-ons joins here. Put its spec
-# (with its add-ons) in inventories/lab/apps/<tenant>/<app>.yml and app-deploy.yml above deploys
-# it with the others; a step the add-ons need before the deploy (e.g. a data-services playbook)
-# goes right above the app-deploy.yml line.
 
 echo
 echo "== What Platykus made on the lab"
@@ -86,6 +86,9 @@ done
 kubectl get certificates --all-namespaces -o custom-columns='NAMESPACE:.metadata.namespace,CERTIFICATE:.metadata.name,HOSTS:.spec.dnsNames,READY:.status.conditions[?(@.type=="Ready")].status,EXPIRES:.status.notAfter'
 echo "App URLs:"
 kubectl get ingresses --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{range .spec.rules[*]}  https://{.host}/{"\n"}{end}{end}'
+echo "Add-ons (their Secrets in the tenant namespaces; the apps read the URLs from them):"
+kubectl get secrets --all-namespaces -l platykus.io/data-service -o custom-columns='NAMESPACE:.metadata.namespace,SECRET:.metadata.name,TYPE:.metadata.labels.platykus\.io/data-service'
+kubectl get deployments --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{range .spec.template.spec.containers[0].env[?(@.valueFrom.secretKeyRef)]}  {.name} <- Secret {.valueFrom.secretKeyRef.name}{"\n"}{end}{end}' | sort -u
 echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env${PLATYKUS_LAB:+ --name $PLATYKUS_LAB})\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status

@@ -46,7 +46,7 @@ REQUESTS = [
     {"name": "cache", "tenant": "acme", "environment": "prod", "type": "redis", "plan": "mini"},
     {"name": "uploads", "tenant": "acme", "environment": "prod", "type": "bucket", "plan": "standard"},
 ]
-TAGS = {"platykus.io/tenant": "acme", "platykus.io/cost-center": "cc-1001", "app.kubernetes.io/managed-by": "platykus"}
+TAGS = {"platykus:tenant": "acme", "platykus:cost-center": "cc-1001", "platykus:managed-by": "platykus"}
 
 
 class Aws:

@@ -234,6 +234,9 @@ def test_playbook_and_offboarding_guard(lab, tenants):
     run = lab.playbook("playbooks/addons.yml")
     assert run.ok, run.output[-3000:]
     assert "OK postgresql orders-db: wrote and read" in run.output
+    # globex's portal app asks for PostgreSQL and Redis in its spec (the main job's example).
+    assert "OK postgresql portal-postgresql: wrote and read" in run.output
+    assert "OK redis portal-redis: wrote and read" in run.output
     creds = _secret(lab, "acme", "orders-db")
     assert login_works("postgresql", creds)
 

@@ -28,12 +28,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons import (
     validate_requests,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
-    ADDON_LABEL,
-    COST_CENTER_LABEL,
-    DATA_SERVICE_LABEL,
-    MANAGED_BY_LABEL,
+    AWS_ADDON_TAG,
+    AWS_COST_CENTER_TAG,
+    AWS_DATA_SERVICE_TAG,
+    AWS_MANAGED_BY_TAG,
+    AWS_TENANT_TAG,
     MANAGED_BY_VALUE,
-    TENANT_LABEL,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_ROOT
 
@@ -52,14 +52,15 @@ def secret_name(tenant: str, name: str) -> str:
 
 
 def tags(addon: Addon, cost_center: str | None) -> dict[str, str]:
+    # AWS tag keys, not the Kubernetes labels: Cost Explorer and Budgets read these (_names).
     found = {
-        MANAGED_BY_LABEL: MANAGED_BY_VALUE,
-        TENANT_LABEL: addon.tenant,
-        ADDON_LABEL: addon.name,
-        DATA_SERVICE_LABEL: addon.type,
+        AWS_MANAGED_BY_TAG: MANAGED_BY_VALUE,
+        AWS_TENANT_TAG: addon.tenant,
+        AWS_ADDON_TAG: addon.name,
+        AWS_DATA_SERVICE_TAG: addon.type,
     }
     if cost_center:
-        found[COST_CENTER_LABEL] = cost_center
+        found[AWS_COST_CENTER_TAG] = cost_center
     return found
 
 

@@ -34,6 +34,8 @@ AWS_TENANT_TAG = "platykus:tenant"  # Cost Explorer groups by it (_aws_costs)
 AWS_COST_CENTER_TAG = "platykus:cost-center"  # AWS Budgets filter on it (_aws_budgets)
 AWS_MANAGED_BY_TAG = "platykus:managed-by"
 AWS_SERVICE_TAG = "platykus:service"
+AWS_ADDON_TAG = "platykus:addon"
+AWS_DATA_SERVICE_TAG = "platykus:data-service"
 # Cost published to tenants (_cost_publish.py): a ConfigMap in each tenant namespace their viewer
 # role reads, and the per-tenant recording rules (a ConfigMap on the lab, a PrometheusRule elsewhere).
 COST_REPORT_CONFIGMAP = "platykus-cost-report"
