@@ -11,6 +11,7 @@ result as a dict.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -68,6 +69,9 @@ CAPACITY_ARGUMENT_SPEC = dict(
 # What onboarding does with Roles and RoleBindings in tenant namespaces that Platykus did not
 # write and that grant more than tenant-admin: delete them, refuse to run, or leave them.
 UNMANAGED_RBAC_CHOICES = ("prune", "fail", "keep")
+# How long onboarding waits for a tenant namespace that is still being deleted (a re-onboarding right
+# after an offboarding): objects written meanwhile would be refused, or lost with the namespace.
+TERMINATING_WAIT_SECONDS = 180.0
 # The kinds onboarding writes into a namespace; offboarding an adopted namespace removes these.
 _NAMESPACED_KINDS = (
     ("v1", "ServiceAccount"),
@@ -112,6 +116,29 @@ def _prepare(
 
 def _namespaces_by_name(client: KubeClient) -> dict[str, dict]:
     return {ns["metadata"]["name"]: ns for ns in client.iter_list("v1", "Namespace")}
+
+
+def _terminating(existing: Mapping[str, dict], wanted: Iterable[str]) -> list[str]:
+    return sorted(
+        name for name in wanted if ((existing.get(name) or {}).get("metadata") or {}).get("deletionTimestamp")
+    )
+
+
+def _after_terminations(client: KubeClient, existing: dict[str, dict], chosen: list[Tenant]) -> dict[str, dict]:
+    """The namespaces once none of the chosen tenants' is still terminating (bounded wait, then a clear error)."""
+    wanted = [namespace for item in chosen for namespace in item.namespaces]
+    deadline = time.monotonic() + TERMINATING_WAIT_SECONDS
+    while _terminating(existing, wanted):
+        if time.monotonic() >= deadline:
+            raise PlatykusError(
+                "Failed to apply tenants, nothing was written: namespace(s) %s are still being deleted after %d s "
+                "(an offboarding in progress; see their status.conditions for what blocks it); rerun once "
+                "`kubectl get namespace` no longer lists them"
+                % (", ".join(_terminating(existing, wanted)), TERMINATING_WAIT_SECONDS)
+            )
+        time.sleep(1.0)
+        existing = _namespaces_by_name(client)
+    return existing
 
 
 def _owner(namespace: Mapping) -> str | None:
@@ -318,7 +345,7 @@ def apply_tenants(
     """Onboard or update tenants: every object of each chosen tenant in one server-side apply batch,
     dry-run whole first; then prune Roles/RoleBindings that grant more than tenant-admin."""
     client, chosen, report = _prepare(connect, tenants, plans, platform_namespaces, overcommit, capacity_policy, tenant)
-    existing = _namespaces_by_name(client)
+    existing = _after_terminations(client, _namespaces_by_name(client), chosen)
     adopted = _claimed_namespaces(chosen, existing)
     excess = _excess_rbac(client, {ns for item in chosen for ns in item.namespaces if ns in existing})
     if excess and unmanaged_rbac == "fail":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils import _tenant_ops
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
     apply_tenant_quotas,
@@ -262,3 +263,29 @@ def test_offboard_never_deletes_platform_namespaces():
     with pytest.raises(PlatykusError, match="namespace 'monitoring' carries platykus.io/tenant=acme"):
         offboard_tenant(connect(api), "acme", confirm="acme", platform_namespaces=["monitoring"])
     assert "monitoring" in api.keys("Namespace")
+
+
+TERMINATING = {"deletionTimestamp": "2026-11-26T12:00:00Z"}
+
+
+def test_onboarding_waits_for_a_namespace_still_being_deleted(plans, acme_spec, monkeypatch):
+    """Re-onboarding right after an offboarding: the old namespace goes first, then the new one is made."""
+    api = cluster(namespace("acme-dev", "acme", **TERMINATING))
+    waits = []
+
+    def deletion_finishes(seconds):
+        waits.append(seconds)
+        api.client().delete("v1", "Namespace", "acme-dev")
+
+    monkeypatch.setattr(_tenant_ops.time, "sleep", deletion_finishes)
+    apply_tenants(connect(api), [acme_spec], plans)
+    assert waits == [1.0]
+    assert "deletionTimestamp" not in api.client().get("v1", "Namespace", "acme-dev")["metadata"]
+
+
+def test_onboarding_refuses_a_namespace_that_stays_terminating(plans, acme_spec, monkeypatch):
+    api = cluster(namespace("acme-dev", "acme", **TERMINATING))
+    monkeypatch.setattr(_tenant_ops, "TERMINATING_WAIT_SECONDS", 0.0)
+    with pytest.raises(PlatykusError, match=r"nothing was written: namespace\(s\) acme-dev are still being deleted"):
+        apply_tenants(connect(api), [acme_spec], plans)
+    assert api.keys("ServiceAccount") == []
