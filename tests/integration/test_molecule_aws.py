@@ -21,9 +21,11 @@ pytestmark = [
     pytest.mark.lab,
     pytest.mark.aws,
     pytest.mark.slow,
-    pytest.mark.skip(
-        reason="verify failed in the one full run there was time for (create, converge, idempotence and destroy "
-        "passed; the cause was cut from the captured output, now kept below); open"
+    # Opt-in until it is stable: of its last two full runs on this machine one passed (345 s) and one
+    # failed verify's Karpenter trust assertion, whose message could not be rendered then (fixed since).
+    pytest.mark.skipif(
+        not os.environ.get("PLATYKUS_RUN_MOLECULE_AWS"),
+        reason="molecule/aws is opt-in (PLATYKUS_RUN_MOLECULE_AWS=1): 1 of its last 2 runs failed verify; open",
     ),
 ]
 
