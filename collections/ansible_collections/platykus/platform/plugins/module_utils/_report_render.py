@@ -39,6 +39,13 @@ CSV_COLUMNS = (
 )
 
 
+def _tenant_figures(tenant: Mapping[str, Any]) -> tuple:
+    """A tenant row's figures, in the column order both the Markdown and the HTML tables use."""
+    cost = tenant["cost"]
+    parts = ("cpu", "memory", "storage", "loadbalancer", "idle", "platform", "total")
+    return tuple(cost[part] for part in parts) + (tenant["budget"], tenant["percent_used"], tenant["forecast"])
+
+
 def _fmt(value: Any, places: int = 4) -> str:
     if value is None:
         return ""
@@ -136,27 +143,7 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in report.get("tenants", []):
-        c = t["cost"]
-        lines.append(
-            "| %s |"
-            % " | ".join(
-                _md_escape(v)
-                for v in (
-                    t["name"],
-                    c["cpu"],
-                    c["memory"],
-                    c["storage"],
-                    c["loadbalancer"],
-                    c["idle"],
-                    c["platform"],
-                    c["total"],
-                    t["budget"],
-                    t["percent_used"],
-                    t["forecast"],
-                    t["status"],
-                )
-            )
-        )
+        lines.append("| %s |" % " | ".join(_md_escape(v) for v in (t["name"], *_tenant_figures(t), t["status"])))
     lines += [
         "",
         "## Namespaces",
@@ -286,22 +273,7 @@ def to_html(report: Mapping[str, Any], title: str | None = None) -> str:
         "<th>Platform</th><th>Total</th><th>Budget</th><th>Used %</th><th>Forecast</th><th>Status</th></tr>",
     ]
     for t in report.get("tenants", []):
-        c = t["cost"]
-        cells = "".join(
-            '<td class="n">%s</td>' % esc(_fmt(v))
-            for v in (
-                c["cpu"],
-                c["memory"],
-                c["storage"],
-                c["loadbalancer"],
-                c["idle"],
-                c["platform"],
-                c["total"],
-                t["budget"],
-                t["percent_used"],
-                t["forecast"],
-            )
-        )
+        cells = "".join('<td class="n">%s</td>' % esc(_fmt(v)) for v in _tenant_figures(t))
         out.append(
             '<tr><td>%s</td>%s<td class="%s">%s</td></tr>' % (esc(t["name"]), cells, esc(t["status"]), esc(t["status"]))
         )
