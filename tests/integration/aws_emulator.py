@@ -12,6 +12,8 @@ is right and moto wrong, the fix is here, in the test, never in the roles:
   (each with an endpoint) and their security groups, as ElastiCache does.
 - moto's CreateNodegroup drops ``updateConfig`` (EKS answers ``{"maxUnavailable": 1}`` by default),
   so eks_nodegroup fails comparing it on its second run; here new node groups get EKS's default.
+- moto's MSK (kafka) has no configurations, bootstrap brokers or SCRAM secret association and
+  answers ListClusters short; here they are served as MSK does (_patch_kafka).
 """
 
 from __future__ import annotations
@@ -111,6 +113,152 @@ def _patch_elasticache() -> None:
     models.CacheCluster.__init__ = init
 
 
+def _patch_kafka() -> None:
+    """MSK calls moto 5.2.5 lacks or answers short, served as MSK does (community.aws.msk_cluster,
+    msk_config and platykus.platform.msk_scram_secrets make them):
+
+    - ListClusters answers full ``ClusterInfo`` items (moto: name, ARN and state only), which
+      msk_cluster compares on its second run;
+    - configurations: CreateConfiguration, DescribeConfiguration, DescribeConfigurationRevision,
+      ListConfigurations, UpdateConfiguration, DeleteConfiguration (moto has none);
+    - GetBootstrapBrokers (SASL/SCRAM on 9096 per broker) and the SCRAM secret association:
+      BatchAssociateScramSecret, BatchDisassociateScramSecret, ListScramSecrets (moto has none).
+    """
+    import json
+    import re
+    import uuid
+    from datetime import UTC, datetime
+    from urllib.parse import unquote
+
+    from moto.kafka import models, responses, urls
+
+    if getattr(models, "_platykus_patched", False):
+        return
+    models._platykus_patched = True
+    backend_cls, response_cls = models.KafkaBackend, responses.KafkaResponse
+    urls.url_paths["{0}/v1/configurations$"] = response_cls.dispatch
+    urls.url_paths["{0}/v1/configurations/(?P<arn>.+)$"] = response_cls.dispatch
+    original_list = backend_cls.list_clusters
+
+    def list_clusters(self: Any, cluster_name_filter: Any) -> list[dict[str, Any]]:
+        return [self.describe_cluster(c["clusterArn"]) for c in original_list(self, cluster_name_filter)]
+
+    def state(self: Any) -> dict[str, Any]:
+        if not hasattr(self, "_platykus"):
+            self._platykus = {"configurations": {}, "scram": {}}
+        return self._platykus
+
+    def arn_in_path(self: Any, marker: str) -> str:
+        # ARNs hold slashes (configuration/<name>/<id>); the operation's suffix follows them.
+        arn = unquote(self.parsed_url.path).split(marker, 1)[1]
+        return re.sub(r"/(revisions/[0-9]+|bootstrap-brokers|scram-secrets)$", "", arn)
+
+    def fail(status: int, code: str, message: str) -> Any:
+        return json.dumps({"message": message}), {"status": status, "x-amzn-ErrorType": code}
+
+    def now() -> str:
+        return datetime.now(UTC).isoformat()
+
+    def create_configuration(self: Any) -> str:
+        name = self._get_param("name")
+        configs = state(self.kafka_backend)["configurations"]
+        if any(c["name"] == name for c in configs.values()):
+            return fail(409, "ConflictException", "Configuration %s already exists" % name)
+        arn = "arn:aws:kafka:%s:%s:configuration/%s/%s" % (self.region, self.current_account, name, uuid.uuid4())
+        revision = {"revision": 1, "creationTime": now(), "description": self._get_param("description") or "",
+                    "serverProperties": self._get_param("serverProperties")}  # fmt: skip
+        configs[arn] = {"arn": arn, "name": name, "kafkaVersions": self._get_param("kafkaVersions") or [],
+                        "state": "ACTIVE", "creationTime": now(), "description": revision["description"],
+                        "revisions": [revision]}  # fmt: skip
+        return json.dumps({"arn": arn, "name": name, "creationTime": now(), "state": "ACTIVE",
+                           "latestRevision": {k: v for k, v in revision.items() if k != "serverProperties"}})  # fmt: skip
+
+    def _public(config: dict[str, Any]) -> dict[str, Any]:
+        latest = config["revisions"][-1]
+        out = {k: v for k, v in config.items() if k != "revisions"}
+        out["latestRevision"] = {k: v for k, v in latest.items() if k != "serverProperties"}
+        return out
+
+    def _config(self: Any) -> Any:
+        return state(self.kafka_backend)["configurations"].get(arn_in_path(self, "/configurations/"))
+
+    def not_found() -> Any:
+        return fail(404, "NotFoundException", "The specified configuration was not found")
+
+    def describe_configuration(self: Any) -> str:
+        config = _config(self)
+        return json.dumps(_public(config)) if config else not_found()
+
+    def describe_configuration_revision(self: Any) -> str:
+        config = _config(self)
+        if not config:
+            return not_found()
+        number = int(self.parsed_url.path.rsplit("/", 1)[1])
+        found = [r for r in config["revisions"] if r["revision"] == number]
+        return json.dumps(dict(found[0], arn=config["arn"])) if found else not_found()
+
+    def list_configurations(self: Any) -> str:
+        configs = state(self.kafka_backend)["configurations"].values()
+        return json.dumps({"configurations": [_public(c) for c in configs]})
+
+    def update_configuration(self: Any) -> str:
+        config = _config(self)
+        if not config:
+            return not_found()
+        revision = {"revision": len(config["revisions"]) + 1, "creationTime": now(),
+                    "description": self._get_param("description") or "",
+                    "serverProperties": self._get_param("serverProperties")}  # fmt: skip
+        config["revisions"].append(revision)
+        return json.dumps({"arn": config["arn"], "latestRevision": {k: v for k, v in revision.items()
+                                                                    if k != "serverProperties"}})  # fmt: skip
+
+    def delete_configuration(self: Any) -> str:
+        arn = arn_in_path(self, "/configurations/")
+        in_use = any((c.configuration_info or {}).get("arn") == arn for c in self.kafka_backend.clusters.values())
+        if in_use:
+            return fail(400, "BadRequestException", "Configuration %s is in use by a cluster" % arn)
+        if state(self.kafka_backend)["configurations"].pop(arn, None) is None:
+            return not_found()
+        return json.dumps({"arn": arn, "state": "DELETING"})
+
+    def _cluster(self: Any) -> Any:
+        return self.kafka_backend.clusters.get(arn_in_path(self, "/clusters/"))
+
+    def get_bootstrap_brokers(self: Any) -> str:
+        cluster = _cluster(self)
+        if cluster is None:
+            return fail(404, "NotFoundException", "Cluster not found")
+        hosts = ["b-%d.%s.kafka.%s.amazonaws.com" % (i + 1, cluster.cluster_name, self.region)
+                 for i in range(cluster.number_of_broker_nodes or 1)]  # fmt: skip
+        return json.dumps({"bootstrapBrokerStringSaslScram": ",".join(h + ":9096" for h in hosts)})
+
+    def _scram(self: Any) -> set[str]:
+        return state(self.kafka_backend)["scram"].setdefault(arn_in_path(self, "/clusters/"), set())
+
+    def list_scram_secrets(self: Any) -> str:
+        if _cluster(self) is None:
+            return fail(404, "NotFoundException", "Cluster not found")
+        return json.dumps({"secretArnList": sorted(_scram(self))})
+
+    def batch_associate_scram_secret(self: Any) -> str:
+        if _cluster(self) is None:
+            return fail(404, "NotFoundException", "Cluster not found")
+        _scram(self).update(self._get_param("secretArnList") or [])
+        return json.dumps({"clusterArn": arn_in_path(self, "/clusters/"), "unprocessedScramSecrets": []})
+
+    def batch_disassociate_scram_secret(self: Any) -> str:
+        if _cluster(self) is None:
+            return fail(404, "NotFoundException", "Cluster not found")
+        _scram(self).difference_update(self._get_param("secretArnList") or [])
+        return json.dumps({"clusterArn": arn_in_path(self, "/clusters/"), "unprocessedScramSecrets": []})
+
+    backend_cls.list_clusters = list_clusters
+    for handler in (create_configuration, describe_configuration, describe_configuration_revision,
+                    list_configurations, update_configuration, delete_configuration, get_bootstrap_brokers,
+                    list_scram_secrets, batch_associate_scram_secret, batch_disassociate_scram_secret):  # fmt: skip
+        setattr(response_cls, handler.__name__, handler)
+
+
 def _count_requests() -> None:
     from urllib.parse import parse_qs
 
@@ -149,6 +297,7 @@ def emulator() -> Iterator[str]:
 
     _patch_eks()
     _patch_elasticache()
+    _patch_kafka()
     _count_requests()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
