@@ -109,6 +109,16 @@ options:
       - PromQL replacing some of the O(prometheus_metrics) queries, by key (C(nodes), C(node_capacity),
         C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage)); each must return the labels the default does.
     type: dict
+  addons:
+    description:
+      - The add-on catalog (C(platykus_addons): C(providers), C(plans), C(quota)); when given, every add-on the API
+        server holds (its connection Secret, labels and annotations only) is charged its plan's C(monthly) price,
+        prorated by the hours it existed in each day of the window at 730 hours a month.
+      - Each add-on is an out-of-cluster line of its tenant (C(out_of_cluster), source C(addon)) in its C(cost.addons),
+        total, budget status and daily series; the report's C(addons) lists every add-on (C(charged_by)).
+      - C(operator) add-ons are not charged at the plan price (their pods and volumes are in the tenant's namespace
+        cost), nor C(aws) add-ons when O(aws_costs) is on (Cost Explorer has their spend). See C(docs/cost.md).
+    type: dict
   aws_costs:
     description:
       - Out-of-cluster costs per tenant from AWS Cost Explorer (C(ce:GetCostAndUsage)), grouped by the tenant tag and

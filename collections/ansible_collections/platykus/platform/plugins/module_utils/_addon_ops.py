@@ -26,12 +26,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._addon_providers
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addon_registry import PROVIDERS_LOADED
 from ansible_collections.platykus.platform.plugins.module_utils._addons import (
-    SECRET_PREFIX,
+    HELD_SELECTOR,
     Addon,
     Catalog,
     Held,
     check_quota,
     from_app,
+    held_from_secret,
     validate_catalog,
     validate_requests,
 )
@@ -81,20 +82,12 @@ def _decode(secret: Mapping[str, Any] | None, key: str) -> str | None:
 
 def held_addons(client: KubeClient, tenant: str | None = None) -> list[tuple[Held, dict]]:
     """Every add-on the API server holds (its Secret), for one tenant or all."""
-    selector = DATA_SERVICE_LABEL + "," + ADDON_LABEL + ("," + "%s=%s" % (TENANT_LABEL, tenant) if tenant else "")
+    selector = HELD_SELECTOR + ("," + "%s=%s" % (TENANT_LABEL, tenant) if tenant else "")
     found = []
     for secret in client.list_all("v1", "Secret", label_selector=selector):
-        meta = secret.get("metadata") or {}
-        labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
-        if not str(meta.get("name", "")).startswith(SECRET_PREFIX):
-            continue
-        held = Held(
-            labels.get(TENANT_LABEL, ""),
-            labels[ADDON_LABEL],
-            labels[DATA_SERVICE_LABEL],
-            notes.get(ADDON_PLAN_ANNOTATION, ""),
-        )
-        found.append((held, secret))
+        held = held_from_secret(secret)
+        if held is not None:
+            found.append((held, secret))
     return found
 
 

@@ -28,6 +28,13 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADDON_LABEL,
+    ADDON_PLAN_ANNOTATION,
+    ADDON_PROVIDER_ANNOTATION,
+    DATA_SERVICE_LABEL,
+    TENANT_LABEL,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
     _check_keys,
@@ -360,6 +367,28 @@ class Held:
     name: str
     type: str
     plan: str
+    provider: str = ""
+    created: str = ""  # the Secret's creationTimestamp: when the add-on was made
+
+
+# Every add-on's Secret carries both labels (the selector derives from the label constants).
+HELD_SELECTOR = DATA_SERVICE_LABEL + "," + ADDON_LABEL
+
+
+def held_from_secret(secret: Mapping[str, Any]) -> Held | None:
+    """The add-on a Secret stands for (its labels and annotations only), or None when it is not an add-on's."""
+    meta = secret.get("metadata") or {}
+    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
+    if not str(meta.get("name", "")).startswith(SECRET_PREFIX) or ADDON_LABEL not in labels:
+        return None
+    return Held(
+        labels.get(TENANT_LABEL, ""),
+        labels[ADDON_LABEL],
+        labels.get(DATA_SERVICE_LABEL, ""),
+        notes.get(ADDON_PLAN_ANNOTATION, ""),
+        notes.get(ADDON_PROVIDER_ANNOTATION, ""),
+        str(meta.get("creationTimestamp") or ""),
+    )
 
 
 def check_quota(

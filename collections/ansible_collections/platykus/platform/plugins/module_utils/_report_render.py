@@ -46,6 +46,17 @@ def _tenant_figures(tenant: Mapping[str, Any]) -> tuple:
     return tuple(cost[part] for part in parts) + (tenant["budget"], tenant["percent_used"], tenant["forecast"])
 
 
+ADDON_HEADINGS = ("Tenant", "Add-on", "Type", "Plan", "Monthly", "Hours", "Cost", "Charged by")
+
+
+def _addon_figures(report: Mapping[str, Any]) -> list[tuple]:
+    """The add-on lines (usage_report's ``addons``), in ADDON_HEADINGS order, for the Markdown and HTML tables."""
+    return [
+        (a["tenant"], a["addon"], a["type"], a["plan"], a["monthly"], a["hours"], a["cost"], a["charged_by"])
+        for a in (report.get("addons") or {}).get("lines", [])
+    ]
+
+
 def _fmt(value: Any, places: int = 4) -> str:
     if value is None:
         return ""
@@ -82,6 +93,16 @@ def _rows(report: Mapping[str, Any]) -> list[dict]:
         row.update({key: ns.get(key) for key in ("core_hours", "gib_hours", "storage_gib_hours", "loadbalancer_hours")})
         row.update(ns["cost"])
         rows.append(row)
+    for a in (report.get("addons") or {}).get("lines", []):
+        rows.append(
+            {
+                "line": "addon:%s" % a["type"],
+                "name": a["addon"],
+                "tenant": a["tenant"],
+                "total": a["cost"],
+                "status": a["charged_by"],
+            }
+        )
     idle = report.get("idle")
     if idle:
         rows.append(
@@ -168,6 +189,9 @@ def to_markdown(report: Mapping[str, Any]) -> str:
                 )
             )
         )
+    if report.get("addons"):
+        lines += ["", "## Add-ons", "", "| %s |" % " | ".join(ADDON_HEADINGS), "|---|---|---|---|---:|---:|---:|---|"]
+        lines += ["| %s |" % " | ".join(_md_escape(v) for v in row) for row in _addon_figures(report)]
     idle = report.get("idle", {})
     platform = report.get("platform", {})
     total = report.get("total", {})
@@ -189,6 +213,8 @@ def to_markdown(report: Mapping[str, Any]) -> str:
         "- Platform: %s (%s shared to tenants)"
         % (_fmt(platform.get("cost", {}).get("total")), _fmt(platform.get("shared_to_tenants"))),
     ]
+    if "out_of_cluster" in total:
+        lines.append("- Out of cluster (AWS spend, add-on plans), in the total: %s" % _fmt(total["out_of_cluster"]))
     if report.get("unpriced"):
         lines += ["", "## Unpriced", ""]
         for item in report["unpriced"]:
@@ -301,6 +327,11 @@ def to_html(report: Mapping[str, Any], title: str | None = None) -> str:
             % (esc(ns["name"]), esc(ns["category"]), esc(ns.get("tenant") or ""), cells)
         )
     out.append("</table>")
+    if report.get("addons"):
+        out.append("<h2>Add-ons</h2><table><tr>%s</tr>" % "".join("<th>%s</th>" % h for h in ADDON_HEADINGS))
+        for row in _addon_figures(report):
+            out.append("<tr>%s</tr>" % "".join("<td>%s</td>" % esc(_fmt(v)) for v in row))
+        out.append("</table>")
     total = report.get("total", {})
     idle = report.get("idle", {})
     out.append(

@@ -40,12 +40,20 @@ from ansible_collections.platykus.platform.plugins.module_utils._aws_costs impor
 from ansible_collections.platykus.platform.plugins.module_utils._budget import validate_thresholds
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog
+from ansible_collections.platykus.platform.plugins.module_utils._usage_addons import SOURCE as ADDON_SOURCE
+from ansible_collections.platykus.platform.plugins.module_utils._usage_addons import AddonCharges, render_addons
 from ansible_collections.platykus.platform.plugins.module_utils._usage_history import History, day_clusters
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import price_cluster
 from ansible_collections.platykus.platform.plugins.module_utils._usage_ledger import Ledger
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import Usage
 from ansible_collections.platykus.platform.plugins.module_utils._usage_owners import ownership, read_budgets
-from ansible_collections.platykus.platform.plugins.module_utils._usage_render import ReportInputs, render_report
+from ansible_collections.platykus.platform.plugins.module_utils._usage_render import (
+    HOURS,
+    MONEY,
+    ReportInputs,
+    q,
+    render_report,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import Window
 
 _CHOICES = {"idle": ("separate", "share"), "platform": ("separate", "share"), "unpriced": ("fail", "report")}
@@ -75,11 +83,13 @@ def allocate(
     thresholds: Mapping[str, Any] | None = None,
     history: History | None = None,
     aws_costs: AwsCosts | None = None,
+    addons: AddonCharges | None = None,
 ) -> dict[str, Any]:
     """Allocate the window's cost; return the report (see the module usage_report's RETURN).
 
     With ``history`` (the Prometheus source) nodes and pods come from its range queries instead of
     ``nodes`` and ``pods``, one day at a time; PVCs and Services still come from the objects.
+    With ``addons`` (_usage_addons) each add-on's plan price is a line of its tenant, out of cluster.
     """
     _check_choices(idle=idle, platform=platform, unpriced=unpriced)
     limits = validate_thresholds(thresholds)
@@ -105,6 +115,9 @@ def allocate(
             for day, services in days.items():
                 for service, amount in services.items():
                     ledger.add_external(tag_value, day, service, amount)
+    if addons is not None:
+        for tenant, day, name, amount in addons.daily:
+            ledger.add_external(tenant, day, name, amount, source=ADDON_SOURCE)
     options: dict[str, Any] = {
         "idle": idle,
         "platform": platform,
@@ -113,4 +126,9 @@ def allocate(
     }
     if aws_costs is not None:
         options["aws_costs"] = {"tag_key": aws_costs.tag_key, "metric": aws_costs.metric}
-    return render_report(ledger, cluster, ReportInputs(window, catalog, budgets, limits, options))
+    if addons is not None:
+        options["addons"] = True
+    report = render_report(ledger, cluster, ReportInputs(window, catalog, budgets, limits, options))
+    if addons is not None:
+        report["addons"] = render_addons(addons, lambda v: q(v, MONEY), lambda v: q(v, HOURS))
+    return report

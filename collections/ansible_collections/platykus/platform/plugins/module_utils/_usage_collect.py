@@ -14,6 +14,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addons import HELD_SELECTOR, Catalog, validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._aws_costs import (
     cost_explorer_client,
     read_costs,
@@ -34,6 +35,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._prometheus impo
 )
 from ansible_collections.platykus.platform.plugins.module_utils._redact import url_secrets
 from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._usage_addons import AddonCharges, charge_addons
 from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (
     Grid,
     History,
@@ -70,6 +72,7 @@ USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
     prometheus_password=dict(type="str", no_log=True),
     prometheus_bearer_token=dict(type="str", no_log=True),
     thresholds=dict(type="dict"),
+    addons=dict(type="dict"),
     aws_costs=dict(
         type="dict",
         options=dict(
@@ -119,6 +122,14 @@ def _cluster_objects(client: Any, history: bool = False) -> dict[str, list]:
     )
 
 
+def _addon_charges(client: Any, catalog: Catalog, window: Window, aws_costs: bool) -> AddonCharges:
+    """Every add-on the API server holds (its Secret; only the metadata is kept), charged over the window."""
+    metas = [
+        {"metadata": s.get("metadata") or {}} for s in client.list_all("v1", "Secret", label_selector=HELD_SELECTOR)
+    ]
+    return charge_addons(metas, catalog, window, aws_costs)
+
+
 def _prometheus_usage(endpoint: PrometheusEndpoint, window: Window, fetch: Fetch | None) -> Usage:
     """Average cpu and memory per pod over the window, evaluated at its end."""
     fetch = fetch or http_fetch(endpoint)
@@ -164,6 +175,7 @@ def usage_report(
         raise PlatykusError("usage_source: %r is not one of none, metrics, prometheus" % source, field="usage_source")
 
     aws = validate_aws_costs(params.get("aws_costs"))
+    addon_catalog = validate_catalog(params["addons"]) if params.get("addons") else None
 
     client = connect()
     objects = _cluster_objects(client, history is not None)
@@ -189,6 +201,7 @@ def usage_report(
         thresholds=params.get("thresholds"),
         history=history,
         aws_costs=costs,
+        addons=_addon_charges(client, addon_catalog, window, aws is not None) if addon_catalog else None,
     )
     report["options"]["source"] = kind
     if history is not None:

@@ -73,18 +73,22 @@ class Ledger:
         self.tenant_daily: dict[str, dict[str, Decimal]] = defaultdict(dict)
         self.idle_shared = ZERO
         self.platform_shared = ZERO
-        # Out-of-cluster spend (Cost Explorer): tenant -> service -> amount, and the rest by tag value.
-        self.external: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
-        self.external_other: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        # Out-of-cluster spend: tenant -> (source, service) -> amount, and the rest by tag value.
+        # Sources: "aws" (Cost Explorer, _aws_costs) and "addon" (add-on plans, _usage_addons).
+        self.external: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        self.external_other: dict[str, dict[tuple[str, str], Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
 
-    def add_external(self, tag_value: str, day: str, service: str, amount: Decimal) -> None:
+    def add_external(self, tag_value: str, day: str, service: str, amount: Decimal, source: str = "aws") -> None:
         """A tenant's own out-of-cluster line (in its total and its day); untagged or unknown tags apart."""
         if tag_value in self.tenants:
-            self.external[tag_value][service] += amount
+            self.external[tag_value][(source, service)] += amount
             daily = self.tenant_daily[tag_value]
             daily[day] = daily.get(day, ZERO) + amount
         else:
-            self.external_other[tag_value][service] += amount
+            self.external_other[tag_value][(source, service)] += amount
+
+    def external_sum(self, tenant: str, source: str) -> Decimal:
+        return sum((amount for (src, _s), amount in self.external[tenant].items() if src == source), ZERO)
 
     def charge_day(self, start: datetime, end: datetime, cluster: PricedCluster) -> None:
         day = _Day(start, end)

@@ -89,14 +89,21 @@ def _daily(ledger: Ledger, tenant: str, days: list[str]) -> list[dict]:
     return series
 
 
+def _sources(inputs: ReportInputs) -> tuple[tuple[str, str], ...]:
+    """The out-of-cluster sources that are on, each with its column in a tenant's cost: (source, column)."""
+    on = (("aws", "aws", "aws_costs"), ("addon", "addons", "addons"))
+    return tuple((source, column) for source, column, option in on if inputs.options.get(option))
+
+
 def _tenant_row(ledger: Ledger, tenant: str, inputs: ReportInputs, days: list[str]) -> dict:
     members = ledger.owners.members(tenant)
     line = ledger.group(members)
     line.update(ledger.tenant_shares[tenant])
-    extra = ("idle", "platform")
-    if inputs.options.get("aws_costs"):
-        line["aws"] = sum(ledger.external[tenant].values(), ZERO)
-        extra += ("aws",)
+    extra: tuple[str, ...] = ("idle", "platform")
+    sources = _sources(inputs)
+    for source, column in sources:
+        line[column] = ledger.external_sum(tenant, source)
+        extra += (column,)
     spent = line_total(line, extra)
     forecast = spent * inputs.window.forecast_factor()
     budget = inputs.budgets.get(tenant)
@@ -104,10 +111,10 @@ def _tenant_row(ledger: Ledger, tenant: str, inputs: ReportInputs, days: list[st
     status = evaluate(spent, forecast, monthly, inputs.thresholds)
     row = {"name": tenant, "namespaces": members, "cost_center": budget.cost_center if budget else None}
     row.update(render_line(line, extra))
-    if inputs.options.get("aws_costs"):
+    if sources:
         row["out_of_cluster"] = [
-            {"source": "aws", "service": service, "cost": q(amount, MONEY)}
-            for service, amount in sorted(ledger.external[tenant].items())
+            {"source": source, "service": service, "cost": q(amount, MONEY)}
+            for (source, service), amount in sorted(ledger.external[tenant].items())
         ]
     row.update(
         budget=_optional(monthly, MONEY),
@@ -208,16 +215,16 @@ def _out_of_cluster(ledger: Ledger, inputs: ReportInputs) -> dict:
     """Cost Explorer's spend: per tenant, untagged (empty tag) and tagged with no known tenant."""
     aws = inputs.options["aws_costs"]
 
-    def lines(by_service: Mapping[str, Decimal]) -> list[dict]:
-        return [{"service": s, "cost": q(a, MONEY)} for s, a in sorted(by_service.items())]
+    def lines(by_service: Mapping[tuple[str, str], Decimal]) -> list[dict]:
+        return [{"service": s, "cost": q(a, MONEY)} for (src, s), a in sorted(by_service.items()) if src == "aws"]
 
     return {
         "source": "aws_cost_explorer",
         "tag_key": aws["tag_key"],
         "metric": aws["metric"],
-        "tenants": {t: q(sum(v.values(), ZERO), MONEY) for t, v in sorted(ledger.external.items())},
+        "tenants": {t: q(ledger.external_sum(t, "aws"), MONEY) for t in sorted(ledger.external)},
         "untagged": lines(ledger.external_other.get("", {})),
-        "unknown_tenants": {t: lines(v) for t, v in sorted(ledger.external_other.items()) if t},
+        "unknown_tenants": {t: lines(v) for t, v in sorted(ledger.external_other.items()) if t and lines(v)},
     }
 
 
@@ -258,7 +265,7 @@ def render_report(ledger: Ledger, cluster: PricedCluster, inputs: ReportInputs) 
         idle=_idle_row(ledger, inputs),
         nodes=_node_rows(cluster, ledger),
         unpriced=_unpriced_rows(ledger),
-        total=_totals(ledger, factor, bool(inputs.options.get("aws_costs"))),
+        total=_totals(ledger, factor, bool(_sources(inputs))),
     )
     if inputs.options.get("aws_costs"):
         report["out_of_cluster"] = _out_of_cluster(ledger, inputs)

@@ -110,14 +110,21 @@ report:
       type: list
       elements: dict
     total:
-      description: C(nodes), C(storage), C(loadbalancer), C(out_of_cluster) (with O(aws_costs)), C(cost) and C(forecast)
-        of the whole cluster.
+      description: C(nodes), C(storage), C(loadbalancer), C(out_of_cluster) (with O(aws_costs) or O(addons)), C(cost)
+        and C(forecast) of the whole cluster.
       type: dict
     out_of_cluster:
       description: With O(aws_costs), Cost Explorer's spend by tenant tag (C(tag_key), C(metric), C(tenants)), the
         C(untagged) lines and C(unknown_tenants) (tag values naming no tenant). Each tenant also carries C(cost.aws)
         and its own C(out_of_cluster) lines.
       returned: when O(aws_costs.enabled=true)
+      type: dict
+    addons:
+      description: With O(addons), each add-on the cluster holds (C(lines) with C(tenant), C(addon), C(type), C(plan),
+        C(provider), C(monthly), C(hours) in the window, C(cost) and C(charged_by) (catalog, cluster,
+        aws_cost_explorer or unpriced)) and their C(total). Each tenant also carries C(cost.addons) and its add-ons
+        as C(out_of_cluster) lines with C(source=addon).
+      returned: when O(addons) is given
       type: dict
 """
 

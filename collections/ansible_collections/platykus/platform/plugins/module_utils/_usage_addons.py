@@ -1,0 +1,108 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Add-ons in the usage report: each add-on a tenant holds, at its plan's price, over the window.
+
+The source of truth is what exists: the add-on Secrets on the API server (labels and annotations
+only, :func:`_addons.held_from_secret`), not the requests in the inventory (a request not yet made,
+or destroyed, costs nothing). Each add-on is charged its plan's ``monthly`` price from the add-on
+catalog (``platykus_addons``) prorated by the hours it existed in each day of the window (from its
+Secret's creationTimestamp), at 730 hours a month (``_prices.HOURS_PER_MONTH``, like every monthly
+price here). The charges are out-of-cluster lines (source ``addon``) added on top of the in-cluster
+allocation, through the same ledger path as Cost Explorer's spend; they never touch idle, the
+platform or node cost, so the in-cluster conservation is unchanged.
+
+Not charged at the plan's price, so nothing is counted twice:
+
+* ``operator`` add-ons: their pods and volumes run in the tenant's namespace and are already in its
+  in-cluster cost (``charged_by: cluster``);
+* ``aws`` add-ons when ``aws_costs`` is on: Cost Explorer reports their real spend under the tenant
+  tag (``charged_by: aws_cost_explorer``).
+
+Known limits: an add-on destroyed before the report is gone from the API server and not charged for
+the part of the window it existed; a resize charges the current plan over the add-on's whole life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ansible_collections.platykus.platform.plugins.module_utils._addons import Catalog, Held, held_from_secret
+from ansible_collections.platykus.platform.plugins.module_utils._prices import HOURS_PER_MONTH
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import ZERO, Window, overlap, parse_time
+
+SOURCE = "addon"
+
+
+@dataclass
+class AddonCharges:
+    """Per add-on: the report line (plain values) and its charge per day (exact)."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+    # (tenant, day YYYY-MM-DD, add-on name, amount)
+    daily: list[tuple[str, str, str, Decimal]] = field(default_factory=list)
+
+
+def _charged_by(held: Held, aws_costs: bool) -> str:
+    if held.provider == "operator":
+        return "cluster"
+    if held.provider == "aws" and aws_costs:
+        return "aws_cost_explorer"
+    return "catalog"
+
+
+def charge_addons(
+    secrets: Iterable[Mapping[str, Any]], catalog: Catalog, window: Window, aws_costs: bool = False
+) -> AddonCharges:
+    """The add-ons behind ``secrets`` charged over ``window``'s days (see the module docstring)."""
+    charges = AddonCharges()
+    helds = [h for h in (held_from_secret(s) for s in secrets) if h is not None]
+    for held in sorted(helds, key=lambda h: (h.tenant, h.name)):
+        plan = (catalog.plans.get(held.type) or {}).get(held.plan)
+        charged_by = _charged_by(held, aws_costs)
+        line: dict[str, Any] = {
+            "tenant": held.tenant,
+            "addon": held.name,
+            "type": held.type,
+            "plan": held.plan,
+            "provider": held.provider,
+            "monthly": None if plan is None else plan.monthly,
+            "charged_by": charged_by if plan is not None else "unpriced",
+            "hours": ZERO,
+            "cost": ZERO,
+        }
+        if plan is None:
+            line["reason"] = "plan '%s' is not in platykus_addons.plans.%s; add it to price this add-on" % (
+                held.plan,
+                held.type,
+            )
+        created = parse_time(held.created, "metadata.creationTimestamp") if held.created else window.start
+        for start, end in window.days():
+            hours = overlap(created, None, start, end)
+            if hours <= 0:
+                continue
+            line["hours"] += hours
+            if plan is not None and charged_by == "catalog":
+                amount = plan.monthly * hours / HOURS_PER_MONTH
+                line["cost"] += amount
+                charges.daily.append((held.tenant, start.date().isoformat(), held.name, amount))
+        charges.lines.append(line)
+    return charges
+
+
+def render_addons(charges: AddonCharges, money: Any, hours: Any) -> dict[str, Any]:
+    """The report's ``addons``: each add-on's line and the total charged at plan prices.
+
+    ``money`` and ``hours`` round an exact amount for the report (the renderer's rounding)."""
+    lines = []
+    for line in charges.lines:
+        out = dict(line)
+        out["monthly"] = None if line["monthly"] is None else money(line["monthly"])
+        out["hours"] = hours(line["hours"])
+        out["cost"] = money(line["cost"])
+        lines.append(out)
+    total = sum((line["cost"] for line in charges.lines), ZERO)
+    return {"source": "catalog", "hours_per_month": float(HOURS_PER_MONTH), "lines": lines, "total": money(total)}
