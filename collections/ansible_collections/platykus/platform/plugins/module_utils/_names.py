@@ -70,6 +70,14 @@ SA_TOKEN_POLICY_NAME = "platykus-deny-sa-token-secrets"
 SA_TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 # Cluster-wide admission policy refusing Ingress and DNS hostnames outside the namespace's domains.
 HOSTNAME_POLICY_NAME = "platykus-tenant-hostnames"
+# Cluster-wide admission policy refusing UPDATE and DELETE of add-on connection Secrets (ADDON_LABEL)
+# in tenant namespaces by anyone but the platform's identities (_addon_policy.py): the groups below
+# (system:masters: the lab's admin; PLATFORM_GROUP: map the identity that runs the playbooks to it
+# where cluster-admin is not system:masters, e.g. an EKS access entry's kubernetesGroups) and the
+# control plane's own controllers (namespace deletion, garbage collection).
+ADDON_SECRET_POLICY_NAME = "platykus-protect-addon-secrets"
+PLATFORM_GROUP = "platykus:platform"
+PLATFORM_WRITER_GROUPS = ("system:masters", PLATFORM_GROUP)
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
 
