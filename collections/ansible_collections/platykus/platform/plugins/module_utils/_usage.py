@@ -88,7 +88,8 @@ def allocate(
     """Allocate the window's cost; return the report (see the module usage_report's RETURN).
 
     With ``history`` (the Prometheus source) nodes and pods come from its range queries instead of
-    ``nodes`` and ``pods``, one day at a time; PVCs and Services still come from the objects.
+    ``nodes`` and ``pods``, one day at a time, and PVCs and LoadBalancer Services from its series
+    (kube-state-metrics'), so claims and balancers deleted before the report are charged for their lives.
     With ``addons`` (_usage_addons) each add-on's plan price is a line of its tenant, out of cluster.
     """
     _check_choices(idle=idle, platform=platform, unpriced=unpriced)
@@ -98,8 +99,8 @@ def allocate(
     cluster = price_cluster(
         nodes=history.node_objects() if history else nodes,
         pods=() if history else pods,
-        pvcs=pvcs,
-        services=services,
+        pvcs=history.volume_objects() if history else pvcs,
+        services=history.service_objects() if history else services,
         catalog=catalog,
         window=window,
         usage=usage or {},

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -18,8 +19,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_history i
     METRIC_PROFILES,
     Grid,
     History,
+    add_day_sums,
+    day_sum_query,
     history_queries,
     parse_step,
+    runs_of,
+    service_objects,
+    volume_objects,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
 
@@ -65,15 +71,17 @@ class FakePrometheus:
         return answer(*out)
 
 
-def report(prom: FakePrometheus, end_hour: int = 10, **kwargs) -> dict:
+def report(prom: FakePrometheus, end_hour: int = 10, prices: dict = PRICES, **kwargs) -> dict:
     window = make_window(START, datetime.fromtimestamp(T0 + end_hour * HOUR, UTC))
     prom.queries = history_queries("scheduler", None, HOUR)
-    history = History(prom.queries, Grid(window, HOUR), prom.fetch)
+    # The sample-by-sample path (no PromQL engine here); the day sums are compared with it on a real
+    # Prometheus in tests/integration/test_cost_history_paths.py.
+    history = History(prom.queries, Grid(window, HOUR), prom.fetch, aggregate=False)
     return allocate(
         nodes=[],
         pods=[],
         namespaces=NAMESPACES,
-        catalog=validate_prices(PRICES),
+        catalog=validate_prices(prices),
         window=window,
         tenants=[{"name": "acme"}, {"name": "globex"}],
         history=history,
@@ -84,6 +92,8 @@ def report(prom: FakePrometheus, end_hour: int = 10, **kwargs) -> dict:
 def cluster(node_hours: int = 10) -> dict[str, list[dict]]:
     node = {"node": "n1", "instance_type": "m5.xlarge", "capacity_type": "on-demand", "zone": "a"}
     return {
+        "volumes": [],
+        "loadbalancers": [],
         "nodes": [series(node, hours(0, node_hours, 1))],
         "node_capacity": [
             series({"node": "n1", "resource": "cpu"}, hours(0, node_hours, 4)),
@@ -153,6 +163,8 @@ def test_profiles_have_every_query_and_overrides_are_checked():
             "pod_requests",
             "pod_cpu_usage",
             "pod_memory_usage",
+            "volumes",
+            "loadbalancers",
         }
     assert "[300s]" in history_queries("scheduler", None, 300)["pod_cpu_usage"]
     with pytest.raises(PlatykusError, match="prometheus_queries.pods: not a query"):
@@ -240,3 +252,74 @@ def test_window_days_cover_partial_days():
 
 def test_decimal_exact():
     assert Decimal("0.12") == Decimal(3) * (Decimal("0.032") + 2 * Decimal("0.004"))
+
+
+# -- volumes and balancers over time, the day sums -------------------------------------------------
+PRICED = dict(PRICES, storage_classes={"gp3": 0.08}, loadbalancer_hourly=0.025)
+
+
+def test_deleted_claim_and_balancer_are_charged_for_their_lives():
+    data = cluster()
+    claim = {"namespace": "acme-dev", "persistentvolumeclaim": "data", "storageclass": "gp3"}
+    # 10 GiB for hours 0-3, resized to 20 GiB for hours 4-5, then deleted
+    data["volumes"] = [series(claim, {**hours(0, 4, 10 * GIB), **hours(4, 2, 20 * GIB)})]
+    data["loadbalancers"] = [series({"namespace": "globex-dev", "service": "edge"}, hours(2, 3, 1))]
+    out = report(FakePrometheus(data), prices=PRICED)
+    rows = {n["name"]: n for n in out["namespaces"]}
+    # 10 GiB x 4 h + 20 GiB x 2 h = 80 GiB-hours at 0.08 per GiB-month (730 h)
+    assert rows["acme-dev"]["storage_gib_hours"] == 80.0
+    assert rows["acme-dev"]["cost"]["storage"] == pytest.approx(80 * 0.08 / 730, abs=0.0001)
+    assert rows["globex-dev"]["loadbalancer_hours"] == 3.0
+    assert rows["globex-dev"]["cost"]["loadbalancer"] == pytest.approx(3 * 0.025)
+
+
+def test_volume_and_service_objects_split_runs_and_clip_to_the_window():
+    window = make_window(START, datetime.fromtimestamp(T0 + 10 * HOUR, UTC))
+    grid = Grid(window, HOUR)
+    claims = {("ns", "c", ""): {T0 + 0 * HOUR: 1, T0 + HOUR: 1, T0 + 3 * HOUR: 1, T0 + 9 * HOUR: 2}}
+    objects = volume_objects(claims, grid)
+    assert [(o["metadata"]["creationTimestamp"], o["metadata"].get("deletionTimestamp")) for o in objects] == [
+        ("2024-06-01T00:00:00Z", "2024-06-01T02:00:00Z"),
+        ("2024-06-01T03:00:00Z", "2024-06-01T04:00:00Z"),
+        ("2024-06-01T09:00:00Z", None),  # still there at the window's end
+    ]
+    assert objects[0]["spec"] == {"storageClassName": None} and objects[2]["status"]["capacity"] == {"storage": "2"}
+    lbs = service_objects({("ns", "lb"): {T0 + 2 * HOUR: 1, T0 + 3 * HOUR: 1}}, grid)
+    assert lbs == [
+        {
+            "metadata": {
+                "name": "lb",
+                "namespace": "ns",
+                "creationTimestamp": "2024-06-01T02:00:00Z",
+                "deletionTimestamp": "2024-06-01T04:00:00Z",
+            },
+            "spec": {"type": "LoadBalancer"},
+        }
+    ]
+
+
+def test_whole_steps_exclude_the_cut_ones():
+    window = make_window(datetime.fromtimestamp(T0 + 1200, UTC), datetime.fromtimestamp(T0 + 5 * HOUR + 600, UTC))
+    grid = Grid(window, HOUR)
+    assert grid.points(window.start, window.end) == (T0, T0 + 5 * HOUR)
+    assert grid.whole(window.start, window.end) == (T0 + HOUR, T0 + 4 * HOUR)
+    short = make_window(datetime.fromtimestamp(T0 + 60, UTC), datetime.fromtimestamp(T0 + 120, UTC))
+    assert Grid(short, HOUR).whole(short.start, short.end) is None
+
+
+def test_day_sum_query_and_its_answer():
+    query = day_sum_query(history_queries("scheduler", None, HOUR), 86400, HOUR)
+    assert query.count("sum_over_time(") == 2 and query.count("count_over_time(") == 1
+    assert "[86400s:3600s]" in query and "group_left ()" in query
+    totals = add_day_sums(
+        defaultdict(dict),
+        {
+            ("a", "p", "n1", "steps"): {T0: Decimal(24)},
+            ("a", "p", "n1", "cpu"): {T0: Decimal("12.5")},
+            ("a", "p", "n1", "memory"): {T0: Decimal(24 * GIB)},
+        },
+        HOUR,
+    )
+    runs = runs_of(totals, START)["n1"]
+    assert len(runs) == 1 and runs[0].cores == Decimal("12.5") / 24 and runs[0].gib == 1
+    assert runs[0].end == datetime.fromtimestamp(T0 + 86400, UTC)
