@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import addon_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._app_audit import hostname_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     Check,
@@ -201,7 +202,8 @@ def token_policy_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check
     )
     description = "an admission policy refuses service-account-token Secrets"
     checks = [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
-    return checks + hostname_policy_checks(client, tenants)  # apps: hostname ownership policy (_app_audit)
+    # apps: hostname ownership policy (_app_audit); add-ons: their Secrets are the platform's (_addon_policy)
+    return checks + hostname_policy_checks(client, tenants) + addon_policy_checks(client, tenants)
 
 
 # -- the token Secret policy at work ----------------------------------------------------------------

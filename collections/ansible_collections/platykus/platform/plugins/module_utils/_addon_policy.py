@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: Platykus engineers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Add-on connection Secrets are the platform's: a ValidatingAdmissionPolicy (CEL, no webhook).
+
+Tenant developers may write Secrets in their namespaces (their apps need them), which would let
+them edit or delete an add-on's connection Secret: a Secret whose password no longer matches the
+server, or an add-on that still runs (and is charged) with no Secret. In every namespace labelled
+platykus.io/tenant, the policy refuses UPDATE and DELETE of Secrets carrying ADDON_LABEL (on the
+Secret as stored, so removing the label is refused too) unless the request comes from the
+platform: a member of PLATFORM_WRITER_GROUPS, or a control-plane controller (the namespace
+controller when a tenant is offboarded, the garbage collector). Create, resize, rotation and
+destroy (the addon module, as the platform's identity) are unaffected; tenants still read them.
+
+The audit (ADDON-1, next to the token policy's MTB-1.12) compares what the API server holds with
+:func:`render_addon_secret_policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
+from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADDON_LABEL,
+    ADDON_SECRET_POLICY_NAME,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    PLATFORM_WRITER_GROUPS,
+    TENANT_LABEL,
+)
+
+API_VERSION = "admissionregistration.k8s.io/v1"
+# The control plane's controllers: kube-controller-manager's per-controller ServiceAccounts
+# (--use-service-account-credentials) or its own user when it runs without them.
+CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+CHECK_ID = "ADDON-1"
+DESCRIPTION = "an admission policy refuses tenant changes to add-on connection Secrets"
+
+_IS_ADDON_SECRET = "has(oldObject.metadata.labels) && '%s' in oldObject.metadata.labels" % ADDON_LABEL
+_IS_PLATFORM = (
+    "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [%s])) "
+    "|| request.userInfo.username.startsWith('%s') || request.userInfo.username == '%s'"
+    % (", ".join("'%s'" % g for g in PLATFORM_WRITER_GROUPS), CONTROLLER_USER_PREFIX, CONTROLLER_MANAGER_USER)
+)
+MESSAGE = (
+    "add-on connection Secrets (label %s) belong to the platform: tenants cannot change or delete them; "
+    "rotate the password with playbooks/addon-rotate.yml, destroy the add-on with playbooks/addon-destroy.yml"
+    % ADDON_LABEL
+)
+
+
+def render_addon_secret_policy() -> list[dict[str, Any]]:
+    """The policy and its binding (Deny in every tenant namespace)."""
+    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    policy = {
+        "apiVersion": API_VERSION,
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": ADDON_SECRET_POLICY_NAME, "labels": labels},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "operations": ["UPDATE", "DELETE"],
+                        "resources": ["secrets"],
+                    }
+                ]
+            },
+            "matchConditions": [{"name": "addon-secret", "expression": _IS_ADDON_SECRET}],
+            "validations": [{"expression": _IS_PLATFORM, "reason": "Forbidden", "message": MESSAGE}],
+        },
+    }
+    binding = {
+        "apiVersion": API_VERSION,
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": ADDON_SECRET_POLICY_NAME, "labels": labels},
+        "spec": {
+            "policyName": ADDON_SECRET_POLICY_NAME,
+            "validationActions": ["Deny"],
+            "matchResources": {
+                "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
+            },
+        },
+    }
+    return [policy, binding]
+
+
+def _rules(rules: list | None) -> list[tuple]:
+    """The resource rules without the API server's defaults (scope)."""
+    keys = ("apiGroups", "apiVersions", "operations", "resources")
+    return sorted(tuple(tuple(sorted(rule.get(key) or [])) for key in keys) for rule in rules or [])
+
+
+def addon_policy_problems(policy: dict | None, binding: dict | None) -> list[str]:
+    """What keeps the policy from refusing tenant changes to add-on Secrets in every tenant namespace."""
+    want_policy, want_binding = render_addon_secret_policy()
+    problems = []
+    if policy is None:
+        problems.append("ValidatingAdmissionPolicy %s does not exist" % ADDON_SECRET_POLICY_NAME)
+    else:
+        spec, want = policy.get("spec") or {}, want_policy["spec"]
+        for key in ("matchConditions", "validations"):
+            if spec.get(key) != want[key]:
+                problems.append(
+                    "ValidatingAdmissionPolicy %s does not hold the platform's %s" % (ADDON_SECRET_POLICY_NAME, key)
+                )
+        match = spec.get("matchConstraints") or {}
+        if _rules(match.get("resourceRules")) != _rules(want["matchConstraints"]["resourceRules"]):
+            problems.append(
+                "ValidatingAdmissionPolicy %s does not match UPDATE and DELETE of secrets" % ADDON_SECRET_POLICY_NAME
+            )
+        if match.get("objectSelector") or match.get("excludeResourceRules") or match.get("namespaceSelector"):
+            problems.append("the policy's matchConstraints leave objects out (a selector or excludeResourceRules)")
+        if spec.get("failurePolicy") == "Ignore":
+            problems.append("failurePolicy is Ignore: a policy error would admit the change")
+    if binding is None:
+        problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % ADDON_SECRET_POLICY_NAME)
+    else:
+        spec, want = binding.get("spec") or {}, want_binding["spec"]
+        match = spec.get("matchResources") or {}
+        if spec.get("policyName") != want["policyName"]:
+            problems.append("the binding names policy %s, not %s" % (spec.get("policyName"), want["policyName"]))
+        if "Deny" not in (spec.get("validationActions") or []):
+            problems.append("validationActions %s do not include Deny" % (spec.get("validationActions") or []))
+        if match.get("namespaceSelector") != want["matchResources"]["namespaceSelector"]:
+            problems.append("the binding does not select every tenant namespace (%s)" % match.get("namespaceSelector"))
+        if match.get("objectSelector") or match.get("excludeResourceRules"):
+            problems.append("the binding leaves objects out (objectSelector or excludeResourceRules)")
+    return problems
+
+
+def addon_policy_checks(client: KubeClient, tenants: Iterable) -> list[Check]:
+    """ADDON-1 per tenant (the policy is cluster-wide, so every tenant's row tells the same)."""
+    policy, policy_error = fetched(client, API_VERSION, "ValidatingAdmissionPolicy", ADDON_SECRET_POLICY_NAME)
+    binding, binding_error = fetched(client, API_VERSION, "ValidatingAdmissionPolicyBinding", ADDON_SECRET_POLICY_NAME)
+    problems = [e for e in (policy_error, binding_error) if e] or addon_policy_problems(policy, binding)
+    detail = summarize(problems) or "%s denies tenant UPDATE and DELETE of Secrets labelled %s" % (
+        ADDON_SECRET_POLICY_NAME,
+        ADDON_LABEL,
+    )
+    return [Scope(tenant.name).check(CHECK_ID, DESCRIPTION, not problems, detail) for tenant in tenants]
