@@ -13,14 +13,15 @@ Then times, side by side, ``--repeat`` times each:
 
 * the floor: the very range queries the report makes (same PromQL, same chunks, 1h step), each
   answer fetched and read whole over HTTP, nothing decoded;
-* the report: ``_usage.allocate`` with the ``History`` reader over the same endpoint (queries,
-  JSON decoding, the allocation one day at a time, the report).
+* the report: ``_usage.allocate`` with the ``History`` reader over the same endpoint (Prometheus
+  sums each day's steps per pod; the answers decoded, the allocation one day at a time, the report);
+* with ``--sample-path``, the report read sample by sample as before (``History(aggregate=False)``).
 
     .venv/bin/python scripts/bench_cost_history.py [--pods 10000] [--namespaces 200] [--days 30] \\
-        [--nodes 100] [--repeat 3] [--promtool PATH] [--prometheus PATH] [--workdir DIR]
+        [--nodes 100] [--repeat 3] [--promtool PATH] [--prometheus PATH] [--workdir DIR] [--sample-path]
 
-promtool and prometheus default to $PROMTOOL / $PROMETHEUS, then the lab's cached Prometheus
-build folder (promtool is built beside it with `go install .../cmd/promtool@<the lab's pin>`).
+promtool and prometheus default to $PROMTOOL / $PROMETHEUS, then the lab's builds
+(`bin/platykus-lab build`: lab/controllers.yml entries prometheus and promtool, one pin).
 """
 
 from __future__ import annotations
@@ -65,16 +66,14 @@ GIB = 2**30
 
 
 def find_binary(name: str, given: str | None) -> Path:
-    candidates = [given, os.environ.get(name.upper())]
-    cache = Path.home() / ".cache" / "platykus" / "lab" / "controllers"
-    candidates += [str(p) for p in sorted(cache.glob("prometheus-*/**/%s" % name))]
-    candidates.append(shutil.which(name))
+    sys.path.insert(0, str(ROOT / "lab"))
+    from platykus_lab import controllers
+
+    candidates = [given, os.environ.get(name.upper()), str(controllers.binary_path(controllers.load_specs()[name]))]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)
-    sys.exit(
-        "%s not found: pass --%s (promtool: go install github.com/prometheus/prometheus/cmd/promtool)" % (name, name)
-    )
+    sys.exit("%s not found: pass --%s, or build it: bin/platykus-lab build" % (name, name))
 
 
 def window(days: int) -> tuple[datetime, datetime]:
@@ -184,12 +183,13 @@ def start_prometheus(binary: Path, data: Path, workdir: Path) -> tuple[subproces
     sys.exit("Prometheus did not become ready; see %s" % (workdir / "prometheus.log"))
 
 
-def history(url: str, win, fetch) -> History:
+def history(url: str, win, fetch, aggregate: bool = True) -> History:
     w = make_window(win[0], win[1])
     return History(
         history_queries("scheduler", None, STEP),
         Grid(w, STEP),
         lambda q, first, last: prometheus_range(url, q, first, last, STEP, fetch),
+        aggregate=aggregate,
     )
 
 
@@ -211,7 +211,7 @@ def floor_run(url: str, win) -> tuple[float, int]:
     return time.perf_counter() - began, size
 
 
-def report_run(url: str, win, args: argparse.Namespace) -> tuple[float, dict]:
+def report_run(url: str, win, args: argparse.Namespace, aggregate: bool = True) -> tuple[float, dict]:
     catalog = validate_prices(
         yaml.safe_load((ROOT / "inventories/lab/group_vars/all/prices.yml").read_text())["platykus_prices"]
     )
@@ -226,7 +226,7 @@ def report_run(url: str, win, args: argparse.Namespace) -> tuple[float, dict]:
         namespaces=namespaces,
         catalog=catalog,
         window=make_window(win[0], win[1]),
-        history=history(url, win, http_fetch(PrometheusEndpoint(url))),
+        history=history(url, win, http_fetch(PrometheusEndpoint(url)), aggregate),
     )
     return time.perf_counter() - began, report
 
@@ -243,6 +243,7 @@ def main() -> int:
     parser.add_argument("--workdir", help="keep the data here (reused when it holds blocks)")
     parser.add_argument("--generate-only", action="store_true", help="write the OpenMetrics file and stop")
     parser.add_argument("--report-days", type=int, help="report only the last N days of the data (default: all)")
+    parser.add_argument("--sample-path", action="store_true", help="also time the sample-by-sample path")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-cost-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -289,7 +290,7 @@ def main() -> int:
         win = (win[1] - timedelta(days=args.report_days), win[1])
     proc, url = start_prometheus(prometheus, data, workdir)
     try:
-        floors, reports, size, report = [], [], 0, {}
+        floors, reports, sampled, size, report, old = [], [], [], 0, {}, {}
         for _ in range(args.repeat):
             seconds, size = floor_run(url, win)
             floors.append(seconds)
@@ -297,6 +298,10 @@ def main() -> int:
             seconds, report = report_run(url, win, args)
             reports.append(seconds)
             print("report: %.1fs" % seconds, flush=True)
+            if args.sample_path:
+                seconds, old = report_run(url, win, args, aggregate=False)
+                sampled.append(seconds)
+                print("report, sample by sample: %.1fs" % seconds, flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -312,6 +317,13 @@ def main() -> int:
     print("|---|---:|---:|")
     print("| raw range queries alone (the floor) | %.1f | 1.00 |" % floor)
     print("| usage_report, source prometheus (queries + allocation + report) | %.1f | %.2f |" % (full, full / floor))
+    if sampled:
+        slow = statistics.median(sampled)
+        print("| usage_report, sample by sample (the previous path) | %.1f | %.2f |" % (slow, slow / floor))
+        same = all(
+            abs(a["cost"]["total"] - b["cost"]["total"]) < 0.005 for a, b in zip(old["tenants"], report["tenants"])
+        )
+        print("\nthe two paths' tenant totals equal to the cent: %s" % same)
     print()
     print(
         "report: %d tenants, %.0f core-hours charged, nodes %.2f %s, idle %.2f"
