@@ -42,4 +42,7 @@ fi
 # The lab: kube-apiserver, controller-manager, scheduler, kubectl, etcd, kwok and helm; then the
 # platform controllers it runs for real (metrics-server, Karpenter, Prometheus), cached by their own pins.
 bin/platykus-lab build
+# promtool of the Prometheus pin (lab/controllers.yml, built above) on the venv's PATH: `promtool check
+# rules` / `promtool test rules` for the platform's and the cost recording rules (docs/cost.md).
+ln -sf "$(PYTHONPATH=lab .venv/bin/python -c 'from platykus_lab import controllers as c; print(c.binary_path(c.load_specs()["promtool"]))')" .venv/bin/promtool
 echo "setup: done in $((SECONDS - started))s"
