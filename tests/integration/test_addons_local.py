@@ -7,6 +7,7 @@ credentials the add-on's Secret gives (psycopg, PyMySQL, redis-py), as an app wo
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -226,6 +227,71 @@ def test_bad_requests_are_refused_before_anything_is_written(lab, tenants, reque
     assert field in result["msg"], result["msg"]
     assert _data_secrets(lab) == before_secrets
     assert _pg_roles(lab) == before_roles
+
+
+DEVELOPER = ("--as=someone@acme.example", "--as-group=acme-devs")  # acme's developer group (inventories/lab)
+POLICY = "platykus-protect-addon-secrets"
+
+
+def _as_developer(lab, *args: str, stdin: str | None = None):
+    return lab.kubectl(*args, "-n", "acme-dev", *DEVELOPER, check=False, input=stdin)
+
+
+def test_addon_secrets_are_the_platforms_and_the_report_prices_them(lab, tenants, tmp_path):
+    """A tenant developer reads the add-on's Secret but cannot change or delete it (the admission
+    policy, not RBAC: the same developer edits a Secret of their own); rotation through the playbook
+    still works; the usage report (playbook) charges the add-on its plan's price."""
+    run = lab.playbook("playbooks/addon-create.yml", extra_vars={"addon": "acme/orders-db"})
+    assert run.ok, run.output[-3000:]
+    creds = _secret(lab, "acme", "orders-db")
+    assert lab.get_json("validatingadmissionpolicybinding", POLICY)["spec"]["validationActions"] == ["Deny"]
+    assert _as_developer(lab, "get", "secret", "addon-orders-db").returncode == 0
+    attempts = [
+        ("patch", "secret", "addon-orders-db", "-p", '{"stringData": {"password": "mine-now"}}'),
+        ("label", "secret", "addon-orders-db", "platykus.io/addon-"),
+        ("annotate", "secret", "addon-orders-db", "platykus.io/addon-plan=premium-0", "--overwrite"),
+        ("delete", "secret", "addon-orders-db"),
+        ("delete", "secrets", "-l", "platykus.io/addon"),
+    ]
+    for attempt in attempts:
+        proc = _as_developer(lab, *attempt)
+        assert proc.returncode != 0 and "belong to the platform" in proc.stderr, (attempt, proc.stdout, proc.stderr)
+    assert _secret(lab, "acme", "orders-db") == creds
+    # Control: the developer may write Secrets of their own, so the refusals above are the policy's.
+    own = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dev-own"}, "stringData": {"k": "v"}}
+    assert _as_developer(lab, "apply", "-f", "-", stdin=json.dumps(own)).returncode == 0
+    assert _as_developer(lab, "patch", "secret", "dev-own", "-p", '{"stringData": {"k": "w"}}').returncode == 0
+    assert _as_developer(lab, "delete", "secret", "dev-own").returncode == 0
+
+    rotated_run = lab.playbook("playbooks/addon-rotate.yml", extra_vars={"addon": "acme/orders-db"})
+    assert rotated_run.ok and "rotated acme/orders-db" in rotated_run.output, rotated_run.output[-3000:]
+    rotated = _secret(lab, "acme", "orders-db")
+    assert rotated["password"] != creds["password"] and login_works("postgresql", rotated)
+    assert not login_works("postgresql", creds)
+
+    report_run = lab.playbook(
+        "playbooks/usage-report.yml",
+        extra_vars={"usage_report_dir": str(tmp_path), "usage_report_unpriced": "report"},
+    )
+    assert report_run.ok, report_run.output[-3000:]
+    report = json.loads(next(tmp_path.glob("usage-*.json")).read_text())
+    created = lab.get_json("secret", "addon-orders-db", "-n", "acme-dev")["metadata"]["creationTimestamp"]
+    line = next(a for a in report["addons"]["lines"] if (a["tenant"], a["addon"]) == ("acme", "orders-db"))
+    monthly = CATALOG["plans"]["postgresql"]["standard-0"]["monthly"]
+    assert (line["type"], line["plan"], line["provider"], line["monthly"], line["charged_by"]) == (
+        "postgresql", "standard-0", "local", monthly, "catalog",
+    )  # fmt: skip
+    elapsed = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
+    assert 0 < line["hours"] <= elapsed / 3600 + 0.001, (line, created)
+    assert line["cost"] == pytest.approx(monthly * line["hours"] / 730, abs=0.0001)
+    acme = next(t for t in report["tenants"] if t["name"] == "acme")
+    assert {"source": "addon", "service": "orders-db", "cost": line["cost"]} in acme["out_of_cluster"]
+    assert acme["cost"]["addons"] >= line["cost"]
+    parts = ("cpu", "memory", "storage", "loadbalancer", "idle", "platform", "addons")
+    assert acme["cost"]["total"] == pytest.approx(sum(acme["cost"][k] for k in parts), abs=0.0005)
+    assert report["total"]["out_of_cluster"] == report["addons"]["total"]
+    markdown = next(tmp_path.glob("usage-*.md")).read_text()
+    assert "## Add-ons" in markdown and "| acme | orders-db | postgresql | standard-0 |" in markdown
 
 
 def test_playbook_and_offboarding_guard(lab, tenants):
