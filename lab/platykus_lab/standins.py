@@ -3,7 +3,10 @@
 - kube-state-metrics: its Go module is refused by the module proxy reachable here. The stand-in
   serves the few series the platform's alert rules read, with KSM's names and labels
   (kube_resourcequota, kube_pod_status_phase, kube_horizontalpodautoscaler_*,
-  kube_namespace_labels / _annotations), so the same rules run on a real cluster's KSM.
+  kube_namespace_labels / _annotations), so the same rules run on a real cluster's KSM, and the
+  series the cost history reads over time (kube_node_status_capacity,
+  kube_persistentvolumeclaim_info / _resource_requests_storage_bytes / _status_phase,
+  kube_service_info / _spec_type).
 - prometheus-operator's job of turning API objects into Prometheus and Alertmanager
   configuration: the stand-in copies the ConfigMap of platform rules and the Secret holding
   Alertmanager's configuration, which the observability stage applies, into the files the lab's
@@ -127,6 +130,38 @@ def node_series(nodes: list[dict]) -> list[str]:
     return lines
 
 
+def pvc_series(claims: list[dict]) -> list[str]:
+    """KSM's PersistentVolumeClaim series: info (storage class, volume), the requested bytes, the phase."""
+    lines = []
+    for claim in claims:
+        meta, spec = claim["metadata"], claim.get("spec") or {}
+        base = {"namespace": meta["namespace"], "persistentvolumeclaim": meta["name"]}
+        info = {**base, "storageclass": spec.get("storageClassName") or "", "volumename": spec.get("volumeName") or ""}
+        lines.append(_series("kube_persistentvolumeclaim_info", info, 1))
+        requested = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        if requested:
+            lines.append(
+                _series("kube_persistentvolumeclaim_resource_requests_storage_bytes", base, _quantity(requested))
+            )
+        phase = (claim.get("status") or {}).get("phase") or "Pending"
+        for p in ("Lost", "Bound", "Pending"):
+            lines.append(
+                _series("kube_persistentvolumeclaim_status_phase", {**base, "phase": p}, 1 if p == phase else 0)
+            )
+    return lines
+
+
+def service_series(services: list[dict]) -> list[str]:
+    """KSM's kube_service_info and kube_service_spec_type."""
+    lines = []
+    for service in services:
+        meta, spec = service["metadata"], service.get("spec") or {}
+        base = {"namespace": meta["namespace"], "service": meta["name"]}
+        lines.append(_series("kube_service_info", {**base, "cluster_ip": spec.get("clusterIP") or ""}, 1))
+        lines.append(_series("kube_service_spec_type", {**base, "type": spec.get("type") or "ClusterIP"}, 1))
+    return lines
+
+
 def hpa_series(hpas: list[dict]) -> list[str]:
     lines = []
     for hpa in hpas:
@@ -145,6 +180,8 @@ def exposition(api: Api) -> str:
     lines += pod_series(api.items("/api/v1/pods"))
     lines += hpa_series(api.items("/apis/autoscaling/v2/horizontalpodautoscalers"))
     lines += node_series(api.items("/api/v1/nodes"))
+    lines += pvc_series(api.items("/api/v1/persistentvolumeclaims"))
+    lines += service_series(api.items("/api/v1/services"))
     return "\n".join(lines) + "\n"
 
 
@@ -266,7 +303,11 @@ def _state_metrics_objects(_ctx: Context) -> list[dict]:
     # kube-state-metrics chart (prometheus-community, templates/role.yaml): list/watch of the
     # resources it exports; here only the ones the stand-in reads.
     rules = [
-        {"apiGroups": [""], "resources": ["namespaces", "nodes", "pods", "resourcequotas"], "verbs": ["list", "watch"]},
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces", "nodes", "pods", "resourcequotas", "persistentvolumeclaims", "services"],
+            "verbs": ["list", "watch"],
+        },
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["list", "watch"]},
     ]
     return _rbac("kps-kube-state-metrics", rules, account="kps-kube-state-metrics")

@@ -1,7 +1,9 @@
 """Cost over time on the lab: the report read back from the lab's real Prometheus (docs/cost.md).
 
 A pod runs for a known time on a node added for the test, then both are deleted; a second pod
-keeps running with usage above its request. The usage-report playbook then reports the window from
+keeps running with usage above its request; a bound PersistentVolumeClaim and a LoadBalancer
+Service live for a while and are deleted (read back from kube-state-metrics' series, which the
+lab's in-tree stand-in serves). The usage-report playbook then reports the window from
 Prometheus (kube-scheduler's /metrics/resources, kwok's kubelet resource metrics, Kubernetes node
 discovery), reads each tenant's AWS spend from Cost Explorer on the lab's AWS (moto; the answer is
 set through its moto-api), and publishes each tenant's report and cost metrics. The expected money
@@ -37,6 +39,8 @@ VIEWER = {"acme": "acme-auditors", "globex": "globex-devs"}
 TAG = "platykus:tenant"
 CE_LINES = [("acme", "Amazon Simple Storage Service", "4.25"), ("acme", "Amazon RDS", "10.5")]
 CE_UNTAGGED = ("", "AWS Key Management Service", "0.75")
+CLAIM = ("acme-prod", "scratch")  # 2 GiB of gp3, statically bound to a PersistentVolume made here
+BALANCER = ("acme-prod", "edge")
 RESTRICTED = {
     "pod": {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
     "container": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
@@ -125,6 +129,46 @@ def pod(namespace: str, name: str, cpu: str, memory: str, usage_cpu: str, node_n
     }
 
 
+def claim_and_balancer() -> list[dict]:
+    namespace, name = CLAIM
+    volume = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": "cost-history-%s" % name, "labels": {"platykus.io/cost-test": "history"}},
+        "spec": {
+            "capacity": {"storage": "2Gi"},
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "gp3",
+            "persistentVolumeReclaimPolicy": "Retain",
+            "hostPath": {"path": "/tmp/cost-history"},
+            "claimRef": {"namespace": namespace, "name": name},
+        },
+    }
+    claim = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"platykus.io/cost-test": "history"}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "gp3",
+            "volumeName": volume["metadata"]["name"],
+            "resources": {"requests": {"storage": "2Gi"}},
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": BALANCER[1], "namespace": BALANCER[0], "labels": {"platykus.io/cost-test": "history"}},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "none"}, "ports": [{"port": 443, "targetPort": 8443}]},
+    }
+    return [volume, claim, service]
+
+
+def bound(lab) -> bool:
+    got = lab.kubectl("get", "pvc", CLAIM[1], "-n", CLAIM[0], "-o", "json", check=False)
+    return got.returncode == 0 and json.loads(got.stdout)["status"].get("phase") == "Bound"
+
+
 def running(lab, namespace: str, name: str) -> bool:
     got = lab.kubectl("get", "pod", name, "-n", namespace, "-o", "json", check=False)
     return got.returncode == 0 and json.loads(got.stdout)["status"].get("phase") == "Running"
@@ -157,9 +201,13 @@ def history(lab, tmp_path_factory):
     lab.apply(node(NODE))
     wait_for("node %s Ready" % NODE, lambda: "Ready" in lab.kubectl("get", "node", NODE, check=False).stdout)
     lab.apply([pod(*SHORT_POD, "500m", "1Gi", "10m", NODE), pod(*LONG_POD, "250m", "256Mi", "750m")])
+    lab.apply(claim_and_balancer())
     for namespace, name in (SHORT_POD, LONG_POD):
         wait_for("pod %s/%s Running" % (namespace, name), lambda n=namespace, p=name: running(lab, n, p))
+    wait_for("PVC %s/%s Bound" % CLAIM, lambda: bound(lab))
     time.sleep(40)
+    lab.kubectl("delete", "service", BALANCER[1], "-n", BALANCER[0], "--wait=true")
+    lab.kubectl("delete", "pvc", CLAIM[1], "-n", CLAIM[0], "--wait=true")
     lab.kubectl("delete", "pod", SHORT_POD[1], "-n", SHORT_POD[0], "--grace-period=0", "--force", check=False)
     wait_for("pod %s gone" % SHORT_POD[1], lambda: not running(lab, *SHORT_POD))
     time.sleep(10)
@@ -189,6 +237,8 @@ def history(lab, tmp_path_factory):
         "delete", "pod", "-A", "-l", "platykus.io/cost-test=history", "--grace-period=0", "--force", check=False
     )
     lab.kubectl("delete", "node", NODE, "--wait=false", check=False)
+    lab.kubectl("delete", "pvc,service", "-A", "-l", "platykus.io/cost-test=history", "--wait=false", check=False)
+    lab.kubectl("delete", "pv", "-l", "platykus.io/cost-test=history", "--wait=false", check=False)
 
 
 def node_prices(catalog: dict, instance_type: str, cores: Decimal, gib: Decimal) -> tuple[Decimal, Decimal, Decimal]:
@@ -280,6 +330,34 @@ def test_removed_node_is_charged_for_its_lifetime(lab, history):
     # It lived ~60-80 s of the window (Ready, 40 s of pod, 10 s, deleted), give or take a step.
     assert 40 <= seconds <= 120
     assert lab.kubectl("get", "node", NODE, check=False).returncode != 0
+
+
+def test_deleted_claim_and_balancer_are_charged_for_their_lives(lab, history):
+    """From kube-state-metrics' series (the stand-in's): each step a sample stands for, clipped to the window."""
+    start, end = history["start"], history["end"]
+    claim = 'namespace="%s",persistentvolumeclaim="%s"' % CLAIM
+    sized = samples(lab, "kube_persistentvolumeclaim_resource_requests_storage_bytes{%s}" % claim, start, end)
+    bound_at = samples(lab, 'kube_persistentvolumeclaim_status_phase{%s,phase="Bound"} == 1' % claim, start, end)
+    assert len(sized) == 1 and len(bound_at) == 1
+    points = next(iter(sized.values()))
+    steps = [t for t in next(iter(bound_at.values())) if t in points]
+    gib_hours = sum(points[t] / GIB * piece(t, start, end) for t in steps) / 3600
+    # Bound for the ~50 s it lived (40 s, then the deletions), give or take a step; 2 GiB
+    assert Decimal(2) * 20 / 3600 <= gib_hours <= Decimal(2) * 120 / 3600
+    row = {n["name"]: n for n in history["report"]["namespaces"]}[CLAIM[0]]
+    assert Decimal(str(row["storage_gib_hours"])) == pytest.approx(gib_hours, abs=Decimal("0.0001"))
+    gp3 = Decimal(str(prices()["storage_classes"]["gp3"]))
+    assert Decimal(str(row["cost"]["storage"])) == pytest.approx(gib_hours * gp3 / 730, abs=Decimal("0.0001"))
+    assert lab.kubectl("get", "pvc", CLAIM[1], "-n", CLAIM[0], check=False).returncode != 0
+
+    typed = samples(
+        lab, 'kube_service_spec_type{namespace="%s",service="%s",type="LoadBalancer"}' % BALANCER, start, end
+    )
+    seconds = sum(piece(t, start, end) for t in next(iter(typed.values())))
+    assert 20 <= seconds <= 120
+    assert row["loadbalancer_hours"] == pytest.approx(float(seconds / 3600), abs=0.0001)
+    hourly = Decimal(str(prices()["loadbalancer_hourly"]))
+    assert row["cost"]["loadbalancer"] == pytest.approx(float(seconds / 3600 * hourly), abs=0.0001)
 
 
 def test_conservation_tenants_idle_shared_equal_node_cost(history):

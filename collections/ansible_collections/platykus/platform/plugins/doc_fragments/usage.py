@@ -84,7 +84,9 @@ options:
       - V(prometheus) reads the window back from C(prometheus_url) with range queries every O(prometheus_step)
         (pod requests and usage, node lifetimes, instance and capacity types, node capacity), so deleted pods and
         removed nodes are charged too. O(usage_source) does not apply; usage comes from the same queries.
-      - PersistentVolumeClaims and LoadBalancer Services come from the objects with either source.
+      - With V(objects), PersistentVolumeClaims and LoadBalancer Services are the objects that exist now; with
+        V(prometheus), every bound claim and LoadBalancer Service seen in the window (kube-state-metrics' series),
+        each charged for its sampled lifetime.
     type: str
     choices: [objects, prometheus]
     default: objects
@@ -107,7 +109,8 @@ options:
   prometheus_queries:
     description:
       - PromQL replacing some of the O(prometheus_metrics) queries, by key (C(nodes), C(node_capacity),
-        C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage)); each must return the labels the default does.
+        C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage), C(volumes), C(loadbalancers)); each must return
+        the labels the default does.
     type: dict
   addons:
     description:
