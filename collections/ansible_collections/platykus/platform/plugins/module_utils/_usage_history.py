@@ -503,7 +503,7 @@ class History:
         if whole is None:
             return runs_of(self._sample_totals(span[0], span[1], totals), start)
         step = self.grid.step
-        for t in sorted({span[0], span[1]} - set(range(whole[0], whole[1] + 1, step))):
+        for t in sorted({t for t in span if not whole[0] <= t <= whole[1]}):  # the steps the window cuts
             self._sample_totals(t, t, totals)
         block = whole[0]
         while block <= whole[1]:
