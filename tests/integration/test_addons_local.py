@@ -16,7 +16,18 @@ import pymysql
 import pytest
 import redis
 import yaml
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from conftest import LAB_INVENTORY, run_module
+from test_lab_kafka import consume_one as kafka_consume_one
+from test_lab_kafka import create_topic as kafka_create_topic
+from test_lab_kafka import produce as kafka_produce
+
+from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import KafkaLocalProvider
+from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import client_config as kafka_client_config
+from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
+from ansible_collections.platykus.platform.plugins.module_utils._kafka_quotas import QuotaClient
+from platykus_lab import kafka as lab_kafka
 
 pytestmark = pytest.mark.lab
 
@@ -292,6 +303,118 @@ def test_addon_secrets_are_the_platforms_and_the_report_prices_them(lab, tenants
     assert report["total"]["out_of_cluster"] == report["addons"]["total"]
     markdown = next(tmp_path.glob("usage-*.md")).read_text()
     assert "## Add-ons" in markdown and "| acme | orders-db | postgresql | standard-0 |" in markdown
+
+
+def _kafka(lab, tenant: str, plan: str, topics=None, **extra) -> tuple[str, dict]:
+    request = {"name": "stream", "tenant": tenant, "environment": "dev", "type": "kafka", "plan": plan}
+    if topics is not None:
+        request["topics"] = topics
+    args = {"addons": [request], "catalog": CATALOG, "kubeconfig": str(lab.kubeconfig)}
+    args.update(extra.pop("args", {}))
+    return run_module(lab, "addon", args, **extra)
+
+
+def _broker_state(server: dict, user: str, prefix: str) -> dict:
+    """What the broker holds for an add-on, read as the admin: quotas, topics' partitions and retention."""
+    admin = AdminClient(kafka_client_config(server, server["user"], server["password"]))
+    topics = {n: len(t.partitions) for n, t in admin.list_topics(timeout=15).topics.items() if n.startswith(prefix)}
+    configs = {}
+    resources = [ConfigResource("TOPIC", n) for n in sorted(topics)]
+    for resource, future in (admin.describe_configs(resources) if resources else {}).items():
+        entries = future.result(timeout=15)
+        configs[resource.name] = (entries["retention.bytes"].value, entries["retention.ms"].value)
+    return {"quotas": QuotaClient(server).describe(user), "partitions": topics, "retention": configs}
+
+
+def _kafka_refusal(call) -> int:
+    with pytest.raises(KafkaException) as refused:
+        call()
+    return refused.value.args[0].code()
+
+
+def test_kafka_addon_through_the_module_with_its_plan_enforced_by_the_broker(lab, tenants):
+    """Create, connect (confluent-kafka with the Secret's credentials), isolation, the plan on the
+    broker (client quotas, platform-made topics and retention, no topic of the user's own), resize,
+    rotation and destroy, all through the addon module; every fact read back from the broker."""
+    server = lab_kafka.admin_record(lab.lab)
+    if server is None:
+        pytest.skip("this lab runs without Kafka (PLATYKUS_LAB_CONTROLLERS does not name kafka)")
+    for tenant in tenants:
+        run_module(lab, "addon", {"state": "absent", "kubeconfig": str(lab.kubeconfig),
+                                  "addons": [{"name": "stream", "tenant": tenant, "environment": "dev"}]})  # fmt: skip
+    status, result = _kafka(lab, "acme", "basic-0", ["orders", "o1", "o2", "o3", "o4"])
+    assert status == "FAILED" and "addons.acme/stream.topics" in result["msg"] and "max_partitions 4" in result["msg"]
+    status, result = _kafka(lab, "acme", "basic-0", ["orders", "audit"], check=True)
+    assert status == "CHANGED" and _secret(lab, "acme", "stream") is None, result
+    status, result = _kafka(lab, "acme", "basic-0", ["orders", "audit"])
+    assert status == "CHANGED", result
+    creds = _secret(lab, "acme", "stream")
+    assert creds["password"] not in json.dumps(result)
+    user, prefix = creds["user"], creds["database"]
+    assert "topic_prefix=" + prefix in creds["url"]
+    status, again = _kafka(lab, "acme", "basic-0", ["orders", "audit"])
+    assert status == "SUCCESS" and not again["changed"], again
+
+    # The plan on the broker: quotas on the user, the platform's topics with their partitions and retention.
+    basic, standard = CATALOG["plans"]["kafka"]["basic-0"], CATALOG["plans"]["kafka"]["standard-0"]
+    state = _broker_state(server, user, prefix)
+    assert state["quotas"] == {"producer_byte_rate": 262144.0, "consumer_byte_rate": 524288.0}, basic
+    assert state["partitions"] == {prefix + "audit": 1, prefix + "orders": 1}
+    assert state["retention"][prefix + "orders"] == (str(256 * 2**20), str(24 * 3_600_000))
+
+    # Connect as the add-on's own user: produce and consume on its topic...
+    config = kafka_client_config(server, user, creds["password"])
+    assert creds["host"] == server["host"] and int(creds["port"]) == int(server["port"])
+    kafka_produce(config, prefix + "orders", b"order-1")
+    assert kafka_consume_one(config, prefix + "orders", prefix + "readers") == b"order-1"
+    # ...but make no topic (the plan's bound) nor change one's retention.
+    assert _kafka_refusal(lambda: kafka_create_topic(config, prefix + "mine")) == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    user_admin = AdminClient(config)
+    raise_retention = ConfigResource(
+        "TOPIC",
+        prefix + "orders",
+        incremental_configs=[ConfigEntry("retention.bytes", "-1", incremental_operation=AlterConfigOpType.SET)],
+    )
+    code = _kafka_refusal(
+        lambda: [f.result(timeout=15) for f in user_admin.incremental_alter_configs([raise_retention]).values()]
+    )
+    assert code == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    # Another add-on's topic is refused.
+    status, result = _kafka(lab, "initech", "basic-0")
+    assert status == "CHANGED", result
+    theirs = _secret(lab, "initech", "stream")
+    code = _kafka_refusal(lambda: kafka_produce(config, theirs["database"] + "events", b"intruder"))
+    assert code == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+    # Resize: the quotas and the retention follow, partitions are added.
+    status, result = _kafka(lab, "acme", "standard-0", ["orders", "audit"])
+    assert status == "CHANGED", result
+    state = _broker_state(server, user, prefix)
+    assert state["quotas"] == {"producer_byte_rate": 1048576.0, "consumer_byte_rate": 2097152.0}, standard
+    assert state["partitions"] == {prefix + "audit": 3, prefix + "orders": 3}
+    assert state["retention"][prefix + "audit"] == (str(512 * 2**20), str(168 * 3_600_000))
+    # Back to basic-0 would remove partitions, which Kafka cannot: refused, naming the plan; nothing changed.
+    status, result = _kafka(lab, "acme", "basic-0", ["orders", "audit"])
+    assert status == "FAILED" and "Kafka cannot remove partitions" in result["msg"], result
+    assert _broker_state(server, user, prefix)["partitions"][prefix + "orders"] == 3
+
+    # Rotation: the new password works, the old one no longer does.
+    status, result = _kafka(lab, "acme", "standard-0", ["orders", "audit"], args={"rotate": True})
+    assert status == "CHANGED" and result["rotated"] == ["acme/stream"], result
+    rotated = _secret(lab, "acme", "stream")
+    provider = KafkaLocalProvider(server)
+    ref = AddonRef("acme", "stream", "kafka", "acme-dev", "standard-0", {})
+    assert ref.ident == user
+    assert provider.password_works(ref, rotated["password"]) and not provider.password_works(ref, creds["password"])
+
+    # Destroy: the user, its quotas and its topics leave the broker; the Secret leaves the namespace.
+    for tenant in tenants:
+        status, result = run_module(lab, "addon", {"state": "absent", "kubeconfig": str(lab.kubeconfig),
+                                    "addons": [{"name": "stream", "tenant": tenant, "environment": "dev"}]})  # fmt: skip
+        assert status == "CHANGED", result
+    assert _secret(lab, "acme", "stream") is None
+    assert provider._has_user(ref) is False
+    assert _broker_state(server, user, prefix) == {"quotas": {}, "partitions": {}, "retention": {}}
 
 
 def test_playbook_and_offboarding_guard(lab, tenants):

@@ -15,6 +15,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from conftest import LAB_INVENTORY, ROOT, wait_for
@@ -45,8 +46,14 @@ def provider(server) -> KafkaLocalProvider:
     return KafkaLocalProvider(server)
 
 
-def new_addon(tenant: str) -> AddonRef:
-    return AddonRef(tenant, "events-" + uuid.uuid4().hex[:6], "kafka", f"{tenant}-prod", "basic-0", {})
+PLAN = yaml.safe_load((LAB_INVENTORY / "group_vars/all/addons.yml").read_text())["platykus_addons"]["plans"]["kafka"]
+
+
+def new_addon(tenant: str, topics: tuple[str, ...] = ("orders",)) -> AddonRef:
+    """An add-on on the lab's basic-0 plan; the platform makes its ``topics`` (the user cannot)."""
+    return AddonRef(
+        tenant, "events-" + uuid.uuid4().hex[:6], "kafka", f"{tenant}-prod", "basic-0", PLAN["basic-0"], topics
+    )
 
 
 def admin(server: dict) -> AdminClient:
@@ -126,14 +133,14 @@ def test_addon_user_produces_and_consumes_on_its_prefix_only(server, provider):
         creds = provider.credentials(acme, acme_pw)
         topic, group = creds["database"] + "orders", creds["database"] + "billing"
         acme_config = as_user(server, acme, acme_pw)
-        create_topic(acme_config, topic)
-        produce(acme_config, topic, b"order-1")
+        produce(acme_config, topic, b"order-1")  # the platform made the topic
         assert consume_one(acme_config, topic, group) == b"order-1"
 
-        # Outside its prefix the add-on's user is refused: no topic of its own choosing...
-        with pytest.raises(KafkaException) as refused:
-            create_topic(acme_config, "unprefixed-orders")
-        assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+        # The user makes no topic of its own, outside its prefix or inside it (the plan's bound)...
+        for name in ("unprefixed-orders", creds["database"] + "more"):
+            with pytest.raises(KafkaException) as refused:
+                create_topic(acme_config, name)
+            assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
         # ...and the other add-on's credentials cannot write or read acme's topic.
         globex_config = as_user(server, globex, globex_pw)
         with pytest.raises(KafkaException) as refused:
@@ -143,9 +150,8 @@ def test_addon_user_produces_and_consumes_on_its_prefix_only(server, provider):
             consume_one(globex_config, topic, globex.ident + ".spy")
         assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
         # Nor use acme's consumer group with a topic of its own.
-        create_topic(globex_config, globex.ident + ".own")
         with pytest.raises(KafkaException) as refused:
-            consume_one(globex_config, globex.ident + ".own", group)
+            consume_one(globex_config, globex.ident + ".orders", group)
         assert refused.value.args[0].code() == KafkaError.GROUP_AUTHORIZATION_FAILED
     finally:
         provider.remove(acme, check_mode=False)
@@ -164,25 +170,21 @@ def test_rotation_invalidates_the_old_password(server, provider):
         assert provider.ensure(addon, new, check_mode=False) is False
         assert provider.password_works(addon, new)
         assert not provider.password_works(addon, old)
-        topic = addon.ident + ".after-rotation"
-        create_topic(as_user(server, addon, new), topic)
-        produce(as_user(server, addon, new), topic, b"still-works")
+        produce(as_user(server, addon, new), addon.ident + ".orders", b"still-works")
     finally:
         provider.remove(addon, check_mode=False)
 
 
 def test_delete_removes_user_acls_topics_and_groups(server, provider):
-    addon, neighbour = new_addon("acme"), new_addon("acme")
+    addon, neighbour = new_addon("acme", ("gone",)), new_addon("acme", ("stays",))
     password = secrets.token_urlsafe(18)
     try:
         provider.ensure(addon, password, check_mode=False)
         provider.ensure(neighbour, password, check_mode=False)
         config = as_user(server, addon, password)
         topic = addon.ident + ".gone"
-        create_topic(config, topic)
         produce(config, topic, b"x")
         consume_one(config, topic, addon.ident + ".readers")
-        create_topic(as_user(server, neighbour, password), neighbour.ident + ".stays")
 
         assert provider.remove(addon, check_mode=True) is True
         assert provider.exists(addon), "check mode removed something"

@@ -8,15 +8,25 @@ nothing allowed without an ACL) is shared by every add-on. An add-on ``<ident>``
 
 - a SCRAM-SHA-512 credential for the user ``<ident>`` (AddonRef.ident);
 - ALLOW ACLs for the principal ``User:<ident>`` on the PREFIXED resource patterns topic
-  ``<ident>.`` (read, write, create, delete, describe, describe/alter configs) and group
-  ``<ident>.`` (read, describe, delete) -- nothing on the cluster, on other prefixes, or on
-  transactional ids; so another add-on's user is refused with an authorization error.
+  ``<ident>.`` (read, write, describe, describe configs) and group ``<ident>.`` (read, describe,
+  delete) -- nothing on the cluster, on other prefixes, or on transactional ids; so another
+  add-on's user is refused with an authorization error;
+- its plan enforced by the broker: the topics of the request (``topics: [orders]``, default
+  ``events``) made by the platform as ``<ident>.<name>`` with the plan's ``partitions`` and
+  retention (``retention.bytes`` per partition, ``retention.ms``); the user may not create,
+  delete or reconfigure topics (no CREATE, DELETE or ALTER_CONFIGS), so the plan's
+  ``max_partitions`` and retention hold; and Kafka client quotas on the user
+  (``producer_byte_rate``, ``consumer_byte_rate``, ``controller_mutation_rate``; _kafka_quotas).
+  A resize alters the quotas and the topics' configs and adds partitions (Kafka cannot remove
+  partitions: a smaller ``partitions`` is refused, naming the plan); topics no longer requested
+  are deleted.
 
 ``ensure`` creates what is missing, removes ACLs of that principal that are not the desired ones,
+sets the quotas and the topics to the plan,
 and sets the password when it does not authenticate (rotation: the old one stops working for new
 connections at once; connected clients must re-authenticate within the broker's
-``connections.max.reauth.ms``). ``remove`` deletes the credential, the ACLs, the topics and the
-consumer groups with the prefix. The pure part (names, the ACL table) is separate from the calls,
+``connections.max.reauth.ms``). ``remove`` deletes the credential, its quotas, the ACLs, the topics
+and the consumer groups with the prefix. The pure part (names, the ACL table) is separate from the calls,
 which go through confluent-kafka's AdminClient (requirements.txt).
 """
 
@@ -30,7 +40,13 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef, register
+from ansible_collections.platykus.platform.plugins.module_utils._addons import (
+    DEFAULT_KAFKA_TOPICS,
+    KAFKA_QUOTA_KEYS,
+    kafka_limits,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._kafka_quotas import QuotaClient, quota_changes
 
 try:
     from confluent_kafka import KafkaError, KafkaException
@@ -40,6 +56,11 @@ try:
         AclOperation,
         AclPermissionType,
         AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        NewPartitions,
+        NewTopic,
         ResourcePatternType,
         ResourceType,
         ScramCredentialInfo,
@@ -56,10 +77,21 @@ SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 SCRAM_ITERATIONS = 8192
 TIMEOUT = 15.0
 # What an add-on's user may do on its own prefix, per resource type.
+# No CREATE, DELETE or ALTER_CONFIGS on topics: the platform makes them to the plan.
 OPERATIONS = {
-    "TOPIC": ("ALTER_CONFIGS", "CREATE", "DELETE", "DESCRIBE", "DESCRIBE_CONFIGS", "READ", "WRITE"),
+    "TOPIC": ("DESCRIBE", "DESCRIBE_CONFIGS", "READ", "WRITE"),
     "GROUP": ("DELETE", "DESCRIBE", "READ"),
 }
+# The plan() keys that mean a change besides the password.
+CHANGE_KEYS = (
+    "acls_add",
+    "acls_remove",
+    "quota_ops",
+    "topics_create",
+    "topics_delete",
+    "partitions_add",
+    "topics_config",
+)
 # SCRAM user names: the idents AddonRef makes ([a-z0-9_], <= 48), nothing SASL would have to escape.
 _USER_RE = re.compile(r"^[a-z0-9][a-z0-9_]{0,47}$")
 
@@ -118,6 +150,59 @@ def owned(names: list[str], user: str) -> list[str]:
     """The names (topics, groups) under the add-on's prefix, sorted."""
     prefix = prefix_of(user)
     return sorted(name for name in names if name.startswith(prefix))
+
+
+def topic_config(limits: Mapping[str, int]) -> dict[str, str]:
+    """The topic configs a plan sets (retention per partition in bytes, and in ms)."""
+    config = {}
+    if "retention_bytes" in limits:
+        config["retention.bytes"] = str(limits["retention_bytes"])
+    if "retention_hours" in limits:
+        config["retention.ms"] = str(limits["retention_hours"] * 3_600_000)
+    return config
+
+
+def desired_topics(addon: AddonRef) -> dict[str, tuple[int, dict[str, str]]]:
+    """Topic name -> (partitions, configs) the add-on's plan and request want."""
+    limits = kafka_limits(addon.plan_spec)
+    names = addon.topics or DEFAULT_KAFKA_TOPICS
+    return {prefix_of(addon.ident) + name: (limits.get("partitions", 1), topic_config(limits)) for name in names}
+
+
+def desired_quotas(addon: AddonRef) -> dict[str, float]:
+    limits = kafka_limits(addon.plan_spec)
+    return {key: float(limits[key]) for key in KAFKA_QUOTA_KEYS if key in limits}
+
+
+def topic_changes(
+    desired: Mapping[str, tuple[int, Mapping[str, str]]],
+    partitions: Mapping[str, int],
+    configs: Mapping[str, Mapping[str, str]],
+    plan: str,
+) -> dict[str, Any]:
+    """What to do to the topics: create, delete (not requested), add partitions, set configs.
+
+    ``partitions``: every topic under the prefix on the broker -> its partition count; ``configs``:
+    the requested topics that exist -> their current values of the configs the plan sets."""
+    create = sorted(name for name in desired if name not in partitions)
+    delete = sorted(name for name in partitions if name not in desired)
+    grow, alter = {}, {}
+    for name, (count, config) in sorted(desired.items()):
+        if name not in partitions:
+            continue
+        if partitions[name] > count:
+            raise PlatykusError(
+                "plan: topic %s has %d partitions and plan %s makes %d; Kafka cannot remove partitions: keep a plan "
+                "with partitions >= %d, or destroy the add-on and create it again"
+                % (name, partitions[name], plan, count, partitions[name]),
+                field="plan",
+            )
+        if partitions[name] < count:
+            grow[name] = count
+        differ = {key: value for key, value in config.items() if (configs.get(name) or {}).get(key) != value}
+        if differ:
+            alter[name] = differ
+    return {"topics_create": create, "topics_delete": delete, "partitions_add": grow, "topics_config": alter}
 
 
 def connection_url(host: str, port: int | str, user: str, password: str) -> str:
@@ -197,6 +282,7 @@ class KafkaLocalProvider:
         self.server = dict(server)
         self._clock = clock
         self._client = None
+        self.quotas = QuotaClient(self.server, clock)
 
     # -- helpers
     def _where(self, addon: AddonRef) -> str:
@@ -250,6 +336,37 @@ class KafkaLocalProvider:
             raise PlatykusError("Failed to list the topics of %s: %s" % (self._where(addon), _error(err))) from err
         return owned(list(metadata.topics), addon.ident)
 
+    def _partitions(self, addon: AddonRef) -> dict[str, int]:
+        """Every topic under the add-on's prefix -> its partition count."""
+        try:
+            metadata = self._admin().list_topics(timeout=TIMEOUT)
+        except KafkaException as err:
+            raise PlatykusError("Failed to list the topics of %s: %s" % (self._where(addon), _error(err))) from err
+        return {name: len(metadata.topics[name].partitions) for name in owned(list(metadata.topics), addon.ident)}
+
+    def _configs(self, addon: AddonRef, names: list[str], keys: list[str]) -> dict[str, dict[str, str]]:
+        """The current values of ``keys`` on each topic of ``names``."""
+        if not names or not keys:
+            return {}
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
+        out: dict[str, dict[str, str]] = {}
+        try:
+            for resource, future in self._admin().describe_configs(resources, request_timeout=TIMEOUT).items():
+                entries = future.result(timeout=TIMEOUT)
+                out[resource.name] = {key: entries[key].value for key in keys if key in entries}
+        except KafkaException as err:
+            raise PlatykusError(
+                "Failed to read the topic configs of %s: %s" % (self._where(addon), _error(err))
+            ) from err
+        return out
+
+    def _topic_plan(self, addon: AddonRef) -> dict[str, Any]:
+        desired = desired_topics(addon)
+        partitions = self._partitions(addon)
+        keys = sorted({key for _count, config in desired.values() for key in config})
+        configs = self._configs(addon, sorted(n for n in desired if n in partitions), keys)
+        return topic_changes(desired, partitions, configs, addon.plan)
+
     def _groups(self, addon: AddonRef) -> list[str]:
         try:
             listed = self._admin().list_consumer_groups(request_timeout=TIMEOUT).result(timeout=TIMEOUT)
@@ -287,13 +404,16 @@ class KafkaLocalProvider:
         has_user = self._has_user(addon)
         create, delete = acl_changes(desired_acls(addon.ident), self._acls(addon))
         set_password = not has_user or not self.password_works(addon, password)
-        return {"create_user": not has_user, "set_password": set_password, "acls_add": create, "acls_remove": delete}
+        steps = {"create_user": not has_user, "set_password": set_password, "acls_add": create, "acls_remove": delete}
+        steps["quota_ops"] = quota_changes(desired_quotas(addon), self.quotas.describe(addon.ident))
+        steps.update(self._topic_plan(addon))
+        return steps
 
     def ensure(self, addon: AddonRef, password: str, check_mode: bool) -> bool:
         if not password:
             raise PlatykusError("password: an empty password for %s; generate one" % self._where(addon), "password")
         steps = self.plan(addon, password)
-        changed = steps["set_password"] or bool(steps["acls_add"]) or bool(steps["acls_remove"])
+        changed = steps["set_password"] or any(bool(steps[key]) for key in CHANGE_KEYS)
         if check_mode or not changed:
             return changed
         admin = self._admin()
@@ -307,18 +427,59 @@ class KafkaLocalProvider:
         if steps["acls_add"]:
             bindings = [_binding(acl) for acl in steps["acls_add"]]
             self._wait(admin.create_acls(bindings, request_timeout=TIMEOUT), "create the ACLs", addon)
+        self.quotas.alter(addon.ident, steps["quota_ops"])
+        self._apply_topics(addon, steps)
         return True
+
+    def _apply_topics(self, addon: AddonRef, steps: Mapping[str, Any]) -> None:
+        """Create, grow, reconfigure and delete the topics as planned; then wait until the broker's
+        metadata and configs answer the plan (they follow asynchronously), so a rerun is a no-op."""
+        admin, desired = self._admin(), desired_topics(addon)
+        if steps["topics_create"]:
+            new = [
+                NewTopic(name, num_partitions=desired[name][0], replication_factor=-1, config=dict(desired[name][1]))
+                for name in steps["topics_create"]
+            ]
+            self._wait(admin.create_topics(new, operation_timeout=TIMEOUT), "create the topics", addon)
+        if steps["partitions_add"]:
+            grow = [NewPartitions(name, count) for name, count in sorted(steps["partitions_add"].items())]
+            self._wait(admin.create_partitions(grow, operation_timeout=TIMEOUT), "add partitions", addon)
+        if steps["topics_config"]:
+            resources = [
+                ConfigResource(
+                    ResourceType.TOPIC,
+                    name,
+                    incremental_configs=[
+                        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                        for key, value in sorted(config.items())
+                    ],
+                )
+                for name, config in sorted(steps["topics_config"].items())
+            ]
+            self._wait(admin.incremental_alter_configs(resources), "set the topic configs", addon)
+        if steps["topics_delete"]:
+            self._wait(admin.delete_topics(steps["topics_delete"], operation_timeout=TIMEOUT), "delete topics", addon)
+        deadline = self._clock() + TIMEOUT
+        while any(self._topic_plan(addon).values()):
+            if self._clock() > deadline:
+                raise PlatykusError(
+                    "Failed to set the topics of %s: the broker does not answer the plan after %.0fs"
+                    % (self._where(addon), TIMEOUT)
+                )
+            time.sleep(0.2)
 
     def remove(self, addon: AddonRef, check_mode: bool) -> bool:
         has_user, acls = self._has_user(addon), self._acls(addon)
         topics, groups = self._topics(addon), self._groups(addon)
-        changed = has_user or bool(acls) or bool(topics) or bool(groups)
+        quotas = quota_changes({}, self.quotas.describe(addon.ident))
+        changed = has_user or bool(acls) or bool(topics) or bool(groups) or bool(quotas)
         if check_mode or not changed:
             return changed
         admin = self._admin()
         if has_user:  # first, so the add-on's clients cannot log in while the rest goes
             deletion = UserScramCredentialDeletion(addon.ident, ScramMechanism.SCRAM_SHA_512)
             self._wait(admin.alter_user_scram_credentials([deletion]), "delete the SCRAM user", addon)
+        self.quotas.alter(addon.ident, quotas)
         if acls:
             query = AclBindingFilter(
                 ResourceType.ANY,

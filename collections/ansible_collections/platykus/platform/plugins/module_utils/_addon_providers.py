@@ -44,6 +44,7 @@ class AddonRef:
     namespace: str  # the tenant environment's namespace, where its Secret goes
     plan: str
     plan_spec: Mapping[str, Any]  # the catalog entry: version, memory, storage, connections, ...
+    topics: tuple[str, ...] = ()  # kafka: the topics the platform makes, without the add-on's prefix
 
     @property
     def ident(self) -> str:

@@ -21,6 +21,7 @@ Every function collects every problem (field path and fix) before anything is wr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -47,9 +48,17 @@ TYPES = ("postgresql", "mysql", "redis", "kafka", "bucket")
 PROVIDERS = ("local", "operator", "aws")
 CATALOG_KEYS = ("providers", "plans", "quota")
 # instance_class: the aws provider's RDS / ElastiCache class (db.t3.micro, cache.t3.micro).
+# Kafka plans also carry the limits the broker enforces (KAFKA_LIMIT_KEYS, see kafka_limits).
 PLAN_KEYS = ("version", "cpu", "memory", "storage", "connections", "ha", "backups", "monthly", "instance_class")
+# Client quotas on the add-on's user (bytes/s, bytes/s, partition mutations/s); the topics the platform
+# makes (partitions each, at most max_partitions in all) and their retention (bytes per partition, hours).
+KAFKA_QUOTA_KEYS = ("producer_byte_rate", "consumer_byte_rate", "controller_mutation_rate")
+KAFKA_LIMIT_KEYS = KAFKA_QUOTA_KEYS + ("partitions", "max_partitions", "retention_bytes", "retention_hours")
+# A Kafka add-on's topics (``topics: [orders]``) are made by the platform as <prefix><name>.
+DEFAULT_KAFKA_TOPICS = ("events",)
+TOPIC_NAME_MAX = 100
 QUOTA_KEYS = ("addons", "storage", "monthly")
-REQUEST_KEYS = ("name", "tenant", "environment", "type", "plan")
+REQUEST_KEYS = ("name", "tenant", "environment", "type", "plan", "topics")
 APP_ADDON_KEYS = ("type", "plan", "as", "name")
 # Secret and Service names get the "addon-" prefix: keep them within a DNS label.
 ADDON_NAME_MAX = 40
@@ -57,6 +66,7 @@ SECRET_PREFIX = "addon-"
 # What an app's ``as: DATABASE`` becomes: DATABASE_URL from the Secret's ``url`` key.
 URL_SUFFIX = "_URL"
 MAX_MONTHLY = Decimal(1_000_000)
+_TOPIC_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,%d}$" % (TOPIC_NAME_MAX - 1))
 
 
 @dataclass(frozen=True)
@@ -99,6 +109,7 @@ class Addon:
     type: str
     plan: Plan
     provider: str
+    topics: tuple[str, ...] = ()  # kafka: the topics the platform makes, without the prefix
 
     @property
     def namespace(self) -> str:
@@ -109,7 +120,9 @@ class Addon:
         return SECRET_PREFIX + self.name
 
     def ref(self) -> AddonRef:
-        return AddonRef(self.tenant, self.name, self.type, self.namespace, self.plan.name, dict(self.plan.raw or {}))
+        return AddonRef(
+            self.tenant, self.name, self.type, self.namespace, self.plan.name, dict(self.plan.raw or {}), self.topics
+        )
 
 
 # -- catalog ------------------------------------------------------------------------------------
@@ -149,7 +162,7 @@ def _plan(problems: _Problems, path: str, addon_type: str, name: str, raw: Any) 
     example = "{version: '15', memory: 1Gi, storage: 10Gi, connections: 20, monthly: 50}"
     if not _is_mapping(problems, path, raw, example):
         return None
-    _check_keys(problems, path, raw, PLAN_KEYS)
+    _check_keys(problems, path, raw, PLAN_KEYS + (KAFKA_LIMIT_KEYS if addon_type == "kafka" else ()))
     problem = dns_label_problem(name, 30)
     if problem:
         problems.add(path, "plan name: %s" % problem)
@@ -170,9 +183,97 @@ def _plan(problems: _Problems, path: str, addon_type: str, name: str, raw: Any) 
         _flag(problems, "%s.ha" % path, raw.get("ha")),
         _flag(problems, "%s.backups" % path, raw.get("backups")),
     )
+    if addon_type == "kafka" and storage is not None:
+        _kafka_plan(problems, path, raw, storage)
     if storage is None or monthly is None or problem:
         return None
     return Plan(addon_type, name, str(version), storage, monthly, memory, cpu, connections, ha, backups, dict(raw))
+
+
+def _positive(problems: _Problems, path: str, raw: Any, quantity: bool) -> Decimal | None:
+    """A whole number of 1 or more (with ``quantity``: also a size like 1Mi)."""
+    value: Decimal | None
+    if quantity and isinstance(raw, str):
+        value = _quantity(problems, path, raw)
+        if value is None:
+            return None
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        value = Decimal(raw)
+    else:
+        value = None
+    if value is None or value < 1 or value != value.to_integral_value():
+        problems.add(
+            path, "%r is not a whole number of 1 or more%s" % (raw, " (or a size like 1Mi)" if quantity else "")
+        )
+        return None
+    return value
+
+
+def kafka_limits(raw: Mapping[str, Any]) -> dict[str, int]:
+    """A (validated) Kafka plan's limits as whole numbers; keys absent from the plan are absent."""
+    problems = _Problems()
+    out = {}
+    for key in KAFKA_LIMIT_KEYS:
+        if key in raw:
+            value = _positive(problems, key, raw[key], key not in ("partitions", "max_partitions", "retention_hours"))
+            if value is not None:
+                out[key] = int(value)
+    problems.raise_if_any("the Kafka plan")
+    return out
+
+
+def _kafka_plan(problems: _Problems, path: str, raw: Mapping[str, Any], storage: Decimal) -> None:
+    """The limits are whole numbers, and the most the topics may keep (max_partitions x retention_bytes)
+    fits the plan's storage."""
+    values = {}
+    for key in KAFKA_LIMIT_KEYS:
+        if key in raw:
+            quantity = key not in ("partitions", "max_partitions", "retention_hours")
+            values[key] = _positive(problems, "%s.%s" % (path, key), raw[key], quantity)
+    partitions, most, keep = values.get("partitions") or 1, values.get("max_partitions"), values.get("retention_bytes")
+    if most is not None and partitions > most:
+        problems.add("%s.partitions" % path, "%s is more than max_partitions (%s)" % (partitions, most))
+    if most is not None and keep is not None and storage and most * keep > storage:
+        problems.add(
+            "%s.retention_bytes" % path,
+            "max_partitions x retention_bytes (%s GiB) is more than the plan's storage (%s GiB); lower one of them"
+            % (_gib(most * keep), _gib(storage)),
+        )
+
+
+def _topics(problems: _Problems, path: str, raw: Any, addon_type: str, plan: Plan) -> tuple[str, ...]:
+    """A Kafka add-on's topic names (default: events), within the plan's max_partitions."""
+    if raw is None and addon_type != "kafka":
+        return ()
+    if raw is None:
+        raw = list(DEFAULT_KAFKA_TOPICS)
+    elif addon_type != "kafka":
+        problems.add(path, "only kafka add-ons have topics; remove it")
+        return ()
+    if not isinstance(raw, list) or not raw:
+        problems.add(path, "%r is not a list of topic names; write it like [orders, payments]" % (raw,))
+        return ()
+    names: list[str] = []
+    for index, name in enumerate(raw):
+        if not isinstance(name, str) or not _TOPIC_RE.match(name):
+            problems.add(
+                "%s[%d]" % (path, index),
+                "%r is not a topic name: 1-%d characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+                % (name, TOPIC_NAME_MAX),
+            )
+        elif name in names:
+            problems.add("%s[%d]" % (path, index), "'%s' is listed twice" % name)
+        else:
+            names.append(name)
+    limits = kafka_limits(plan.raw or {}) if addon_type == "kafka" else {}
+    most, each = limits.get("max_partitions"), limits.get("partitions", 1)
+    if most is not None and len(names) * each > most:
+        problems.add(
+            path,
+            "%d topics x %d partitions is more than plan %s allows (max_partitions %d); list fewer topics or "
+            "choose a larger plan" % (len(names), each, plan.name, most),
+        )
+    return tuple(names)
 
 
 def _providers(problems: _Problems, raw: Any) -> dict[str, str]:
@@ -271,9 +372,10 @@ def _request(problems: _Problems, path: str, raw: Any, catalog: Catalog) -> Addo
             % (plan_name, addon_type, ", ".join(sorted(offered)) or "(none offered)"),
         )
         return None
+    topics = _topics(problems, "%s.topics" % path, raw.get("topics"), addon_type, offered[plan_name])
     if not ok:
         return None
-    return Addon(raw["name"], raw["tenant"], raw["environment"], addon_type, offered[plan_name], str(provider))
+    return Addon(raw["name"], raw["tenant"], raw["environment"], addon_type, offered[plan_name], str(provider), topics)
 
 
 def validate_requests(raw: Any, catalog: Catalog) -> list[Addon]:
