@@ -252,6 +252,28 @@ def _patch_kafka() -> None:
         _scram(self).difference_update(self._get_param("secretArnList") or [])
         return json.dumps({"clusterArn": arn_in_path(self, "/clusters/"), "unprocessedScramSecrets": []})
 
+    # MSK clusters come up in 20-30 minutes; here at once (as the emulator's EKS clusters do).
+    create = backend_cls.create_cluster
+
+    def create_cluster(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arn, name, _state = create(self, *args, **kwargs)
+        self.clusters[arn].state = "ACTIVE"
+        return arn, name, "CREATING"
+
+    backend_cls.create_cluster = create_cluster
+    # A deleted cluster: NotFoundException, as MSK answers (moto: a KeyError, HTTP 500).
+    describe = backend_cls.describe_cluster
+
+    def describe_cluster(self: Any, cluster_arn: str) -> dict[str, Any]:
+        from moto.core.exceptions import JsonRESTError
+
+        if cluster_arn not in self.clusters:
+            error = JsonRESTError("NotFoundException", "Cluster %s not found" % cluster_arn)
+            error.code = 404
+            raise error
+        return describe(self, cluster_arn)
+
+    backend_cls.describe_cluster = describe_cluster
     backend_cls.list_clusters = list_clusters
     for handler in (create_configuration, describe_configuration, describe_configuration_revision,
                     list_configurations, update_configuration, delete_configuration, get_bootstrap_brokers,

@@ -17,6 +17,7 @@ description:
   - Validates the add-on requests against the catalog (every problem, with its field) and returns,
     for each add-on whose type the catalog serves with the C(aws) provider, the RDS, ElastiCache or
     S3 parameters, the Secrets Manager name under the tenant's prefix, and the tags (tenant, cost centre).
+  - Kafka add-ons get their MSK cluster, configuration, security group and SCRAM secret names.
 options:
   _input:
     description: The add-on requests (name, tenant, environment, type, plan).
@@ -31,12 +32,15 @@ options:
     description: The tenant specs (platykus_tenants), for their cost centres.
     type: list
     elements: dict
+  cluster:
+    description: The EKS cluster's name (platykus_cluster_name), tagged and in the security groups' names.
+    type: str
 """
 
 EXAMPLES = r"""
 - name: Plan the aws add-ons
   ansible.builtin.set_fact:
-    planned: "{{ requests | platykus.platform.addon_aws_plan(platykus_addons, platykus_tenants) }}"
+    planned: "{{ requests | platykus.platform.addon_aws_plan(platykus_addons, platykus_tenants, platykus_cluster_name) }}"
 """
 
 RETURN = r"""
@@ -47,9 +51,9 @@ _value:
 """
 
 
-def _addon_aws_plan(requests, catalog, tenants=()):
+def _addon_aws_plan(requests, catalog, tenants=(), cluster=None):
     try:
-        return aws_plan(requests, catalog, tenants)
+        return aws_plan(requests, catalog, tenants, cluster)
     except PlatykusError as err:
         raise AnsibleFilterError(str(err)) from err
 
