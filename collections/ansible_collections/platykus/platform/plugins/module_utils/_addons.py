@@ -59,7 +59,7 @@ DEFAULT_KAFKA_TOPICS = ("events",)
 TOPIC_NAME_MAX = 100
 QUOTA_KEYS = ("addons", "storage", "monthly")
 REQUEST_KEYS = ("name", "tenant", "environment", "type", "plan", "topics")
-APP_ADDON_KEYS = ("type", "plan", "as", "name")
+APP_ADDON_KEYS = ("type", "plan", "as", "name", "topics")
 # Secret and Service names get the "addon-" prefix: keep them within a DNS label.
 ADDON_NAME_MAX = 40
 SECRET_PREFIX = "addon-"
@@ -445,15 +445,16 @@ def from_app(app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, st
             problems.add("%s.as" % path, "%s is given by another add-on; choose another prefix" % variable)
             continue
         env[variable] = SECRET_PREFIX + str(name)
-        requests.append(
-            {
-                "name": name,
-                "tenant": app.get("tenant"),
-                "environment": app.get("environment"),
-                "type": addon_type,
-                "plan": item.get("plan"),
-            }
-        )
+        request = {
+            "name": name,
+            "tenant": app.get("tenant"),
+            "environment": app.get("environment"),
+            "type": addon_type,
+            "plan": item.get("plan"),
+        }
+        if "topics" in item:
+            request["topics"] = item["topics"]
+        requests.append(request)
     problems.raise_if_any("app '%s'" % (app.get("name"),))
     return requests, env
 

@@ -21,7 +21,8 @@ description:
     C(addon-<name>) (host, port, user, password, database, url), labelled C(platykus.io/data-service),
     with an C(ExternalName) Service (local provider) or the operator's objects (operator provider).
   - A rerun keeps the password in the Secret (no change). A new plan resizes (connection limits on
-    the local servers, sizes of the operator objects). O(rotate=true) sets a new password on the server
+    the local servers, sizes of the operator objects; a Kafka plan's client quotas, partitions and
+    retention on the lab's broker). O(rotate=true) sets a new password on the server
     and in the Secret together; the old one stops working.
   - With O(state=absent), drops the add-ons' databases, users and keys on their servers and deletes
     their objects; with O(tenant) and no O(addons), every add-on of that tenant (forced offboarding).
@@ -47,6 +48,8 @@ options:
     description:
       - The requests, each with C(name), C(tenant), C(environment), C(type) and C(plan)
         (only C(name), C(tenant) and C(environment) with O(state=absent)).
+      - Kafka add-ons also take C(topics), the topic names the platform makes under the add-on's prefix
+        with the plan's partitions and retention (default C([events])); the add-on's user cannot make topics.
     type: list
     elements: dict
   apps:
@@ -82,6 +85,13 @@ EXAMPLES = r"""
   platykus.platform.addon:
     addons:
       - {name: orders-db, tenant: acme, environment: dev, type: postgresql, plan: standard-0}
+    catalog: "{{ platykus_addons }}"
+    kubeconfig: "{{ platykus_kubeconfig }}"
+
+- name: A Kafka add-on with two topics, its plan's quotas and retention enforced by the broker
+  platykus.platform.addon:
+    addons:
+      - {name: events, tenant: acme, environment: dev, type: kafka, plan: basic-0, topics: [orders, audit]}
     catalog: "{{ platykus_addons }}"
     kubeconfig: "{{ platykus_kubeconfig }}"
 

@@ -18,6 +18,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka imp
     topic_config,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons import (
+    from_app,
     kafka_limits,
     validate_catalog,
     validate_requests,
@@ -141,3 +142,11 @@ def test_quota_changes_set_what_differs_and_remove_what_the_plan_lacks():
         ("request_percentage", 0.0, True),
     ]
     assert quota_changes({}, {"consumer_byte_rate": 1.0}) == [("consumer_byte_rate", 0.0, True)]
+
+
+def test_an_apps_kafka_addon_passes_its_topics_on():
+    app = {"name": "shop", "tenant": "acme", "environment": "dev"}
+    app["addons"] = [{"type": "kafka", "plan": "basic-0", "topics": ["orders"]}]
+    requests, env = from_app(app)
+    assert requests[0]["topics"] == ["orders"] and env == {"KAFKA_URL": "addon-shop-kafka"}
+    assert validate_requests(requests, validate_catalog(CATALOG))[0].topics == ("orders",)
