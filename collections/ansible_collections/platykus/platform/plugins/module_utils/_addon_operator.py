@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import topic_config
 from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
+from ansible_collections.platykus.platform.plugins.module_utils._addons import DEFAULT_KAFKA_TOPICS, kafka_limits
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 
 OPERATOR_TYPES = ("postgresql", "mysql", "redis", "kafka")
@@ -163,12 +165,28 @@ def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
         },
     }
     child = dict(meta["labels"], **{"strimzi.io/cluster": name})
-    topic = {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
-        "kind": "KafkaTopic",
-        "metadata": dict(meta, name=addon.ident.replace("_", "-") + "-events", labels=child),
-        "spec": {"topicName": addon.ident + ".events", "partitions": 3, "replicas": replicas},
-    }
+    # The plan on the add-on's own cluster: the platform's topics (partitions, retention), the user's
+    # client quotas, and no Create/Delete/AlterConfigs for the user (as on the lab's shared broker).
+    limits = kafka_limits(addon.plan_spec)
+    topics = []
+    for topic_name in addon.topics or DEFAULT_KAFKA_TOPICS:
+        spec: dict[str, Any] = {
+            "topicName": addon.ident + "." + topic_name,
+            "partitions": limits.get("partitions", 3),
+            "replicas": replicas,
+        }
+        if topic_config(limits):
+            spec["config"] = topic_config(limits)
+        object_name = addon.ident.replace("_", "-") + "-" + topic_name.replace(".", "-").replace("_", "-")
+        topics.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "kind": "KafkaTopic",
+                "metadata": dict(meta, name=object_name, labels=child),
+                "spec": spec,
+            }
+        )
+    quotas = {_QUOTA_FIELDS[key]: limits[key] for key in _QUOTA_FIELDS if key in limits}
     user = {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaUser",
@@ -183,17 +201,27 @@ def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
                 "acls": [
                     {
                         "resource": {"type": "topic", "name": addon.ident + ".", "patternType": "prefix"},
-                        "operations": ["All"],
+                        "operations": ["Describe", "DescribeConfigs", "Read", "Write"],
                     },
                     {
                         "resource": {"type": "group", "name": addon.ident + ".", "patternType": "prefix"},
-                        "operations": ["All"],
+                        "operations": ["Delete", "Describe", "Read"],
                     },
                 ],
             },
         },
     }
-    return [cluster, pool, topic, user]
+    if quotas:
+        user["spec"]["quotas"] = quotas
+    return [cluster, pool, *topics, user]
+
+
+# The plan's quota keys as Strimzi's KafkaUser spec.quotas fields.
+_QUOTA_FIELDS = {
+    "producer_byte_rate": "producerByteRate",
+    "consumer_byte_rate": "consumerByteRate",
+    "controller_mutation_rate": "controllerMutationRate",
+}
 
 
 _RENDER = {"postgresql": _postgresql, "mysql": _mysql, "redis": _redis, "kafka": _kafka}
