@@ -8,13 +8,15 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit as isolation_audit
+from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import entries as isolation_entries
 from ansible_collections.platykus.platform.plugins.module_utils._aws_stack import (
     irsa_trust,
     service_trust,
     stack_spec,
+    tenant_identity,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws, tenant_policy
 
 DOCUMENTATION = r"""
 name: aws_stack
@@ -25,7 +27,10 @@ description:
     aws_* roles apply. Every problem is reported at once, naming the variable, before any AWS call.
   - The same module provides C(aws_irsa_trust) (issuer, account_id, subjects), C(aws_service_trust) (service)
     and C(aws_tenant_isolation) (the stack's tenants, then the amazon.aws.iam_policy_info and iam_role_info
-    results of their roles in the same order; returns the isolation audit's AWS side, check PLK-AWS-1).
+    results of their roles in the same order, then the tenants' hosted zone ids by tenant and the platform
+    zone's id; returns the isolation audit's AWS side, check PLK-AWS-1) and C(aws_tenant_policy) (a tenant
+    entry and its hosted zone id; the tenant role's policy) and C(aws_tenant_identities) (tenant specs, cluster,
+    account id, region, zone; each tenant's role, domain and scope as aws_stack names them).
 options:
   _input:
     description: The host's variables, normally C(hostvars[inventory_hostname]).
@@ -69,29 +74,32 @@ def _aws_irsa_trust(issuer, account_id, subjects):
         raise AnsibleFilterError(str(err)) from err
 
 
-def _aws_tenant_isolation(tenants, policies=None, roles=None):
+def _aws_tenant_isolation(tenants, policies=None, roles=None, zone_ids=None, platform_zone_id=None):
     """The stack's tenant entries (their ``scope``) with, in the same order, the results of
     amazon.aws.iam_policy_info (``policies``: inline policy documents) and amazon.aws.iam_role_info
-    (``roles``: attached managed policies) for their roles."""
-    import json
+    (``roles``: attached managed policies) for their roles; ``zone_ids``: tenant -> its hosted zone id;
+    ``platform_zone_id``: the platform's zone, which no tenant may write."""
+    try:
+        return isolation_audit(isolation_entries(tenants, policies, roles, zone_ids), platform_zone_id)
+    except PlatykusError as err:
+        raise AnsibleFilterError("aws_tenant_isolation: %s" % err) from err
 
-    tenants = list(tenants or [])
-    policies = list(policies or [{}] * len(tenants))
-    roles = list(roles or [{}] * len(tenants))
-    if not len(tenants) == len(policies) == len(roles):
-        raise AnsibleFilterError("aws_tenant_isolation: one policies and one roles result per tenant")
-    entries = []
-    for tenant, inline, role in zip(tenants, policies, roles):
-        docs = [p.get("policy_document") for p in inline.get("policies") or []]
-        attached = [a.get("policy_arn") for r in role.get("iam_roles") or [] for a in r.get("attached_policies") or []]
-        entries.append(
-            {
-                "scope": TenantAws(**tenant["scope"]),
-                "policies": [json.loads(d) if isinstance(d, str) else d for d in docs if d],
-                "attached": attached,
-            }
-        )
-    return isolation_audit(entries)
+
+def _aws_tenant_identities(tenants, cluster, account_id, region, zone):
+    """Per tenant spec its AWS identity as aws_stack names it (tenant, role, domain, scope): what the
+    isolation audit reads back from IAM outside provisioning (verify-tenants.yml)."""
+    try:
+        return [
+            tenant_identity(str(t["name"]), str(cluster), str(account_id), str(region), str(zone))
+            for t in tenants or []
+        ]
+    except (KeyError, TypeError) as err:
+        raise AnsibleFilterError("aws_tenant_identities: every tenant needs a name (%s)" % err) from err
+
+
+def _aws_tenant_policy(tenant, zone_id=None):
+    """The tenant's policy (a tenant entry of aws_stack) with the records of its hosted zone."""
+    return tenant_policy(TenantAws(**tenant["scope"]), zone_id or None)
 
 
 class FilterModule:
@@ -103,4 +111,6 @@ class FilterModule:
             "aws_irsa_trust": _aws_irsa_trust,
             "aws_service_trust": service_trust,
             "aws_tenant_isolation": _aws_tenant_isolation,
+            "aws_tenant_policy": _aws_tenant_policy,
+            "aws_tenant_identities": _aws_tenant_identities,
         }

@@ -248,6 +248,21 @@ def _namespaces(spec: Mapping[str, Any]) -> list[str]:
     return ["%s-%s" % (spec["name"], env["name"] if isinstance(env, Mapping) else env) for env in envs]
 
 
+def _identity(scope: TenantAws) -> dict[str, Any]:
+    """What the isolation audit and the certificate need of a tenant: its role, domain and scope."""
+    return {
+        "tenant": scope.tenant,
+        "scope": {f: getattr(scope, f) for f in ("tenant", "cluster", "account_id", "region", "zone", "partition")},
+        "domain": scope.domain,
+        "role": scope.identity,
+    }
+
+
+def tenant_identity(tenant: str, cluster: str, account_id: str, region: str, zone: str) -> dict[str, Any]:
+    """A tenant's AWS identity entry (as in ``tenant_spec``) from the inventory's names alone."""
+    return _identity(TenantAws(tenant=tenant, cluster=cluster, account_id=account_id, region=region, zone=zone))
+
+
 def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
     scope = TenantAws(
         tenant=str(tenant["name"]),
@@ -263,11 +278,7 @@ def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems
         problems.add("platykus_tenants[%s]" % scope.tenant, str(err))
     tags = {**dict(settings.get("platykus_aws_tags") or {}), **aws_tags(scope)}
     return {
-        "tenant": scope.tenant,
-        # What the audit and the certificate need: the scope's fields, its domain (<tenant>.<zone>).
-        "scope": {f: getattr(scope, f) for f in ("tenant", "cluster", "account_id", "region", "zone", "partition")},
-        "domain": scope.domain,
-        "role": scope.identity,
+        **_identity(scope),
         "bucket": scope.bucket,
         "secret_prefix": scope.secret_prefix,
         "policy": tenant_policy(scope),

@@ -51,6 +51,10 @@ SECRET_READ_ACTIONS = (
 )
 BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucket")
 OBJECT_ACTIONS = ("s3:DeleteObject", "s3:GetObject", "s3:PutObject")
+# What writing the records of one hosted zone takes (external-dns' AWS provider), on that zone's ARN only.
+RECORD_ACTIONS = ("route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResource")
+# Finding the zone and following a change: not resource-scoped (ListHostedZones) or per change, not per zone.
+ZONE_LOOKUP_ACTIONS = ("route53:GetChange", "route53:ListHostedZones", "route53:ListHostedZonesByName")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _HOST_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # IAM user and role names: at most 64 characters.
@@ -98,6 +102,14 @@ class TenantAws:
     def bucket_arn(self, suffix: str = "") -> str:
         return "arn:%s:s3:::%s%s" % (self.partition, self.bucket, suffix)
 
+    def zone_arn(self, zone_id: str) -> str:
+        """The ARN of a hosted zone (``Z123``, ``/hostedzone/Z123``) in this scope's partition."""
+        return hosted_zone_arn(zone_id, self.partition)
+
+
+def hosted_zone_arn(zone_id: str, partition: str = "aws") -> str:
+    return "arn:%s:route53:::hostedzone/%s" % (partition, zone_id.rstrip("/").split("/")[-1])
+
 
 def validate_scope(scope: TenantAws) -> None:
     """Names AWS would refuse (or truncate) are refused here, naming the setting to change."""
@@ -114,8 +126,20 @@ def validate_scope(scope: TenantAws) -> None:
         raise PlatykusError("Invalid AWS settings for tenant '%s': %s" % (scope.tenant, "; ".join(problems)))
 
 
-def tenant_policy(scope: TenantAws) -> dict[str, Any]:
-    """The identity's only IAM policy: read its own secrets, use its own bucket; nothing else."""
+def tenant_policy(scope: TenantAws, zone_id: str | None = None) -> dict[str, Any]:
+    """The identity's only IAM policy: read its own secrets, use its own bucket and, on EKS, write the
+    records of its own hosted zone (``zone_id``, ``<tenant>.<zone>``); nothing else."""
+    statements: list[dict[str, Any]] = []
+    if zone_id:
+        statements = [
+            {
+                "Sid": "OwnRecords",
+                "Effect": "Allow",
+                "Action": list(RECORD_ACTIONS),
+                "Resource": [scope.zone_arn(zone_id)],
+            },
+            {"Sid": "FindZones", "Effect": "Allow", "Action": list(ZONE_LOOKUP_ACTIONS), "Resource": ["*"]},
+        ]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -132,7 +156,8 @@ def tenant_policy(scope: TenantAws) -> dict[str, Any]:
                 "Action": list(OBJECT_ACTIONS),
                 "Resource": [scope.bucket_arn("/*")],
             },
-        ],
+        ]
+        + statements,
     }
 
 

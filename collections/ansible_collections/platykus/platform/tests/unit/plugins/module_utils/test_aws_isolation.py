@@ -47,7 +47,9 @@ def test_a_broader_policy_fails_naming_what_it_reaches(statement, reach):
     report = audit(tenants(ac=[widened]))
     failed = [c for c in report["checks"] if not c["passed"]]
     assert [c["tenant"] for c in failed] == ["ac"]
-    assert reach in failed[0]["detail"] and "(tenant acme)" in failed[0]["detail"]
+    assert reach in failed[0]["detail"] and "(acme)" in failed[0]["detail"]
+    # The statement that reaches is named (by position: the widened one has no Sid).
+    assert "#0 statement #3 allows" in failed[0]["detail"]
 
 
 def test_a_policy_that_cannot_reach_its_own_resources_fails():
@@ -79,3 +81,51 @@ def test_an_attached_managed_policy_fails():
     entries[0]["attached"] = ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
     (failed,) = [c for c in audit(entries)["checks"] if not c["passed"]]
     assert failed["tenant"] == "acme" and "AmazonS3ReadOnlyAccess" in failed["detail"]
+
+
+ZONES = {"acme": "ZACME", "ac": "/hostedzone/ZAC", "globex": "ZGLOBEX"}
+
+
+def zoned(**policies):
+    return [
+        {
+            "scope": scope(n),
+            "role": "platykus-tenant-" + n,
+            "zone_id": ZONES[n],
+            "policies": policies.get(
+                n, [{"name": "platykus-tenant-scope", "document": tenant_policy(scope(n), ZONES[n])}]
+            ),
+        }
+        for n in NAMES
+    ]
+
+
+def test_tenant_policies_with_their_zones_are_isolated_and_reach_their_own_records():
+    report = audit(zoned(), platform_zone_id="/hostedzone/ZPLATFORM")
+    assert report["failed_count"] == 0, report["checks"]
+    assert policies_allow(
+        [tenant_policy(scope("ac"), "/hostedzone/ZAC")],
+        "route53:ChangeResourceRecordSets",
+        "arn:aws:route53:::hostedzone/ZAC",
+    )
+
+
+def test_a_policy_widened_to_every_zone_names_tenant_role_and_statement():
+    widened = tenant_policy(scope("globex"), "ZGLOBEX")
+    widened["Statement"][-2]["Resource"] = ["arn:aws:route53:::hostedzone/*"]
+    report = audit(zoned(globex=[{"name": "platykus-tenant-scope", "document": widened}]), platform_zone_id="ZPLATFORM")
+    (failed,) = [c for c in report["checks"] if not c["passed"]]
+    assert (failed["tenant"], failed["role"]) == ("globex", "platykus-tenant-globex")
+    assert failed["detail"].startswith("reaches: platykus-tenant-scope statement OwnRecords allows ")
+    assert "route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/ZACME (acme)" in failed["detail"]
+    assert "on arn:aws:route53:::hostedzone/ZPLATFORM (platform zone)" in failed["detail"]
+
+
+def test_a_policy_without_its_zone_cannot_reach_its_own_records():
+    entries = zoned(acme=[tenant_policy(scope("acme"))])
+    (failed,) = [c for c in audit(entries)["checks"] if not c["passed"]]
+    assert failed["tenant"] == "acme"
+    assert (
+        "cannot reach its own: route53:ChangeResourceRecordSets on arn:aws:route53:::hostedzone/ZACME"
+        in failed["detail"]
+    )
