@@ -13,6 +13,8 @@ Three families of checks, each in its own module:
   ClusterRoleBindings naming a tenant.
 - :mod:`._audit_admission`: what admission refuses, by server-side dry runs (Pod Security
   probes; service-account-token Secrets, as each tenant role) and the token Secret policy.
+- :mod:`._aws_isolation` (on the aws provider, given the roles read back from IAM): no tenant's IAM
+  role reaches another tenant's secrets, bucket or hosted zone, or the platform's zone (PLK-AWS-1).
 
 Check ids follow the Kubernetes Multi-Tenancy Benchmark (``MTB-``, numbered here) and the CIS
 Kubernetes Benchmark section 5 (``CIS-5.x.y``). Nothing is written: SubjectAccessReviews are
@@ -23,7 +25,7 @@ pass one whose ``call`` is a fake API server); acting as a tenant role goes thro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_access import (
@@ -53,6 +55,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_report im
     render_table,
     run_parallel,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit as isolation_audit
+from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import entries as isolation_entries
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
     Tenant,
@@ -60,7 +64,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     validate_tenants,
 )
 
-__all__ = ["AuditReport", "Check", "audit_tenants", "render_table", "run_audit"]
+__all__ = ["AuditReport", "Check", "audit_tenants", "aws_checks", "render_table", "run_audit"]
+
+# The namespace column of the AWS side's checks (about a tenant's IAM role, not a namespace).
+AWS_NAMESPACE = "aws"
 
 # Kinds resolved before the worker threads start, so discovery runs once and serially.
 # (The admission policy kinds are left to their check: a cluster without them fails that check.)
@@ -125,6 +132,24 @@ def run_audit(
     return AuditReport(checks=checks)
 
 
+def aws_checks(aws: Mapping[str, Any], chosen: Iterable[str]) -> list[Check]:
+    """The AWS side (PLK-AWS-1) for the ``chosen`` tenants, on the policies amazon.aws read back from
+    IAM (``aws``: ``tenants``, ``policies``, ``roles``, ``zone_ids``, ``platform_zone_id``; see
+    _aws_isolation.entries): one check per tenant role, naming the statements that reach too far."""
+    found = isolation_audit(
+        isolation_entries(aws.get("tenants") or [], aws.get("policies"), aws.get("roles"), aws.get("zone_ids")),
+        aws.get("platform_zone_id"),
+    )
+    wanted = set(chosen)
+    return [
+        Check(
+            c["id"], c["tenant"], c["role"], AWS_NAMESPACE, c["title"], "pass" if c["passed"] else "fail", c["detail"]
+        )
+        for c in found["checks"]
+        if c["tenant"] in wanted
+    ]
+
+
 def audit_tenants(
     connect: Callable[[], Any],
     tenants: Any,
@@ -132,9 +157,17 @@ def audit_tenants(
     platform_namespaces: Iterable[str] = (),
     tenant: str | None = None,
     workers: int = 8,
+    aws: Mapping[str, Any] | None = None,
+    kubernetes: bool = True,
 ) -> AuditReport:
     """Validate the tenant specs, then connect (``connect()`` returns a KubeClient) and audit the
-    chosen tenant (or all) against the cluster."""
+    chosen tenant (or all) against the cluster and, given ``aws``, the tenants' IAM roles
+    (``kubernetes=False``: only those, no connection)."""
     everyone = validate_tenants(tenants, plans, platform_namespaces)
     chosen = select_tenants(everyone, tenant)
-    return run_audit(connect(), chosen, platform_namespaces, workers=workers, everyone=everyone)
+    report = AuditReport()
+    if kubernetes:
+        report = run_audit(connect(), chosen, platform_namespaces, workers=workers, everyone=everyone)
+    if aws:
+        report.checks.extend(aws_checks(aws, [t.name for t in chosen]))
+    return report

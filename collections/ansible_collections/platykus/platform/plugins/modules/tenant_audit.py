@@ -64,6 +64,22 @@ options:
     description:
       - Audit this tenant only (the other tenants' namespaces still count as places it must not reach).
     type: str
+  aws:
+    description:
+      - The AWS side (check C(PLK-AWS-1), namespace column C(aws)), on the aws provider. Each tenant's IAM
+        role as amazon.aws read it back from IAM, evaluated on the policy documents (IAM's policy simulator is
+        not used): the role reaches its own secrets, bucket, objects and hosted zone records, none of another
+        tenant's, not the platform's zone, and has no managed policy. A failure names the tenant, the role and
+        the policy statement that reaches too far.
+      - C(tenants) is C(platykus.platform.aws_tenant_identities) of the tenant specs; C(policies) and C(roles) are
+        the C(amazon.aws.iam_policy_info) and C(amazon.aws.iam_role_info) results for their roles, in the same
+        order; C(zone_ids) maps a tenant to its hosted zone id; C(platform_zone_id) is the platform's zone.
+    type: dict
+  kubernetes:
+    description:
+      - Audit the cluster. V(false) audits only the AWS side (O(aws)) and connects to no API server.
+    type: bool
+    default: true
   fail_on_violation:
     description:
       - Fail the task, with a table of the failed checks, when any check fails.
@@ -86,6 +102,19 @@ EXAMPLES = r"""
     fail_on_violation: false
   register: audit
 
+- name: Audit the tenants' IAM roles only (aws provider; reads as in playbooks/verify-tenants.yml)
+  platykus.platform.tenant_audit:
+    tenants: "{{ platykus_tenants }}"
+    plans: "{{ platykus_tenant_plans }}"
+    kubernetes: false
+    aws:
+      tenants: "{{ identities }}"
+      policies: "{{ policies.results }}"
+      roles: "{{ roles.results }}"
+      zone_ids: "{{ zone_ids }}"
+      platform_zone_id: Z0123456789ABCDEFGHIJ
+  register: audit
+
 - name: Show the table
   ansible.builtin.debug:
     msg: "{{ audit.table.splitlines() }}"
@@ -99,17 +128,17 @@ checks:
   elements: dict
   contains:
     id:
-      description: Check id, C(MTB-*) or C(CIS-5.*).
+      description: Check id, C(MTB-*), C(CIS-5.*) or C(PLK-AWS-1).
       type: str
       sample: MTB-1.13
     tenant:
       description: Tenant name.
       type: str
     role:
-      description: Tenant role tested (admin, developer, viewer), or C(-) for checks not about one role.
+      description: Tenant role tested (admin, developer, viewer; the IAM role's name for C(PLK-AWS-1)), or C(-) for checks not about one role.
       type: str
     namespace:
-      description: Namespace checked, or C(*) for checks spanning the tenant.
+      description: Namespace checked, C(*) for checks spanning the tenant, C(aws) for the AWS side.
       type: str
     description:
       description: What the check asserts.
@@ -145,11 +174,18 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops impo
 
 
 def main() -> None:
-    module = platykus_module(dict(TENANT_SET_ARGUMENT_SPEC, fail_on_violation=dict(type="bool", default=True)))
+    module = platykus_module(
+        dict(
+            TENANT_SET_ARGUMENT_SPEC,
+            aws=dict(type="dict"),
+            kubernetes=dict(type="bool", default=True),
+            fail_on_violation=dict(type="bool", default=True),
+        )
+    )
     params = module.params
     connect = client_factory(params)
     try:
-        report = audit_tenants(connect, **tenant_set_params(params))
+        report = audit_tenants(connect, aws=params["aws"], kubernetes=params["kubernetes"], **tenant_set_params(params))
     except PlatykusError as err:
         module.fail_json(msg=str(err))
     result = report.to_dict()
