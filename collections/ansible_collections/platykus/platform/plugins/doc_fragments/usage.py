@@ -114,7 +114,7 @@ options:
     type: dict
   addons:
     description:
-      - The add-on catalog (C(platykus_addons): C(providers), C(plans), C(quota)); when given, every add-on the API
+      - The add-on catalog C(platykus_addons) with C(providers), C(plans) and C(quota); when given, every add-on the API
         server holds (its connection Secret, labels and annotations only) is charged its plan's C(monthly) price,
         prorated by the hours it existed in each day of the window at 730 hours a month.
       - Each add-on is an out-of-cluster line of its tenant (C(out_of_cluster), source C(addon)) in its C(cost.addons),
