@@ -100,7 +100,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 def main() -> None:
     argument_spec = dict(
         cluster=dict(type="str", required=True),
-        secrets=dict(type="list", elements="str", required=True),
+        # ARNs of secrets, not secret values.
+        secrets=dict(type="list", elements="str", required=True, no_log=False),
         purge=dict(type="bool", default=False),
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
