@@ -13,12 +13,11 @@ Then times, side by side, ``--repeat`` times each:
 
 * the floor: the very range queries the report makes (same PromQL, same chunks, 1h step), each
   answer fetched and read whole over HTTP, nothing decoded;
-* the report: ``_usage.allocate`` with the ``History`` reader over the same endpoint (Prometheus
-  sums each day's steps per pod; the answers decoded, the allocation one day at a time, the report);
-* with ``--sample-path``, the report read sample by sample as before (``History(aggregate=False)``).
+* the report: ``_usage.allocate`` with the ``History`` reader over the same endpoint (queries,
+  JSON decoding, the allocation one day at a time, the report).
 
     .venv/bin/python scripts/bench_cost_history.py [--pods 10000] [--namespaces 200] [--days 30] \\
-        [--nodes 100] [--repeat 3] [--promtool PATH] [--prometheus PATH] [--workdir DIR] [--sample-path]
+        [--nodes 100] [--repeat 3] [--promtool PATH] [--prometheus PATH] [--workdir DIR]
 
 promtool and prometheus default to $PROMTOOL / $PROMETHEUS, then the lab's builds
 (`bin/platykus-lab build`: lab/controllers.yml entries prometheus and promtool, one pin).
@@ -183,13 +182,12 @@ def start_prometheus(binary: Path, data: Path, workdir: Path) -> tuple[subproces
     sys.exit("Prometheus did not become ready; see %s" % (workdir / "prometheus.log"))
 
 
-def history(url: str, win, fetch, aggregate: bool = True) -> History:
+def history(url: str, win, fetch) -> History:
     w = make_window(win[0], win[1])
     return History(
         history_queries("scheduler", None, STEP),
         Grid(w, STEP),
         lambda q, first, last: prometheus_range(url, q, first, last, STEP, fetch),
-        aggregate=aggregate,
     )
 
 
@@ -211,7 +209,7 @@ def floor_run(url: str, win) -> tuple[float, int]:
     return time.perf_counter() - began, size
 
 
-def report_run(url: str, win, args: argparse.Namespace, aggregate: bool = True) -> tuple[float, dict]:
+def report_run(url: str, win, args: argparse.Namespace) -> tuple[float, dict]:
     catalog = validate_prices(
         yaml.safe_load((ROOT / "inventories/lab/group_vars/all/prices.yml").read_text())["platykus_prices"]
     )
@@ -226,7 +224,7 @@ def report_run(url: str, win, args: argparse.Namespace, aggregate: bool = True) 
         namespaces=namespaces,
         catalog=catalog,
         window=make_window(win[0], win[1]),
-        history=history(url, win, http_fetch(PrometheusEndpoint(url)), aggregate),
+        history=history(url, win, http_fetch(PrometheusEndpoint(url))),
     )
     return time.perf_counter() - began, report
 
@@ -243,7 +241,6 @@ def main() -> int:
     parser.add_argument("--workdir", help="keep the data here (reused when it holds blocks)")
     parser.add_argument("--generate-only", action="store_true", help="write the OpenMetrics file and stop")
     parser.add_argument("--report-days", type=int, help="report only the last N days of the data (default: all)")
-    parser.add_argument("--sample-path", action="store_true", help="also time the sample-by-sample path")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bench-cost-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -290,7 +287,7 @@ def main() -> int:
         win = (win[1] - timedelta(days=args.report_days), win[1])
     proc, url = start_prometheus(prometheus, data, workdir)
     try:
-        floors, reports, sampled, size, report, old = [], [], [], 0, {}, {}
+        floors, reports, size, report = [], [], 0, {}
         for _ in range(args.repeat):
             seconds, size = floor_run(url, win)
             floors.append(seconds)
@@ -298,10 +295,6 @@ def main() -> int:
             seconds, report = report_run(url, win, args)
             reports.append(seconds)
             print("report: %.1fs" % seconds, flush=True)
-            if args.sample_path:
-                seconds, old = report_run(url, win, args, aggregate=False)
-                sampled.append(seconds)
-                print("report, sample by sample: %.1fs" % seconds, flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -317,13 +310,6 @@ def main() -> int:
     print("|---|---:|---:|")
     print("| raw range queries alone (the floor) | %.1f | 1.00 |" % floor)
     print("| usage_report, source prometheus (queries + allocation + report) | %.1f | %.2f |" % (full, full / floor))
-    if sampled:
-        slow = statistics.median(sampled)
-        print("| usage_report, sample by sample (the previous path) | %.1f | %.2f |" % (slow, slow / floor))
-        same = all(
-            abs(a["cost"]["total"] - b["cost"]["total"]) < 0.005 for a, b in zip(old["tenants"], report["tenants"])
-        )
-        print("\nthe two paths' tenant totals equal to the cent: %s" % same)
     print()
     print(
         "report: %d tenants, %.0f core-hours charged, nodes %.2f %s, idle %.2f"

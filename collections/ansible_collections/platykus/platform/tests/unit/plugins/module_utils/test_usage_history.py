@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -19,11 +19,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_history i
     METRIC_PROFILES,
     Grid,
     History,
-    add_day_sums,
-    day_sum_query,
     history_queries,
+    matrix,
     parse_step,
-    runs_of,
+    pod_runs,
+    samples,
     service_objects,
     volume_objects,
 )
@@ -74,9 +74,7 @@ class FakePrometheus:
 def report(prom: FakePrometheus, end_hour: int = 10, prices: dict = PRICES, **kwargs) -> dict:
     window = make_window(START, datetime.fromtimestamp(T0 + end_hour * HOUR, UTC))
     prom.queries = history_queries("scheduler", None, HOUR)
-    # The sample-by-sample path (no PromQL engine here); the day sums are compared with it on a real
-    # Prometheus in tests/integration/test_cost_history_paths.py.
-    history = History(prom.queries, Grid(window, HOUR), prom.fetch, aggregate=False)
+    history = History(prom.queries, Grid(window, HOUR), prom.fetch)
     return allocate(
         nodes=[],
         pods=[],
@@ -298,28 +296,91 @@ def test_volume_and_service_objects_split_runs_and_clip_to_the_window():
     ]
 
 
-def test_whole_steps_exclude_the_cut_ones():
+def test_whole_steps():
     window = make_window(datetime.fromtimestamp(T0 + 1200, UTC), datetime.fromtimestamp(T0 + 5 * HOUR + 600, UTC))
     grid = Grid(window, HOUR)
     assert grid.points(window.start, window.end) == (T0, T0 + 5 * HOUR)
-    assert grid.whole(window.start, window.end) == (T0 + HOUR, T0 + 4 * HOUR)
+    assert grid.whole == (T0 + HOUR, T0 + 4 * HOUR)
     short = make_window(datetime.fromtimestamp(T0 + 60, UTC), datetime.fromtimestamp(T0 + 120, UTC))
-    assert Grid(short, HOUR).whole(short.start, short.end) is None
+    first, last = Grid(short, HOUR).whole
+    assert first > last
 
 
-def test_day_sum_query_and_its_answer():
-    query = day_sum_query(history_queries("scheduler", None, HOUR), 86400, HOUR)
-    assert query.count("sum_over_time(") == 2 and query.count("count_over_time(") == 1
-    assert "[86400s:3600s]" in query and "group_left ()" in query
-    totals = add_day_sums(
-        defaultdict(dict),
-        {
-            ("a", "p", "n1", "steps"): {T0: Decimal(24)},
-            ("a", "p", "n1", "cpu"): {T0: Decimal("12.5")},
-            ("a", "p", "n1", "memory"): {T0: Decimal(24 * GIB)},
-        },
-        HOUR,
-    )
-    runs = runs_of(totals, START)["n1"]
-    assert len(runs) == 1 and runs[0].cores == Decimal("12.5") / 24 and runs[0].gib == 1
-    assert runs[0].end == datetime.fromtimestamp(T0 + 86400, UTC)
+# -- the float reading against the Decimal-per-sample reading it replaced ------------------------------
+def reference_runs(requests, cpu, memory, grid, day_start):
+    """The previous implementation (Decimal per sample), kept here to compare with."""
+    present = defaultdict(dict)
+    for (namespace, pod, node, resource), points in requests.items():
+        slot = 1 if resource == "cpu" else 2 if resource == "memory" else 0
+        if not slot:
+            continue
+        for t, value in points.items():
+            present[(namespace, pod)].setdefault(t, [node, Decimal(0), Decimal(0)])[slot] += value
+    runs = defaultdict(list)
+    for key, steps in present.items():
+        totals = {}
+        for t, (node, cores, size) in steps.items():
+            piece = grid.piece(t)
+            if piece <= 0:
+                continue
+            cores = max(cores, cpu.get(key, {}).get(t, Decimal(0)))
+            size = max(size, memory.get(key, {}).get(t, Decimal(0)))
+            total = totals.setdefault(node, [0, Decimal(0), Decimal(0)])
+            total[0] += piece
+            total[1] += cores * piece
+            total[2] += size * piece
+        for node, (micros, core_us, byte_us) in totals.items():
+            runs[node].append((key, micros, core_us / micros, byte_us / micros / GIB))
+    return runs
+
+
+def hard_cases() -> dict[str, list[dict]]:
+    """Fractions that do not add up in binary, usage above and below the request, a memory-only request,
+    usage without a request, a pod on two nodes at one step, two request series of one pod, NaN."""
+    pod = {"namespace": "acme-dev", "pod": "p", "node": "n1"}
+    return {
+        "pod_requests": [
+            series(dict(pod, resource="cpu"), hours(0, 24, 0.1)),
+            series(dict(pod, resource="memory"), hours(0, 24, 0.3 * GIB)),
+            series({**pod, "pod": "mem", "resource": "memory"}, hours(0, 24, 0.7 * GIB)),
+            series({**pod, "pod": "two", "resource": "cpu"}, hours(0, 12, 0.25)),
+            series({**pod, "pod": "two", "node": "n2", "resource": "cpu"}, hours(10, 14, 0.25)),
+            series({**pod, "pod": "x", "resource": "cpu"}, hours(0, 24, 0.2)),
+            series({**pod, "pod": "x", "resource": "cpu", "priority": "y"}, hours(0, 24, 0.15)),
+            series({**pod, "pod": "nan", "resource": "cpu"}, {T0: "NaN", T0 + HOUR: 0.5}),
+            series({**pod, "pod": "gpu", "resource": "nvidia.com/gpu"}, hours(0, 24, 1)),
+        ],
+        "pod_cpu_usage": [
+            series({"namespace": "acme-dev", "pod": "p"}, {T0 + i * HOUR: 0.07 * (i % 5) for i in range(24)}),
+            series({"namespace": "acme-dev", "pod": "mem"}, hours(0, 24, 0.3)),
+            series({"namespace": "acme-dev", "pod": "ghost"}, hours(0, 24, 2)),
+            series({"namespace": "acme-dev", "pod": "two"}, hours(0, 24, 0.33)),
+        ],
+        "pod_memory_usage": [
+            series({"namespace": "acme-dev", "pod": "p"}, {T0 + i * HOUR: (0.1 + 0.05 * i) * GIB for i in range(24)}),
+        ],
+    }
+
+
+@pytest.mark.parametrize("start_s, end_s", [(0, 86400), (1234, 86400 - 77), (600, 1800)])
+def test_float_reading_equals_the_decimal_reading(start_s, end_s):
+    window = make_window(datetime.fromtimestamp(T0 + start_s, UTC), datetime.fromtimestamp(T0 + end_s, UTC))
+    grid = Grid(window, HOUR)
+    data = hard_cases()
+    labels = {"pod_requests": ("namespace", "pod", "node", "resource")}
+    answers = {key: answer(*data[key]) for key in data}
+    read = {key: samples(answers[key], key, labels.get(key, ("namespace", "pod"))) for key in data}
+    old = {key: matrix(answers[key], key, labels.get(key, ("namespace", "pod"))) for key in data}
+    new = pod_runs(read["pod_requests"], read["pod_cpu_usage"], read["pod_memory_usage"], grid, window.start)
+    ref = reference_runs(old["pod_requests"], old["pod_cpu_usage"], old["pod_memory_usage"], grid, window.start)
+    assert set(new) == set(ref)
+    for node, runs in ref.items():
+        got = {(r.namespace, r.name): r for r in new[node]}
+        assert set(got) == {key for key, *_ in runs}
+        for key, micros, cores, gib in runs:
+            run = got[key]
+            assert run.end - run.start == timedelta(microseconds=micros), key
+            assert abs(run.cores - cores) <= Decimal("1e-12"), key
+            assert abs(run.gib - gib) <= Decimal("1e-12"), key
+    names = {r.name for runs in new.values() for r in runs}
+    assert "ghost" not in names and "gpu" not in names and "mem" in names
