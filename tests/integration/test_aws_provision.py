@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -24,6 +25,7 @@ CLUSTER = "platykus-aws"
 EKS = "platykus"
 ACCOUNT = "123456789012"  # moto's account
 TENANT_TAGS = {"platykus:tenant": "acme", "platykus:cost-center": "cc-1001"}
+ZONE = "platykus.example.com"  # the account's zone (aws_emulator.seed_account)
 
 
 class Stack:
@@ -172,6 +174,12 @@ def _other_tagged(stack) -> dict[str, dict]:
         found["s3:" + bucket["Name"]] = _tags(s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"])
     queue = sqs.get_queue_url(QueueName=EKS)["QueueUrl"]
     found["sqs:" + EKS] = sqs.list_queue_tags(QueueUrl=queue).get("Tags", {})
+    route53 = stack.client("route53")
+    for zone in route53.list_hosted_zones()["HostedZones"]:
+        if zone["Name"] != ZONE + ".":  # the account's zone is not Platykus's (docs/aws.md)
+            zone_id = zone["Id"].split("/")[-1]
+            tags = route53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)["ResourceTagSet"]
+            found["route53:" + zone["Name"].rstrip(".")] = _tags(tags["Tags"])
     acm = stack.client("acm")
     for cert in acm.list_certificates()["CertificateSummaryList"]:
         found["acm:" + cert["DomainName"]] = _tags(
@@ -189,7 +197,12 @@ def test_every_resource_carries_the_cluster_tags(stack):
                 if tags.get("platykus:cluster") != CLUSTER or tags.get("platykus:managed-by") != "platykus"}  # fmt: skip
     assert not untagged
     tenant = {name: tags for name, tags in resources.items() if "acme" in name}
-    assert set(tenant) == {"platykus-aws-tenant-acme", "s3:platykus-aws-acme", "acm:acme.platykus.example.com"}
+    assert set(tenant) == {
+        "platykus-aws-tenant-acme",
+        "s3:platykus-aws-acme",
+        "acm:acme.platykus.example.com",
+        "route53:acme.platykus.example.com",
+    }
     assert all(TENANT_TAGS.items() <= tags.items() for tags in tenant.values())
 
 
@@ -209,44 +222,84 @@ def test_irsa_and_tenant_roles_trust_only_their_service_accounts(stack):
     policy = iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope")[
         "PolicyDocument"
     ]
-    resources = [r for s in policy["Statement"] for r in s["Resource"]]
+    # Its own secrets and bucket by name, its own zone by id (test_tenant_zone_is_delegated...), and the
+    # zone lookups that are not resource-scoped (ListHostedZones, GetChange).
+    scoped = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
+    assert scoped.pop("FindZones") == ["*"] and len(scoped.pop("OwnRecords")) == 1
+    resources = [r for found in scoped.values() for r in found]
     assert resources and all("acme" in r for r in resources), resources
 
 
+def _zones(stack) -> dict[str, str]:
+    return {z["Name"].rstrip("."): z["Id"] for z in stack.client("route53").list_hosted_zones()["HostedZones"]}
+
+
+def _records(stack, zone_id: str) -> list[dict]:
+    return stack.client("route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+
+
+def test_tenant_zone_is_delegated_and_only_the_tenants_role_writes_it(stack):
+    zones = _zones(stack)
+    assert set(zones) == {ZONE, "acme." + ZONE}
+    name_servers = stack.client("route53").get_hosted_zone(Id=zones["acme." + ZONE])["DelegationSet"]["NameServers"]
+    (delegation,) = [r for r in _records(stack, zones[ZONE]) if r["Type"] == "NS" and r["Name"] == "acme.%s." % ZONE]
+    assert [v["Value"] for v in delegation["ResourceRecords"]] == name_servers
+    policy = stack.client("iam").get_role_policy(
+        RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope"
+    )
+    (records,) = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Sid") == "OwnRecords"]
+    assert records["Resource"] == ["arn:aws:route53:::hostedzone/" + zones["acme." + ZONE].split("/")[-1]]
+    assert "route53:ChangeResourceRecordSets" in records["Action"]
+
+
 def test_tenant_certificate_is_requested_and_its_validation_records_written(stack):
-    acm, route53 = stack.client("acm"), stack.client("route53")
+    acm = stack.client("acm")
     (summary,) = acm.list_certificates()["CertificateSummaryList"]
     cert = acm.describe_certificate(CertificateArn=summary["CertificateArn"])["Certificate"]
     assert set(cert["SubjectAlternativeNames"]) == {"acme.platykus.example.com", "*.acme.platykus.example.com"}
     wanted = {(o["ResourceRecord"]["Name"], o["ResourceRecord"]["Value"]) for o in cert["DomainValidationOptions"]}
-    (zone,) = route53.list_hosted_zones()["HostedZones"]
-    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
-    cnames = {(r["Name"], r["ResourceRecords"][0]["Value"]) for r in records if r["Type"] == "CNAME"}
+    # In the tenant's zone: under the delegation, the platform's zone would not answer for them.
+    zones = _zones(stack)
+    cnames = {
+        (r["Name"], r["ResourceRecords"][0]["Value"])
+        for r in _records(stack, zones["acme." + ZONE])
+        if r["Type"] == "CNAME"
+    }
     assert wanted and wanted == cnames
+    assert not [r for r in _records(stack, zones[ZONE]) if r["Type"] == "CNAME"]
 
 
-def test_isolation_audit_aws_side_on_the_policies_iam_holds(stack):
-    """PLK-AWS-1 passed in the run (policies read back from the emulator's IAM); the same evaluation of
-    acme's policy as IAM holds it once widened reaches a second tenant's bucket and fails."""
-    from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit
-    from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws
-
+def test_isolation_audit_aws_side_names_a_policy_widened_by_hand(stack):
+    """PLK-AWS-1 passed in provisioning and passes in verify-tenants.yml on the policies IAM holds; once
+    acme's policy is widened by hand (as someone might in the console) the audit fails naming the tenant,
+    its role and the statement, and what it reaches (the platform's zone, the records of every zone)."""
     rc, changed, out = stack.playbook("playbooks/aws-provision.yml", "--tags", "aws_tenants")
     assert rc == 0 and changed == 0 and "PLK-AWS-1 passed for 1 tenants" in out, out[-3000:]
+    rc, _checks, out = stack.playbook("playbooks/verify-tenants.yml", audit_kubernetes=False)
+    assert rc == 0 and "all 1 isolation checks passed" in out, out[-3000:]
     iam = stack.client("iam")
-    widened = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]}
-    iam.put_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="extra", PolicyDocument=json.dumps(widened))
+    held = iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope")[
+        "PolicyDocument"
+    ]
+    widened = json.loads(json.dumps(held))
+    for statement in widened["Statement"]:
+        if statement.get("Sid") == "OwnRecords":
+            statement["Resource"] = ["arn:aws:route53:::hostedzone/*"]
+    iam.put_role_policy(
+        RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope", PolicyDocument=json.dumps(widened)
+    )
     try:
-        held = [iam.get_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName=name)["PolicyDocument"]
-                for name in iam.list_role_policies(RoleName="platykus-aws-tenant-acme")["PolicyNames"]]  # fmt: skip
+        rc, _checks, out = stack.playbook("playbooks/verify-tenants.yml", audit_kubernetes=False)
+        assert rc != 0 and "isolation checks failed: PLK-AWS-1" in out, out[-3000:]
+        platform_zone = _zones(stack)[ZONE].split("/")[-1]
+        # The table's row: FAIL, the check, the tenant, its IAM role, namespace column "aws".
+        assert re.search(r"FAIL +PLK-AWS-1 +acme +platykus-aws-tenant-acme +aws ", out), out[-3000:]
+        assert "platykus-tenant-scope statement OwnRecords allows" in out, out[-3000:]
+        assert "hostedzone/%s (platform zone)" % platform_zone in out, out[-3000:]
     finally:
-        iam.delete_role_policy(RoleName="platykus-aws-tenant-acme", PolicyName="extra")
-    scopes = [TenantAws(tenant=t, cluster=CLUSTER, account_id=ACCOUNT, region=REGION, zone="platykus.example.com")
-              for t in ("acme", "globex")]  # fmt: skip
-    report = audit([{"scope": scopes[0], "policies": held}, {"scope": scopes[1], "policies": []}])
-    (acme, globex) = report["checks"]
-    assert not acme["passed"] and "s3:GetObject on arn:aws:s3:::platykus-aws-globex/data/file" in acme["detail"]
-    assert not globex["passed"] and "cannot reach its own" in globex["detail"]
+        iam.put_role_policy(
+            RoleName="platykus-aws-tenant-acme", PolicyName="platykus-tenant-scope", PolicyDocument=json.dumps(held)
+        )
 
 
 def test_kubeconfig_from_describe_cluster_with_the_collections_token(stack):
@@ -289,8 +342,10 @@ def test_teardown_leaves_nothing(stack):
     assert stack.client("sqs").list_queues().get("QueueUrls", []) == []
     assert stack.client("acm").list_certificates()["CertificateSummaryList"] == []
     route53 = stack.client("route53")
-    (zone,) = route53.list_hosted_zones()["HostedZones"]  # the account's zone stays; only our records go
-    kinds = {r["Type"] for r in route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]}
-    assert kinds == {"NS", "SOA"}
+    (zone,) = route53.list_hosted_zones()[
+        "HostedZones"
+    ]  # the account's zone stays; the tenant's zone and our records go
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert {(r["Name"], r["Type"]) for r in records} == {(ZONE + ".", "NS"), (ZONE + ".", "SOA")}
     rc, changed, out = stack.playbook("playbooks/aws-teardown.yml", confirm=EKS)
     assert rc == 0 and changed == 0, changed_tasks(out)
