@@ -86,7 +86,7 @@ class Aws:
             aws_secret_access_key=self.aws_env["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def playbook(self, **extra) -> tuple[int, int, str]:
+    def playbook(self, *flags: str, **extra) -> tuple[int, int, str]:
         extra = {"platykus_addons": CATALOG, "addon_requests": REQUESTS, "platykus_aws_region": self.region, **extra}
         cmd = [
             str(ROOT / ".venv/bin/ansible-playbook"),
@@ -95,6 +95,7 @@ class Aws:
             str(ROOT / "playbooks/addon-aws.yml"),
             "-e",
             json.dumps(extra),
+            *flags,
         ]
         proc = subprocess.run(cmd, env=self.env, cwd=ROOT, capture_output=True, text=True)
         out = proc.stdout + proc.stderr
@@ -248,6 +249,8 @@ def test_kafka_on_msk(aws):
 
 def test_rerun_changes_nothing(aws):
     before = aws.client("secretsmanager").get_secret_value(SecretId="platykus/acme/addons/orders-db")["SecretString"]
+    rc, changed, out = aws.playbook("--check")
+    assert rc == 0 and changed == 0, changed_tasks(out) or out[-3000:]
     rc, changed, out = aws.playbook()
     assert rc == 0 and changed == 0, changed_tasks(out) or out[-3000:]
     assert (
