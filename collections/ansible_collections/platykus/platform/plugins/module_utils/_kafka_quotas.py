@@ -19,17 +19,22 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 
-try:
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError as PyKafkaError
-    from kafka.protocol.admin import AlterClientQuotasRequest, DescribeClientQuotasRequest
-except ImportError:  # pragma: no cover - reported when a Kafka add-on is requested
-    KafkaAdminClient = None
-    PyKafkaError = Exception  # type: ignore[misc,assignment]
-
 ENTITY = "user"
 MATCH_EXACT = 0
 TIMEOUT = 15.0
+
+
+def _library() -> Any:
+    """kafka-python, imported when first needed (loading its protocol schemas is slow and noisy)."""
+    try:
+        import kafka.admin
+        import kafka.errors
+        import kafka.protocol.admin
+    except ImportError as err:  # pragma: no cover - reported when a Kafka add-on is requested
+        raise PlatykusError(
+            "the Python library 'kafka-python' is required for Kafka add-on quotas; pip install -r requirements.txt"
+        ) from err
+    return kafka
 
 
 def quota_changes(desired: Mapping[str, float], actual: Mapping[str, float]) -> list[tuple[str, float, bool]]:
@@ -48,13 +53,10 @@ class QuotaClient:
         self._admin: Any = None
 
     def _client(self) -> Any:
-        if KafkaAdminClient is None:
-            raise PlatykusError(
-                "the Python library 'kafka-python' is required for Kafka add-on quotas; pip install -r requirements.txt"
-            )
+        kafka = _library()
         if self._admin is None:
             try:
-                self._admin = KafkaAdminClient(
+                self._admin = kafka.admin.KafkaAdminClient(
                     bootstrap_servers=self.server.get("bootstrap")
                     or "%s:%s" % (self.server["host"], self.server["port"]),
                     security_protocol=self.server.get("security_protocol", "SASL_PLAINTEXT"),
@@ -63,7 +65,7 @@ class QuotaClient:
                     sasl_plain_password=self.server["password"],
                     request_timeout_ms=int(TIMEOUT * 1000),
                 )
-            except PyKafkaError as err:
+            except kafka.errors.KafkaError as err:
                 raise PlatykusError("Failed to connect to Kafka for client quotas: %s" % type(err).__name__) from err
         return self._admin
 
@@ -75,12 +77,14 @@ class QuotaClient:
 
         try:
             return admin._manager.run(send)  # noqa: SLF001
-        except PyKafkaError as err:
+        except _library().errors.KafkaError as err:
             raise PlatykusError("Failed to %s: %s" % (what, err)) from err
 
     def describe(self, user: str) -> dict[str, float]:
         """The user's own quotas (not defaults): key -> value."""
-        request = DescribeClientQuotasRequest(components=[(ENTITY, MATCH_EXACT, user)], strict=True)
+        request = _library().protocol.admin.DescribeClientQuotasRequest(
+            components=[(ENTITY, MATCH_EXACT, user)], strict=True
+        )
         answer = self._send(request, "read the client quotas of Kafka user '%s'" % user)
         if answer.error_code:
             raise PlatykusError(
@@ -97,7 +101,9 @@ class QuotaClient:
         """Apply the ops (see :func:`quota_changes`), then wait until the broker answers them."""
         if not ops:
             return
-        request = AlterClientQuotasRequest(entries=[([(ENTITY, user)], ops)], validate_only=False)
+        request = _library().protocol.admin.AlterClientQuotasRequest(
+            entries=[([(ENTITY, user)], ops)], validate_only=False
+        )
         answer = self._send(request, "set the client quotas of Kafka user '%s'" % user)
         for entry in answer.entries or []:
             if entry.error_code:
