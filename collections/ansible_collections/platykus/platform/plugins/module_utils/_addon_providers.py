@@ -83,6 +83,13 @@ def register(provider: str, addon_type: str, factory: Factory) -> None:
 def factory(provider: str, addon_type: str) -> Factory:
     """The registered factory, or a PlatykusError naming what is missing."""
     found = _FACTORIES.get((provider, addon_type))
+    if found is None and provider == "aws":
+        # aws add-ons are made by AWS's own modules in a playbook, not through this registry.
+        raise PlatykusError(
+            "type: '%s' add-ons on the aws provider are made by playbooks/addon-aws.yml (RDS, ElastiCache, "
+            "MSK, S3), not by the addon module; run that playbook for this request" % addon_type,
+            field="type",
+        )
     if found is None:
         served = sorted(t for p, t in _FACTORIES if p == provider)
         raise PlatykusError(

@@ -182,6 +182,11 @@ def test_unknown_provider_type_pair_names_the_fix():
         factory("local", "bucket")
 
 
+def test_aws_provider_points_at_its_playbook():
+    with pytest.raises(PlatykusError, match="made by playbooks/addon-aws.yml"):
+        factory("aws", "postgresql")
+
+
 def test_an_app_reads_its_addon_urls_from_their_secrets():
     from ansible_collections.platykus.platform.plugins.module_utils._app_objects import RenderOptions, render_app
     from ansible_collections.platykus.platform.plugins.module_utils._apps import validate_app
