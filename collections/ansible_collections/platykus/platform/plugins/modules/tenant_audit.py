@@ -68,7 +68,7 @@ options:
     description:
       - The AWS side (check C(PLK-AWS-1), namespace column C(aws)), on the aws provider. Each tenant's IAM
         role as amazon.aws read it back from IAM, evaluated on the policy documents (IAM's policy simulator is
-        not used): the role reaches its own secrets, bucket, objects and hosted zone records, none of another
+        not used); the role must reach its own secrets, bucket, objects and hosted zone records, none of another
         tenant's, not the platform's zone, and has no managed policy. A failure names the tenant, the role and
         the policy statement that reaches too far.
       - C(tenants) is C(platykus.platform.aws_tenant_identities) of the tenant specs; C(policies) and C(roles) are
