@@ -16,7 +16,7 @@ import pymysql
 import pytest
 import redis
 import yaml
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from conftest import LAB_INVENTORY, run_module
 from test_lab_kafka import consume_one as kafka_consume_one
@@ -326,6 +326,23 @@ def _broker_state(server: dict, user: str, prefix: str) -> dict:
     return {"quotas": QuotaClient(server).describe(user), "partitions": topics, "retention": configs}
 
 
+def _producer_throttle_ms(config: dict, topic: str, megabytes: int) -> int:
+    """Produce ``megabytes`` of 10 KiB messages; the longest throttle the broker imposed (librdkafka's stats)."""
+    throttles: list[int] = []
+
+    def stats(text: str) -> None:
+        throttles.extend(b.get("throttle", {}).get("max", 0) for b in json.loads(text).get("brokers", {}).values())
+
+    producer = Producer({**config, "statistics.interval.ms": 500, "stats_cb": stats, "linger.ms": 5})
+    for _ in range(megabytes * 100):
+        producer.produce(topic, b"x" * 10240)
+        producer.poll(0)
+    assert producer.flush(120) == 0
+    for _ in range(20):  # two more stats intervals
+        producer.poll(0.1)
+    return max(throttles or [0])
+
+
 def _kafka_refusal(call) -> int:
     with pytest.raises(KafkaException) as refused:
         call()
@@ -367,6 +384,8 @@ def test_kafka_addon_through_the_module_with_its_plan_enforced_by_the_broker(lab
     assert creds["host"] == server["host"] and int(creds["port"]) == int(server["port"])
     kafka_produce(config, prefix + "orders", b"order-1")
     assert kafka_consume_one(config, prefix + "orders", prefix + "readers") == b"order-1"
+    # The broker holds the user to its plan's producer rate (256 KiB/s): 4 MiB at once gets throttled.
+    assert _producer_throttle_ms(config, prefix + "audit", 4) > 0
     # ...but make no topic (the plan's bound) nor change one's retention.
     assert _kafka_refusal(lambda: kafka_create_topic(config, prefix + "mine")) == KafkaError.TOPIC_AUTHORIZATION_FAILED
     user_admin = AdminClient(config)
