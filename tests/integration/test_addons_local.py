@@ -273,6 +273,24 @@ def test_addon_secrets_are_the_platforms_and_the_report_prices_them(lab, tenants
     assert _as_developer(lab, "apply", "-f", "-", stdin=json.dumps(own)).returncode == 0
     assert _as_developer(lab, "patch", "secret", "dev-own", "-p", '{"stringData": {"k": "w"}}').returncode == 0
     assert _as_developer(lab, "delete", "secret", "dev-own").returncode == 0
+    # An operator bound to cluster-admin but in no platform group (an EKS access entry with
+    # AmazonEKSClusterAdminPolicy): RBAC lets it manage addons.platykus.io, so the policy admits it.
+    operator = ("--as=ops@platykus.example",)
+    lab.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "test-addon-operator"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": operator[0][5:]}],
+        }
+    )
+    try:
+        annotate = ("annotate", "secret", "addon-orders-db", "-n", "acme-dev", "test/touched=yes", *operator)
+        proc = lab.kubectl(*annotate, check=False)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        lab.kubectl("delete", "clusterrolebinding", "test-addon-operator", check=False)
 
     rotated_run = lab.playbook("playbooks/addon-rotate.yml", extra_vars={"addon": "acme/orders-db"})
     assert rotated_run.ok and "rotated acme/orders-db" in rotated_run.output, rotated_run.output[-3000:]

@@ -8,8 +8,9 @@ them edit or delete an add-on's connection Secret: a Secret whose password no lo
 server, or an add-on that still runs (and is charged) with no Secret. In every namespace labelled
 platykus.io/tenant, the policy refuses UPDATE and DELETE of Secrets carrying ADDON_LABEL (on the
 Secret as stored, so removing the label is refused too) unless the request comes from the
-platform: a member of PLATFORM_WRITER_GROUPS, or a control-plane controller (the namespace
-controller when a tenant is offboarded, the garbage collector). Create, resize, rotation and
+platform: a member of PLATFORM_WRITER_GROUPS, anyone RBAC lets `manage` addons.platykus.io in
+that namespace (cluster-admin does), or a control-plane controller (the namespace controller when
+a tenant is offboarded, the garbage collector). Create, resize, rotation and
 destroy (the addon module, as the platform's identity) are unaffected; tenants still read them.
 
 The audit (ADDON-1, next to the token policy's MTB-1.12) compares what the API server holds with
@@ -41,10 +42,25 @@ CHECK_ID = "ADDON-1"
 DESCRIPTION = "an admission policy refuses tenant changes to add-on connection Secrets"
 
 _IS_ADDON_SECRET = "has(oldObject.metadata.labels) && '%s' in oldObject.metadata.labels" % ADDON_LABEL
+# Who else counts as the platform: whoever RBAC lets `manage` the virtual resource
+# addons.platykus.io in the namespace. cluster-admin (`*` on `*`) has it, so an EKS creator or an
+# access entry with AmazonEKSClusterAdminPolicy passes without being mapped to a group; tenant
+# roles never grant it, and RBAC's escalation check keeps a tenant admin from granting it.
+MANAGE_API_GROUP = "platykus.io"
+MANAGE_RESOURCE = "addons"
+MANAGE_VERB = "manage"
 _IS_PLATFORM = (
     "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [%s])) "
-    "|| request.userInfo.username.startsWith('%s') || request.userInfo.username == '%s'"
-    % (", ".join("'%s'" % g for g in PLATFORM_WRITER_GROUPS), CONTROLLER_USER_PREFIX, CONTROLLER_MANAGER_USER)
+    "|| request.userInfo.username.startsWith('%s') || request.userInfo.username == '%s' "
+    "|| authorizer.group('%s').resource('%s').namespace(request.namespace).check('%s').allowed()"
+    % (
+        ", ".join("'%s'" % g for g in PLATFORM_WRITER_GROUPS),
+        CONTROLLER_USER_PREFIX,
+        CONTROLLER_MANAGER_USER,
+        MANAGE_API_GROUP,
+        MANAGE_RESOURCE,
+        MANAGE_VERB,
+    )
 )
 MESSAGE = (
     "add-on connection Secrets (label %s) belong to the platform: tenants cannot change or delete them; "

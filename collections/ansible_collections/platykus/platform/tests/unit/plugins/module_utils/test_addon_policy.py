@@ -48,7 +48,13 @@ def test_policy_matches_update_and_delete_of_addon_secrets_only():
          % ADDON_LABEL}
     ]  # fmt: skip
     expression = spec["validations"][0]["expression"]
-    for allowed in ("'system:masters'", "'platykus:platform'", "system:serviceaccount:kube-system:"):
+    allowed_by = (
+        "'system:masters'",
+        "'platykus:platform'",
+        "system:serviceaccount:kube-system:",
+        "authorizer.group('platykus.io').resource('addons').namespace(request.namespace).check('manage')",
+    )
+    for allowed in allowed_by:
         assert allowed in expression
     assert "addon-rotate.yml" in spec["validations"][0]["message"]
     assert BINDING["spec"]["validationActions"] == ["Deny"]
