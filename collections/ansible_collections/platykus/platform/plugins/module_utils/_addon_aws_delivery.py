@@ -10,6 +10,9 @@ delivery of each add-on's credentials into its tenant namespace (playbooks/addon
   exactly as the ``addon`` module does for the local and operator providers. Nothing is written.
 - ``deliver``: one batched server-side apply of the ExternalSecrets (_addon_aws.render_external_secret).
 - ``remove``: delete the ExternalSecrets and the Secrets they made (only an add-on's own).
+- ``refresh``: after a rotation, set external-secrets' ``force-sync`` annotation on each add-on's
+  ExternalSecret (its own field manager, so a later ``deliver`` neither removes it nor reports a change),
+  so the Secret in the namespace takes the new value now rather than at the next hourly refresh.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons import (
     validate_catalog,
     validate_requests,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     ADDON_LABEL,
     ADDON_PLAN_ANNOTATION,
     DATA_SERVICE_LABEL,
+    ES_FORCE_SYNC_ANNOTATION,
     TENANT_LABEL,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import _Problems
@@ -42,6 +47,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
 Connect = Callable[[], KubeClient]
 ES_API = "external-secrets.io/v1"
 ES_KIND = "ExternalSecret"
+REFRESH_FIELD_MANAGER = "platykus-addon-rotate"
 
 
 def _aws_addons(requests: Any, catalog_raw: Any) -> tuple[Any, list[Addon]]:
@@ -131,3 +137,34 @@ def remove(connect: Connect, requests: Any, catalog_raw: Any, check_mode: bool =
                 client.delete(api_version, kind, addon.secret_name, addon.namespace, dry_run=check_mode)
                 removed.append("%s/%s/%s" % (kind, addon.namespace, addon.secret_name))
     return {"changed": bool(removed), "removed": removed}
+
+
+def refresh(connect: Connect, requests: Any, catalog_raw: Any, stamp: str, check_mode: bool = False) -> dict[str, Any]:
+    """Annotate each aws add-on's ExternalSecret with ``force-sync: <stamp>``; refuse (before any
+    write) when one is missing, naming it and the playbook that delivers it."""
+    _catalog, addons = _aws_addons(requests, catalog_raw)
+    client = connect()
+    missing = [
+        "%s/%s" % (a.namespace, a.secret_name)
+        for a in addons
+        if not _owned(client.get(ES_API, ES_KIND, a.secret_name, a.namespace), a)
+    ]
+    if missing:
+        raise PlatykusError(
+            "Failed to refresh the add-ons' Secrets: no ExternalSecret %s; deliver it with playbooks/addon-aws.yml"
+            % ", ".join(missing)
+        )
+    refreshed = []
+    for addon in addons:
+        patch = {
+            "apiVersion": ES_API,
+            "kind": ES_KIND,
+            "metadata": {
+                "name": addon.secret_name,
+                "namespace": addon.namespace,
+                "annotations": {ES_FORCE_SYNC_ANNOTATION: stamp},
+            },
+        }
+        client.apply_one(patch, field_manager=REFRESH_FIELD_MANAGER, dry_run=check_mode)
+        refreshed.append("%s/%s" % (addon.namespace, addon.secret_name))
+    return {"changed": bool(refreshed), "refreshed": refreshed}

@@ -56,6 +56,8 @@ RELEASE_ANNOTATION = "platykus.io/release"
 # On an add-on's Secret: the plan and the provider it was made with.
 ADDON_PLAN_ANNOTATION = "platykus.io/addon-plan"
 ADDON_PROVIDER_ANNOTATION = "platykus.io/addon-provider"
+# external-secrets refreshes an ExternalSecret at once when this annotation changes (add-on rotation).
+ES_FORCE_SYNC_ANNOTATION = "force-sync"
 
 # -- object names -------------------------------------------------------------------------------
 QUOTA_NAME = "tenant-quota"

@@ -51,6 +51,13 @@ options:
     description: Only check the requests, namespaces and quota (O(state=present)); nothing is written.
     type: bool
     default: false
+  refresh:
+    description:
+      - After a rotation (playbooks/addon-rotate.yml), set external-secrets' C(force-sync) annotation
+        on each add-on's ExternalSecret to the current time, so its Secret takes the new value at once.
+      - Fails, before any write, when an ExternalSecret is missing.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -92,11 +99,22 @@ removed:
   returned: when state is absent
   type: list
   elements: str
+refreshed:
+  description: ExternalSecrets annotated for a refresh (C(namespace/name)).
+  returned: when refresh
+  type: list
+  elements: str
 """
 
+import time
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_aws_delivery import check, deliver, remove
+from ansible_collections.platykus.platform.plugins.module_utils._addon_aws_delivery import (
+    check,
+    deliver,
+    refresh,
+    remove,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
@@ -106,6 +124,7 @@ ARGUMENT_SPEC = dict(
     addons=dict(type="list", elements="dict", required=True),
     catalog=dict(type="dict", required=True),
     validate_only=dict(type="bool", default=False),
+    refresh=dict(type="bool", default=False),
     **KUBE_ARGUMENT_SPEC,
 )
 
@@ -117,6 +136,9 @@ def main() -> None:
     try:
         if params["state"] == "absent":
             result = remove(connect, params["addons"], params["catalog"], check_mode=module.check_mode)
+        elif params["refresh"]:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            result = refresh(connect, params["addons"], params["catalog"], stamp, check_mode=module.check_mode)
         elif params["validate_only"]:
             result = check(connect, params["addons"], params["catalog"])
         else:
