@@ -303,7 +303,7 @@ def _runs(points: Mapping[int, Decimal], grid: Grid) -> list[tuple[int, int, Dec
             runs[-1][1] = t
         else:
             runs.append([t, t, points[t]])
-    return [(first, last, value) for first, last, value in runs]
+    return [(run[0], run[1], run[2]) for run in runs]
 
 
 def _lifetime(first: int, last: int, grid: Grid, name: str, namespace: str) -> dict[str, Any]:

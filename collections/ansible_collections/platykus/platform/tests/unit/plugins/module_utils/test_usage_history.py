@@ -71,7 +71,7 @@ class FakePrometheus:
         return answer(*out)
 
 
-def report(prom: FakePrometheus, end_hour: int = 10, prices: dict = PRICES, **kwargs) -> dict:
+def report(prom: FakePrometheus, end_hour: int = 10, prices: dict | None = None, **kwargs) -> dict:
     window = make_window(START, datetime.fromtimestamp(T0 + end_hour * HOUR, UTC))
     prom.queries = history_queries("scheduler", None, HOUR)
     history = History(prom.queries, Grid(window, HOUR), prom.fetch)
@@ -79,7 +79,7 @@ def report(prom: FakePrometheus, end_hour: int = 10, prices: dict = PRICES, **kw
         nodes=[],
         pods=[],
         namespaces=NAMESPACES,
-        catalog=validate_prices(prices),
+        catalog=validate_prices(prices or PRICES),
         window=window,
         tenants=[{"name": "acme"}, {"name": "globex"}],
         history=history,
@@ -376,7 +376,7 @@ def test_float_reading_equals_the_decimal_reading(start_s, end_s):
     assert set(new) == set(ref)
     for node, runs in ref.items():
         got = {(r.namespace, r.name): r for r in new[node]}
-        assert set(got) == {key for key, *_ in runs}
+        assert set(got) == {run[0] for run in runs}
         for key, micros, cores, gib in runs:
             run = got[key]
             assert run.end - run.start == timedelta(microseconds=micros), key
