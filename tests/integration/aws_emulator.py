@@ -111,6 +111,16 @@ def _patch_elasticache() -> None:
         ]
 
     models.CacheCluster.__init__ = init
+    # A deleted cluster goes away, as on ElastiCache once its deletion ends (moto keeps it "deleting"
+    # for ever, so community.aws.elasticache's wait=true for state absent would never end).
+    delete = models.ElastiCacheBackend.delete_cache_cluster
+
+    def delete_cache_cluster(self: Any, cache_cluster_id: str) -> Any:
+        cluster = delete(self, cache_cluster_id)
+        self.cache_clusters.pop(cache_cluster_id, None)
+        return cluster
+
+    models.ElastiCacheBackend.delete_cache_cluster = delete_cache_cluster
 
 
 def _patch_kafka() -> None:

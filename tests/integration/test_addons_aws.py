@@ -66,6 +66,7 @@ TAGS = {
     "platykus:cluster": CLUSTER,
 }
 ES_LABELS = "platykus.io/data-service,platykus.io/addon,platykus.io/tenant=acme"
+EKS_NAME = "platykus"  # inventories/aws: platykus_eks_cluster_name, what aws-teardown.yml asks to confirm
 
 
 def _tags(items) -> dict[str, str]:
@@ -86,13 +87,13 @@ class Aws:
             aws_secret_access_key=self.aws_env["AWS_SECRET_ACCESS_KEY"],
         )
 
-    def playbook(self, *flags: str, **extra) -> tuple[int, int, str]:
+    def playbook(self, *flags: str, playbook: str = "playbooks/addon-aws.yml", **extra) -> tuple[int, int, str]:
         extra = {"platykus_addons": CATALOG, "addon_requests": REQUESTS, "platykus_aws_region": self.region, **extra}
         cmd = [
             str(ROOT / ".venv/bin/ansible-playbook"),
             "-i",
             str(INVENTORY),
-            str(ROOT / "playbooks/addon-aws.yml"),
+            str(ROOT / playbook),
             "-e",
             json.dumps(extra),
             *flags,
@@ -121,22 +122,35 @@ def aws(onboarded):
     onboarded.kubectl("delete", "externalsecrets.external-secrets.io,secrets", "-n", NAMESPACE, "-l", ES_LABELS)
     with emulator() as url:
         cloud = Aws(onboarded, env(url))
-        ec2 = cloud.client("ec2")
-        vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-        ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": CLUSTER}])
-        cloud.subnets = []
-        for index, zone in enumerate(("eu-west-1a", "eu-west-1b")):
-            subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.%d.0/24" % (64 + index), AvailabilityZone=zone)[
-                "Subnet"
-            ]["SubnetId"]
-            ec2.create_tags(Resources=[subnet], Tags=[{"Key": "kubernetes.io/role/internal-elb", "Value": "1"}])
-            cloud.subnets.append(subnet)
-        # What aws-provision makes (roles/aws_network): the nodes' security group.
-        cloud.nodes_sg = ec2.create_security_group(GroupName=CLUSTER + "-nodes", Description="nodes", VpcId=vpc)[
-            "GroupId"
-        ]
-        cloud.vpc = vpc
+        _seed_network(cloud)
         yield cloud
+
+
+def _seed_network(cloud: Aws) -> None:
+    """What aws-provision makes (roles/aws_network): the VPC, two private subnets, the nodes' security group."""
+    ec2 = cloud.client("ec2")
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": CLUSTER}])
+    cloud.subnets = []
+    for index, zone in enumerate(zones):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.%d.0/24" % (64 + index), AvailabilityZone=zone)[
+            "Subnet"
+        ]["SubnetId"]
+        ec2.create_tags(Resources=[subnet], Tags=[{"Key": "kubernetes.io/role/internal-elb", "Value": "1"}])
+        cloud.subnets.append(subnet)
+    cloud.nodes_sg = ec2.create_security_group(GroupName=CLUSTER + "-nodes", Description="nodes", VpcId=vpc)["GroupId"]
+    cloud.vpc = vpc
+
+
+def _drop_network(cloud: Aws) -> None:
+    ec2 = cloud.client("ec2")
+    for group in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [cloud.vpc]}])["SecurityGroups"]:
+        if group["GroupName"] != "default":
+            ec2.delete_security_group(GroupId=group["GroupId"])
+    for subnet in cloud.subnets:
+        ec2.delete_subnet(SubnetId=subnet)
+    ec2.delete_vpc(VpcId=cloud.vpc)
 
 
 def test_bad_input_and_quota_are_refused_before_any_aws_call(aws):
@@ -259,6 +273,74 @@ def test_rerun_changes_nothing(aws):
     )
 
 
+def _rotate(cloud: Aws, request: dict) -> tuple[int, int, str]:
+    fields = {"tenant": request["tenant"], "env": request["environment"], "addon_name": request["name"]}
+    return cloud.playbook(playbook="playbooks/addon-rotate.yml", type=request["type"], plan=request["plan"], **fields)
+
+
+def _moto_master_password(cloud: Aws, engine: str) -> str:
+    """What the emulated RDS holds as the master password of the add-on on ``engine`` (RDS never
+    answers it; moto, in this process, keeps it)."""
+    from moto.rds.models import rds_backends
+
+    [db] = [d for d in cloud.client("rds").describe_db_instances()["DBInstances"] if d["Engine"] == engine]
+    return rds_backends["123456789012"][REGION].databases[db["DBInstanceIdentifier"]]._master_user_password
+
+
+def test_rotation_changes_aws_and_secrets_together(aws):
+    sm = aws.client("secretsmanager")
+
+    def stored(name: str) -> dict:
+        return json.loads(sm.get_secret_value(SecretId="platykus/acme/addons/" + name)["SecretString"])
+
+    old_db, old_kafka = stored("orders-db"), stored("events")
+    assert _moto_master_password(aws, "postgres") == old_db["password"]
+    rc, _changed, out = _rotate(aws, REQUESTS[0])
+    assert rc == 0, out[-4000:]
+    new_db = stored("orders-db")
+    assert new_db["password"] != old_db["password"] and len(new_db["password"]) == 32
+    assert new_db["password"] not in out and old_db["password"] not in out
+    # RDS holds the new password only; the URL the app reads carries it.
+    assert _moto_master_password(aws, "postgres") == new_db["password"]
+    assert new_db["url"] == old_db["url"].replace(old_db["password"], new_db["password"])
+    # Kafka: the SCRAM user's secret (what MSK checks logins against) and the tenant's change together.
+    rc, _changed, out = _rotate(aws, REQUESTS[4])
+    assert rc == 0, out[-4000:]
+    new_kafka = stored("events")
+    login = json.loads(sm.get_secret_value(SecretId="AmazonMSK_platykus/acme/addons/events")["SecretString"])
+    assert new_kafka["password"] != old_kafka["password"] and login["password"] == new_kafka["password"]
+    [cluster] = aws.client("kafka").list_clusters()["ClusterInfoList"]
+    scram_arn = sm.describe_secret(SecretId="AmazonMSK_platykus/acme/addons/events")["ARN"]
+    assert aws.client("kafka").list_scram_secrets(ClusterArn=cluster["ClusterArn"])["SecretArnList"] == [scram_arn]
+    # Each rotated add-on's ExternalSecret carries a new force-sync annotation; the others none.
+    notes = {n: (es["metadata"].get("annotations") or {}) for n, es in aws.external_secrets().items()}
+    assert notes["addon-orders-db"].get("force-sync") and notes["addon-events"].get("force-sync")
+    assert "force-sync" not in notes["addon-legacy-db"]
+    # Redis and buckets hold no credential on AWS: refused, nothing changed.
+    cache_before = stored("cache")
+    for request, why in ((REQUESTS[2], "no AUTH token"), (REQUESTS[3], "no access key")):
+        rc, _changed, out = _rotate(aws, request)
+        assert rc and why in out and "only postgresql, mysql and kafka add-ons on aws rotate" in out
+    assert stored("cache") == cache_before
+    # A rerun of addon-aws.yml keeps the new passwords and changes nothing (force-sync has its own manager).
+    rc, changed, out = aws.playbook()
+    assert rc == 0 and changed == 0, changed_tasks(out) or out[-3000:]
+    assert stored("orders-db") == new_db
+
+
+def test_teardown_refuses_while_addons_exist(aws):
+    rc, _changed, out = aws.playbook(
+        "--tags", "addons", playbook="playbooks/aws-teardown.yml", confirm=EKS_NAME, addon_requests=[]
+    )
+    assert rc and "5 add-on(s) of %s still exist on AWS" % CLUSTER in out
+    for line in ("acme/orders-db (postgresql, pk-acme-orders-db-", "acme/cache (redis, pk-", "acme/events (kafka, pk-",
+                 "acme/legacy-db (mysql, pk-acme-legacy-db-", "acme/uploads (bucket, platykus-acme-uploads-"):  # fmt: skip
+        assert line in out
+    assert "playbooks/addon-aws.yml -e addon_state=absent -e confirm=yes" in out and "-e force=true" in out
+    assert len(aws.client("rds").describe_db_instances()["DBInstances"]) == 2
+    assert len(aws.client("elasticache").describe_cache_clusters()["CacheClusters"]) == 1
+
+
 def test_removal_needs_confirmation_and_leaves_nothing(aws):
     rc, _changed, out = aws.playbook(addon_state="absent")
     assert rc and "add -e confirm=yes" in out
@@ -322,3 +404,91 @@ def test_delivery_syncs_a_secret_with_the_url_on_the_lab(onboarded):
         for s in cloud.client("secretsmanager").list_secrets()["SecretList"]
         if s["Name"].startswith("platykus/acme/addons/")
     ]
+
+
+def _lab_cloud(lab) -> Aws:
+    keys = lab_aws.client_kwargs(lab.lab)
+    aws_env = {
+        "AWS_ENDPOINT_URL": keys["endpoint_url"],
+        "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
+    return Aws(lab, aws_env, region=keys["region_name"])
+
+
+def test_rotation_resyncs_the_secret_on_the_lab(onboarded):
+    """On the lab's own AWS, a PostgreSQL add-on on RDS is rotated: the real external-secrets brings
+    the new password into Secret addon-ledger at once (force-sync; its refresh interval is an hour)."""
+    lab, cloud = onboarded, _lab_cloud(onboarded)
+    ledger = {"name": "ledger", "tenant": "acme", "environment": "prod", "type": "postgresql", "plan": "standard-0"}
+    _seed_network(cloud)
+    try:
+        rc, _changed, out = cloud.playbook(addon_requests=[ledger])
+        assert rc == 0, out[-4000:]
+        sm = cloud.client("secretsmanager")
+
+        def stored() -> str:
+            return json.loads(sm.get_secret_value(SecretId="platykus/acme/addons/ledger")["SecretString"])["password"]
+
+        def synced(password: str):
+            def check():
+                found = lab.kubectl("get", "secret", "addon-ledger", "-n", NAMESPACE, "-o", "json", check=False)
+                if found.returncode:
+                    return None
+                value = base64.b64decode(json.loads(found.stdout)["data"]["password"]).decode()
+                return value if value == password else None
+
+            return check
+
+        old = stored()
+        wait_for("Secret addon-ledger synced", synced(old), timeout=90)
+        rc, _changed, out = _rotate(cloud, ledger)
+        assert rc == 0, out[-4000:]
+        new = stored()
+        assert new != old and new not in out
+        wait_for("Secret addon-ledger re-synced with the rotated password", synced(new), timeout=90)
+    finally:
+        rc, _changed, out = cloud.playbook(addon_requests=[ledger], addon_state="absent", confirm="yes")
+        assert rc == 0, out[-4000:]
+        rds = cloud.client("rds")
+        for db in rds.describe_db_instances()["DBInstances"]:
+            if db.get("DBSubnetGroup", {}).get("VpcId") == cloud.vpc:
+                rds.delete_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], SkipFinalSnapshot=True)
+        rds.delete_db_subnet_group(DBSubnetGroupName=CLUSTER + "-data-services")
+        cloud.client("elasticache").delete_cache_subnet_group(CacheSubnetGroupName=CLUSTER + "-data-services")
+        _drop_network(cloud)
+
+
+def test_forced_teardown_removes_addons_and_their_network(aws):
+    """aws-teardown.yml's add-on stage (--tags addons: the stages after it are test_aws_provision's)
+    with -e force=true: every add-on found by its tags, then the shared security group, subnet groups
+    and the SCRAM key; the VPC is left with nothing of the data services in it."""
+    rc, _changed, out = aws.playbook()
+    assert rc == 0, out[-4000:]
+    rc, _changed, out = aws.playbook(
+        "--tags", "addons", playbook="playbooks/aws-teardown.yml", confirm=EKS_NAME, force=True, addon_requests=[]
+    )
+    assert rc == 0, out[-4000:]
+    assert aws.client("rds").describe_db_instances()["DBInstances"] == []
+    assert aws.client("elasticache").describe_cache_clusters()["CacheClusters"] == []
+    assert aws.client("kafka").list_clusters()["ClusterInfoList"] == []
+    assert aws.client("kafka").list_configurations()["Configurations"] == []
+    assert aws.client("s3").list_buckets()["Buckets"] == []
+    assert aws.client("secretsmanager").list_secrets()["SecretList"] == []
+    names = [g["GroupName"] for g in aws.client("ec2").describe_security_groups()["SecurityGroups"]]
+    assert not [n for n in names if n.startswith(CLUSTER + "-data") or n.startswith(CLUSTER + "-kafka-")]
+    assert aws.client("rds").describe_db_subnet_groups()["DBSubnetGroups"] == []
+    assert aws.client("elasticache").describe_cache_subnet_groups()["CacheSubnetGroups"] == []
+    kms = aws.client("kms")
+    assert not [a for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/%s-msk-scram" % CLUSTER] or all(
+        kms.describe_key(KeyId=a["TargetKeyId"])["KeyMetadata"]["KeyState"] == "PendingDeletion"
+        for a in kms.list_aliases()["Aliases"]
+        if a["AliasName"] == "alias/%s-msk-scram" % CLUSTER
+    )
+    # Nothing left: a second forced run finds no add-on and changes nothing.
+    rc, changed, out = aws.playbook(
+        "--tags", "addons", playbook="playbooks/aws-teardown.yml", confirm=EKS_NAME, force=True, addon_requests=[]
+    )
+    assert rc == 0 and changed == 0, changed_tasks(out) or out[-3000:]
