@@ -122,6 +122,19 @@ def _patch_elasticache() -> None:
 
     models.ElastiCacheBackend.delete_cache_cluster = delete_cache_cluster
 
+    # DeleteCacheSubnetGroup (moto has none; aws-teardown.yml removes the data services' subnet group).
+    from moto.core.responses import EmptyResult
+    from moto.elasticache import responses
+    from moto.elasticache.exceptions import CacheSubnetGroupNotFound
+
+    def delete_cache_subnet_group(self: Any) -> Any:
+        name = self._get_param("CacheSubnetGroupName")
+        if self.elasticache_backend.cache_subnet_groups.pop(name, None) is None:
+            raise CacheSubnetGroupNotFound(name)
+        return EmptyResult()
+
+    responses.ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group
+
 
 def _patch_kafka() -> None:
     """MSK calls moto 5.2.5 lacks or answers short, served as MSK does (community.aws.msk_cluster,
