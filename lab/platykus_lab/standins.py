@@ -6,7 +6,10 @@
   kube_namespace_labels / _annotations), so the same rules run on a real cluster's KSM, and the
   series the cost history reads over time (kube_node_status_capacity,
   kube_persistentvolumeclaim_info / _resource_requests_storage_bytes / _status_phase,
-  kube_service_info / _spec_type).
+  kube_service_info / _spec_type), and the add-on Secrets' series the cost history prices add-ons
+  from (kube_secret_created, kube_secret_labels and kube_secret_annotations with the add-on labels
+  and annotations allow-listed, as KSM's --metric-labels-allowlist / --metric-annotations-allowlist
+  give them; only Secrets carrying the platykus.io/addon label, where KSM would export every Secret).
 - prometheus-operator's job of turning API objects into Prometheus and Alertmanager
   configuration: the stand-in copies the ConfigMap of platform rules and the Secret holding
   Alertmanager's configuration, which the observability stage applies, into the files the lab's
@@ -40,6 +43,10 @@ ALERTMANAGER_SECRET = "platykus-alertmanager"
 # KSM exposes labels and annotations only when allow-listed; these are the ones the rules join on.
 NAMESPACE_LABELS = ("platykus.io/tenant",)
 NAMESPACE_ANNOTATIONS = ("platykus.io/budget-status",)
+# The add-on Secrets' labels and annotations the cost history reads (docs/cost.md: the KSM flags).
+SECRET_LABELS = ("platykus.io/tenant", "platykus.io/addon", "platykus.io/data-service")
+SECRET_ANNOTATIONS = ("platykus.io/addon-plan", "platykus.io/addon-provider")
+ADDON_SECRETS = "/api/v1/secrets?labelSelector=platykus.io%2Faddon"
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
 
 
@@ -162,6 +169,25 @@ def service_series(services: list[dict]) -> list[str]:
     return lines
 
 
+def secret_series(secrets: list[dict]) -> list[str]:
+    """KSM's kube_secret_created, kube_secret_labels and kube_secret_annotations (metadata only)."""
+    from datetime import datetime
+
+    lines = []
+    for secret in secrets:
+        meta = secret["metadata"]
+        base = {"namespace": meta["namespace"], "secret": meta["name"]}
+        labels = meta.get("labels") or {}
+        notes = meta.get("annotations") or {}
+        created = datetime.fromisoformat(meta["creationTimestamp"].replace("Z", "+00:00")).timestamp()
+        lines.append(_series("kube_secret_created", base, created))
+        allowed = {f"label_{_sanitize(k)}": labels[k] for k in SECRET_LABELS if k in labels}
+        lines.append(_series("kube_secret_labels", {**base, **allowed}, 1))
+        kept = {f"annotation_{_sanitize(k)}": notes[k] for k in SECRET_ANNOTATIONS if k in notes}
+        lines.append(_series("kube_secret_annotations", {**base, **kept}, 1))
+    return lines
+
+
 def hpa_series(hpas: list[dict]) -> list[str]:
     lines = []
     for hpa in hpas:
@@ -182,6 +208,7 @@ def exposition(api: Api) -> str:
     lines += node_series(api.items("/api/v1/nodes"))
     lines += pvc_series(api.items("/api/v1/persistentvolumeclaims"))
     lines += service_series(api.items("/api/v1/services"))
+    lines += secret_series(api.items(ADDON_SECRETS))
     return "\n".join(lines) + "\n"
 
 
@@ -305,7 +332,15 @@ def _state_metrics_objects(_ctx: Context) -> list[dict]:
     rules = [
         {
             "apiGroups": [""],
-            "resources": ["namespaces", "nodes", "pods", "resourcequotas", "persistentvolumeclaims", "services"],
+            "resources": [
+                "namespaces",
+                "nodes",
+                "pods",
+                "resourcequotas",
+                "persistentvolumeclaims",
+                "services",
+                "secrets",
+            ],
             "verbs": ["list", "watch"],
         },
         {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["list", "watch"]},

@@ -109,8 +109,8 @@ options:
   prometheus_queries:
     description:
       - PromQL replacing some of the O(prometheus_metrics) queries, by key (C(nodes), C(node_capacity),
-        C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage), C(volumes), C(loadbalancers)); each must return
-        the labels the default does.
+        C(pod_requests), C(pod_cpu_usage), C(pod_memory_usage), C(volumes), C(loadbalancers), C(addon_labels),
+        C(addon_annotations)); each must return the labels the default does.
     type: dict
   addons:
     description:
@@ -121,6 +121,10 @@ options:
         total, budget status and daily series; the report's C(addons) lists every add-on (C(charged_by)).
       - C(operator) add-ons are not charged at the plan price (their pods and volumes are in the tenant's namespace
         cost), nor C(aws) add-ons when O(aws_costs) is on (Cost Explorer has their spend). See C(docs/cost.md).
+      - With O(source=prometheus) the add-ons are read from kube-state-metrics' C(kube_secret_labels) and
+        C(kube_secret_annotations) (allow-listed, see C(docs/cost.md)) instead of the Secrets that exist now; each step
+        an add-on has a sample it pays the plan of that step, so a destroyed add-on is charged the hours it was
+        sampled and a resize splits.
     type: dict
   aws_costs:
     description:

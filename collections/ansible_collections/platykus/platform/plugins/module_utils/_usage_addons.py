@@ -19,20 +19,32 @@ Not charged at the plan's price, so nothing is counted twice:
 * ``aws`` add-ons when ``aws_costs`` is on: Cost Explorer reports their real spend under the tenant
   tag (``charged_by: aws_cost_explorer``).
 
-Known limits: an add-on destroyed before the report is gone from the API server and not charged for
-the part of the window it existed; a resize charges the current plan over the add-on's whole life.
+With the objects source (:func:`charge_addons`) an add-on destroyed before the report is gone from
+the API server and not charged for the part of the window it existed, and a resize charges the
+current plan over the add-on's whole life. The history source (:func:`charge_addon_history`) prices
+the add-on Secrets' samples instead (kube-state-metrics' ``kube_secret_labels`` and
+``kube_secret_annotations``, _usage_history): each step an add-on has a sample it pays its plan at
+that step, ``monthly x hours / 730``, so a destroyed add-on is charged the hours it was sampled and
+a resize splits at the step (one line per add-on and plan).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import Catalog, Held, held_from_secret
 from ansible_collections.platykus.platform.plugins.module_utils._prices import HOURS_PER_MONTH
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import ZERO, Window, overlap, parse_time
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import (
+    ZERO,
+    Window,
+    hours_between,
+    overlap,
+    parse_time,
+)
 
 SOURCE = "addon"
 
@@ -54,6 +66,86 @@ def _charged_by(held: Held, aws_costs: bool) -> str:
     return "catalog"
 
 
+def _line(held: Held, catalog: Catalog, aws_costs: bool) -> tuple[dict[str, Any], Any, str]:
+    """The report line of ``held`` (no hours yet), its plan (None: unpriced) and who charges it."""
+    plan = (catalog.plans.get(held.type) or {}).get(held.plan)
+    charged_by = _charged_by(held, aws_costs)
+    line: dict[str, Any] = {
+        "tenant": held.tenant,
+        "addon": held.name,
+        "type": held.type,
+        "plan": held.plan,
+        "provider": held.provider,
+        "monthly": None if plan is None else plan.monthly,
+        "charged_by": charged_by if plan is not None else "unpriced",
+        "hours": ZERO,
+        "cost": ZERO,
+    }
+    if plan is None:
+        line["reason"] = "plan '%s' is not in platykus_addons.plans.%s; add it to price this add-on" % (
+            held.plan,
+            held.type,
+        )
+    return line, plan, charged_by
+
+
+def _charge_day(charges: AddonCharges, line: dict[str, Any], plan: Any, charged_by: str, day: str, hours: Any) -> None:
+    line["hours"] += hours
+    if plan is not None and charged_by == "catalog":
+        amount = plan.monthly * hours / HOURS_PER_MONTH
+        line["cost"] += amount
+        charges.daily.append((line["tenant"], day, line["addon"], amount))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def charge_addon_history(
+    samples: Iterable[tuple[Mapping[str, Any], int, int]], catalog: Catalog, aws_costs: bool = False
+) -> AddonCharges:
+    """The add-ons seen in the history's samples: ``(Secret metadata, t, microseconds t stands for)``.
+
+    Each add-on and plan is charged the hours of its samples, day by day (the day of ``t``: the grid's
+    step divides a day), at that plan's price: the objects source's money for an add-on that lived the
+    whole window on one plan, and the hours it lived for one destroyed or resized within it."""
+    micros: dict[Held, dict[str, int]] = {}
+    for meta, t, piece in samples:
+        held = held_from_secret({"metadata": meta})
+        if held is None or piece <= 0:
+            continue
+        day = datetime.fromtimestamp(t, UTC).date().isoformat()
+        days = micros.setdefault(held, {})
+        days[day] = days.get(day, 0) + piece
+    charges = AddonCharges()
+    for held in sorted(micros, key=lambda h: (h.tenant, h.name, min(micros[h]), h.plan, h.type, h.provider)):
+        line, plan, charged_by = _line(held, catalog, aws_costs)
+        for day, total in sorted(micros[held].items()):
+            _charge_day(
+                charges, line, plan, charged_by, day, hours_between(_EPOCH, _EPOCH + timedelta(microseconds=total))
+            )
+        charges.lines.append(line)
+    return charges
+
+
+def unsampled_addons(
+    secrets: Iterable[Mapping[str, Any]], samples: Iterable[tuple[Mapping[str, Any], int, int]], window: Window
+) -> list[str]:
+    """``tenant/add-on`` of each add-on Secret made before ``window`` (so alive through all of it, as it
+    exists now) that has no sample in it: the history cannot see add-ons (kube-state-metrics' allow-lists)."""
+    seen = set()
+    for meta, _t, _piece in samples:
+        held = held_from_secret({"metadata": meta})
+        if held is not None:
+            seen.add((held.tenant, held.name))
+    missing = []
+    for held in (held_from_secret(s) for s in secrets):
+        if held is None or not held.created or (held.tenant, held.name) in seen:
+            continue
+        if parse_time(held.created, "metadata.creationTimestamp") <= window.start:
+            missing.append("%s/%s" % (held.tenant, held.name))
+    return sorted(missing)
+
+
 def charge_addons(
     secrets: Iterable[Mapping[str, Any]], catalog: Catalog, window: Window, aws_costs: bool = False
 ) -> AddonCharges:
@@ -61,34 +153,12 @@ def charge_addons(
     charges = AddonCharges()
     helds = [h for h in (held_from_secret(s) for s in secrets) if h is not None]
     for held in sorted(helds, key=lambda h: (h.tenant, h.name)):
-        plan = (catalog.plans.get(held.type) or {}).get(held.plan)
-        charged_by = _charged_by(held, aws_costs)
-        line: dict[str, Any] = {
-            "tenant": held.tenant,
-            "addon": held.name,
-            "type": held.type,
-            "plan": held.plan,
-            "provider": held.provider,
-            "monthly": None if plan is None else plan.monthly,
-            "charged_by": charged_by if plan is not None else "unpriced",
-            "hours": ZERO,
-            "cost": ZERO,
-        }
-        if plan is None:
-            line["reason"] = "plan '%s' is not in platykus_addons.plans.%s; add it to price this add-on" % (
-                held.plan,
-                held.type,
-            )
+        line, plan, charged_by = _line(held, catalog, aws_costs)
         created = parse_time(held.created, "metadata.creationTimestamp") if held.created else window.start
         for start, end in window.days():
             hours = overlap(created, None, start, end)
-            if hours <= 0:
-                continue
-            line["hours"] += hours
-            if plan is not None and charged_by == "catalog":
-                amount = plan.monthly * hours / HOURS_PER_MONTH
-                line["cost"] += amount
-                charges.daily.append((held.tenant, start.date().isoformat(), held.name, amount))
+            if hours > 0:
+                _charge_day(charges, line, plan, charged_by, start.date().isoformat(), hours)
         charges.lines.append(line)
     return charges
 

@@ -35,7 +35,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._prometheus impo
 )
 from ansible_collections.platykus.platform.plugins.module_utils._redact import url_secrets
 from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._usage_addons import AddonCharges, charge_addons
+from ansible_collections.platykus.platform.plugins.module_utils._usage_addons import (
+    AddonCharges,
+    charge_addon_history,
+    charge_addons,
+    unsampled_addons,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (
     Grid,
     History,
@@ -122,11 +127,26 @@ def _cluster_objects(client: Any, history: bool = False) -> dict[str, list]:
     )
 
 
-def _addon_charges(client: Any, catalog: Catalog, window: Window, aws_costs: bool) -> AddonCharges:
-    """Every add-on the API server holds (its Secret; only the metadata is kept), charged over the window."""
+def _addon_charges(
+    client: Any, catalog: Catalog, window: Window, aws_costs: bool, history: History | None = None
+) -> AddonCharges:
+    """Every add-on the API server holds (its Secret; only the metadata is kept), charged over the window;
+    with ``history``, every add-on the samples show, charged for the steps it was sampled at its plan then."""
     metas = [
         {"metadata": s.get("metadata") or {}} for s in client.list_all("v1", "Secret", label_selector=HELD_SELECTOR)
     ]
+    if history is not None:
+        samples = history.addon_samples()
+        unseen = unsampled_addons(metas, samples, window)
+        if unseen:
+            raise PlatykusError(
+                "prometheus_queries.addon_labels: add-on %s existed through the whole window but Prometheus has no "
+                "sample of its Secret; allow-list the add-on labels and annotations in kube-state-metrics "
+                "(docs/cost.md, --metric-labels-allowlist / --metric-annotations-allowlist for secrets) "
+                "or set prometheus_queries.addon_labels and addon_annotations" % ", ".join(unseen),
+                field="prometheus_queries.addon_labels",
+            )
+        return charge_addon_history(samples, catalog, aws_costs)
     return charge_addons(metas, catalog, window, aws_costs)
 
 
@@ -201,7 +221,7 @@ def usage_report(
         thresholds=params.get("thresholds"),
         history=history,
         aws_costs=costs,
-        addons=_addon_charges(client, addon_catalog, window, aws is not None) if addon_catalog else None,
+        addons=_addon_charges(client, addon_catalog, window, aws is not None, history) if addon_catalog else None,
     )
     report["options"]["source"] = kind
     if history is not None:

@@ -33,6 +33,12 @@ measured slower, see docs/benchmarks.md.
   ``_status_phase``); each run of one size is charged from its first sample to its last plus a step,
   so a claim deleted before the report is still charged for its life.
 * ``loadbalancers``: ``kube_service_spec_type{type="LoadBalancer"}``, charged the same way.
+* ``addon_labels`` / ``addon_annotations``: the add-on connection Secrets (kube-state-metrics'
+  ``kube_secret_labels`` with ``platykus.io/tenant``, ``platykus.io/addon`` and
+  ``platykus.io/data-service`` allow-listed, ``kube_secret_annotations`` with
+  ``platykus.io/addon-plan`` and ``platykus.io/addon-provider``): an add-on is priced for each step
+  its Secret has a sample, at the plan its annotation names at that step (_usage_addons), so an
+  add-on destroyed before the report is charged for its life and a resize splits at the step.
 """
 
 from __future__ import annotations
@@ -49,6 +55,13 @@ from functools import cached_property
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADDON_LABEL,
+    ADDON_PLAN_ANNOTATION,
+    ADDON_PROVIDER_ANNOTATION,
+    DATA_SERVICE_LABEL,
+    TENANT_LABEL,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import (
     INSTANCE_TYPE_LABEL,
     KARPENTER_CAPACITY_LABEL,
@@ -67,6 +80,8 @@ QUERY_KEYS = (
     "pod_memory_usage",
     "volumes",
     "loadbalancers",
+    "addon_labels",
+    "addon_annotations",
 )
 _CONTAINERS = '{container!="",container!="POD"}'
 _CPU_USAGE = "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total%s[%%(rate)s]))" % _CONTAINERS
@@ -80,6 +95,26 @@ _VOLUMES = (
     ' and on (%s) (kube_persistentvolumeclaim_status_phase{phase="Bound"} == 1))' % (_PVC, _PVC, _PVC, _PVC)
 )
 _BALANCERS = 'max by (namespace, service) (kube_service_spec_type{type="LoadBalancer"})'
+
+
+def ksm_name(key: str, kind: str = "label") -> str:
+    """kube-state-metrics' label name for a Kubernetes label (or annotation) key: label_platykus_io_addon."""
+    return "%s_%s" % (kind, "".join(c if c.isalnum() else "_" for c in key))
+
+
+# The add-on Secrets (kube-state-metrics with the allow-lists of docs/cost.md; the lab's stand-in).
+ADDON_SECRET_LABELS = (TENANT_LABEL, ADDON_LABEL, DATA_SERVICE_LABEL)
+ADDON_SECRET_ANNOTATIONS = (ADDON_PLAN_ANNOTATION, ADDON_PROVIDER_ANNOTATION)
+_ADDON_LABEL_NAMES = tuple(ksm_name(k) for k in ADDON_SECRET_LABELS)
+_ADDON_NOTE_NAMES = tuple(ksm_name(k, "annotation") for k in ADDON_SECRET_ANNOTATIONS)
+_ADDON_LABELS = 'max by (namespace, secret, %s) (kube_secret_labels{%s!=""})' % (
+    ", ".join(_ADDON_LABEL_NAMES),
+    ksm_name(ADDON_LABEL),
+)
+_ADDON_NOTES = 'max by (namespace, secret, %s) (kube_secret_annotations{%s!=""})' % (
+    ", ".join(_ADDON_NOTE_NAMES),
+    ksm_name(ADDON_PLAN_ANNOTATION, "annotation"),
+)
 
 
 def _ksm_node_labels() -> str:
@@ -105,6 +140,8 @@ METRIC_PROFILES: dict[str, dict[str, str]] = {
         "pod_memory_usage": _MEMORY_USAGE,
         "volumes": _VOLUMES,
         "loadbalancers": _BALANCERS,
+        "addon_labels": _ADDON_LABELS,
+        "addon_annotations": _ADDON_NOTES,
     },
     # kube-state-metrics (kube-prometheus-stack) with the node labels allow-listed (docs/cost.md).
     "kube-state-metrics": {
@@ -119,6 +156,8 @@ METRIC_PROFILES: dict[str, dict[str, str]] = {
         "pod_memory_usage": _MEMORY_USAGE,
         "volumes": _VOLUMES,
         "loadbalancers": _BALANCERS,
+        "addon_labels": _ADDON_LABELS,
+        "addon_annotations": _ADDON_NOTES,
     },
 }
 DAY_SECONDS = 86400
@@ -141,7 +180,7 @@ def parse_step(value: Any, field_name: str = "prometheus_step") -> int:
 
 
 def history_queries(profile: str, overrides: Mapping[str, Any] | None, step: int) -> dict[str, str]:
-    """The five queries: the profile's, with ``overrides`` (prometheus_queries) replacing some."""
+    """The queries: the profile's, with ``overrides`` (prometheus_queries) replacing some."""
     if profile not in METRIC_PROFILES:
         raise PlatykusError(
             "prometheus_metrics: %r is not one of %s" % (profile, ", ".join(sorted(METRIC_PROFILES))),
@@ -343,6 +382,36 @@ def service_objects(services: Matrix, grid: Grid) -> list[dict[str, Any]]:
     return objects
 
 
+# -- add-ons -----------------------------------------------------------------------------------------
+# (Secret metadata as the API would hold it, sample time t, microseconds of the window t stands for)
+AddonSample = tuple[dict[str, Any], int, int]
+
+
+def addon_samples(labels: Matrix, notes: Matrix, grid: Grid) -> list[AddonSample]:
+    """Each add-on Secret at each step it has a labels sample: its labels and, from the annotations
+    sample of the same step, its plan and provider (a Secret without one at that step has no plan)."""
+    plans: dict[tuple[str, str], dict[int, tuple[str, ...]]] = defaultdict(dict)
+    for key, points in sorted(notes.items()):
+        for t in points:
+            plans[key[:2]][t] = key[2:]
+    out: list[AddonSample] = []
+    for key, points in sorted(labels.items()):
+        namespace, secret = key[:2]
+        for t in sorted(points):
+            micros = grid.piece(t)
+            if micros <= 0 or not namespace or not secret:
+                continue
+            values = plans.get((namespace, secret), {}).get(t, ("",) * len(ADDON_SECRET_ANNOTATIONS))
+            meta = {
+                "name": secret,
+                "namespace": namespace,
+                "labels": {k: v for k, v in zip(ADDON_SECRET_LABELS, key[2:]) if v},
+                "annotations": {k: v for k, v in zip(ADDON_SECRET_ANNOTATIONS, values) if v},
+            }
+            out.append((meta, t, micros))
+    return out
+
+
 # -- pods ---------------------------------------------------------------------------------------------
 # {(namespace, pod): {node: [microseconds, core-microseconds, byte-microseconds]}}
 Totals = dict
@@ -531,6 +600,13 @@ class History:
         return service_objects(
             self._read("loadbalancers", ("namespace", "service"), window.start, window.end), self.grid
         )
+
+    def addon_samples(self) -> list[AddonSample]:
+        """The add-on Secrets step by step over the window (see :func:`addon_samples`)."""
+        window = self.grid.window
+        labels = self._read("addon_labels", ("namespace", "secret") + _ADDON_LABEL_NAMES, window.start, window.end)
+        notes = self._read("addon_annotations", ("namespace", "secret") + _ADDON_NOTE_NAMES, window.start, window.end)
+        return addon_samples(labels, notes, self.grid)
 
     def day(self, start: datetime, end: datetime) -> dict[str, list[PodRun]]:
         requests = self._samples("pod_requests", _POD_LABELS + ("node", "resource"), start, end)

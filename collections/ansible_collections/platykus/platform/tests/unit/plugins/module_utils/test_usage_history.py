@@ -163,6 +163,8 @@ def test_profiles_have_every_query_and_overrides_are_checked():
             "pod_memory_usage",
             "volumes",
             "loadbalancers",
+            "addon_labels",
+            "addon_annotations",
         }
     assert "[300s]" in history_queries("scheduler", None, 300)["pod_cpu_usage"]
     with pytest.raises(PlatykusError, match="prometheus_queries.pods: not a query"):
