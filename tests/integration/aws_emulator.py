@@ -136,6 +136,22 @@ def _patch_elasticache() -> None:
     responses.ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group
 
 
+def _patch_kms() -> None:
+    """ScheduleKeyDeletion with a key's ARN (amazon.aws.kms_key passes the ARN): moto 5.2.5 looks the
+    ARN up as a key id (KeyError, HTTP 500); KMS takes either."""
+    from moto.kms import models
+
+    if getattr(models, "_platykus_patched", False):
+        return
+    models._platykus_patched = True
+    schedule = models.KmsBackend.schedule_key_deletion
+
+    def schedule_key_deletion(self: Any, key_id: str, pending_window_in_days: int) -> Any:
+        return schedule(self, self.get_key_id(key_id), pending_window_in_days)
+
+    models.KmsBackend.schedule_key_deletion = schedule_key_deletion
+
+
 def _patch_kafka() -> None:
     """MSK calls moto 5.2.5 lacks or answers short, served as MSK does (community.aws.msk_cluster,
     msk_config and platykus.platform.msk_scram_secrets make them):
@@ -342,6 +358,7 @@ def emulator() -> Iterator[str]:
 
     _patch_eks()
     _patch_elasticache()
+    _patch_kms()
     _patch_kafka()
     _count_requests()
     port = free_port()
