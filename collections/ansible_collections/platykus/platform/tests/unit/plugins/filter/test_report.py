@@ -14,29 +14,14 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.platykus.platform.plugins.filter.report import FilterModule
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import usage_from_pod_metrics
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import example_report
 
 FILTERS = FilterModule().filters()
 
 
 @pytest.fixture(scope="module")
 def report(cost_example_data):
-    ex = cost_example_data
-    return allocate(
-        nodes=ex["nodes"],
-        pods=ex["pods"],
-        pvcs=ex["pvcs"],
-        services=ex["services"],
-        namespaces=ex["namespaces"],
-        catalog=validate_prices(ex["prices"]),
-        window=make_window(ex["window_start"], ex["window_end"]),
-        tenants=ex["tenants"],
-        platform_namespaces=ex["platform_namespaces"],
-        usage=usage_from_pod_metrics(ex["pod_metrics"]),
-    )
+    return example_report(cost_example_data)
 
 
 def test_filters_are_registered():

@@ -18,25 +18,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost_publish im
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import ApplyResult
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import example_report
 
 
 @pytest.fixture
 def report(cost_example):
-    ex = cost_example
-    return allocate(
-        nodes=ex["nodes"],
-        pods=ex["pods"],
-        pvcs=ex["pvcs"],
-        services=ex["services"],
-        namespaces=ex["namespaces"],
-        catalog=validate_prices(ex["prices"]),
-        window=make_window(ex["window_start"], ex["window_end"]),
-        tenants=ex["tenants"],
-        platform_namespaces=ex["platform_namespaces"],
-    )
+    return example_report(cost_example, usage=None)
 
 
 class FakeClient:

@@ -16,28 +16,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage import al
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import (
     pod_interval,
     pod_requests,
-    usage_from_pod_metrics,
     usage_from_prometheus,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
-
-
-def example_report(example, **overrides):
-    ex = copy.deepcopy(example)
-    kwargs = dict(
-        nodes=ex["nodes"],
-        pods=ex["pods"],
-        pvcs=ex["pvcs"],
-        services=ex["services"],
-        namespaces=ex["namespaces"],
-        catalog=validate_prices(ex["prices"]),
-        window=make_window(ex["window_start"], ex["window_end"]),
-        tenants=ex["tenants"],
-        platform_namespaces=ex["platform_namespaces"],
-        usage=usage_from_pod_metrics(ex["pod_metrics"]),
-    )
-    kwargs.update(overrides)
-    return allocate(**kwargs)
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import example_report
 
 
 def by_name(rows):
