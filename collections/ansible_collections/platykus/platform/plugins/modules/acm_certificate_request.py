@@ -117,16 +117,10 @@ actions:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_acm import ensure_certificate
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
 
 
 def main() -> None:
@@ -140,14 +134,11 @@ def main() -> None:
         state=dict(type="str", choices=["present", "absent"], default="present"),
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
-    acm = module.client("acm", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        result = ensure_certificate(acm, module.params, check=module.check_mode)
-    except PlatykusError as err:
-        module.fail_json(msg="Failed to request the ACM certificate for %s: %s" % (module.params["domain_name"], err))
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(err, msg="Failed to request the ACM certificate for %s" % module.params["domain_name"])
-    module.exit_json(**result)
+    acm = clients(module)("acm")
+    failure = "Failed to request the ACM certificate for %s" % module.params["domain_name"]
+    module.exit_json(
+        **call_aws(module, failure, lambda: ensure_certificate(acm, module.params, check=module.check_mode))
+    )
 
 
 if __name__ == "__main__":

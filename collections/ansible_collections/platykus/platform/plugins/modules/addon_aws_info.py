@@ -55,30 +55,19 @@ described:
   elements: str
 """
 
-import traceback
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_aws_found import describe, find_addons
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
 
 
 def main() -> None:
     argument_spec = dict(cluster=dict(type="str", required=True))
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     cluster = module.params["cluster"]
-    try:
-        addons = find_addons(lambda name: module.client(name, retry_decorator=AWSRetry.jittered_backoff()), cluster)
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(err, msg="Failed to list the add-ons of cluster %s" % cluster)
+    failure = "Failed to list the add-ons of cluster %s" % cluster
+    addons = call_aws(module, failure, lambda: find_addons(clients(module), cluster))
     module.exit_json(changed=False, addons=addons, described=describe(addons))
 
 

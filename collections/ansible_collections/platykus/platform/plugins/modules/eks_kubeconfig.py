@@ -73,14 +73,9 @@ context:
 import json
 import os
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
 from ansible_collections.platykus.platform.plugins.module_utils._eks_auth import exec_user, render_kubeconfig
 
 
@@ -105,11 +100,9 @@ def main() -> None:
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
-    eks = module.client("eks", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        cluster = eks.describe_cluster(name=p["name"])["cluster"]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(err, msg="Failed to describe EKS cluster %s" % p["name"])
+    eks = clients(module)("eks")
+    failure = "Failed to describe EKS cluster %s" % p["name"]
+    cluster = call_aws(module, failure, lambda: eks.describe_cluster(name=p["name"])["cluster"])
     user = p["user"] or exec_user(p["name"], module.region, p["python"], p["collections_path"])
     wanted = render_kubeconfig(cluster, user)
     exists, current = _read(p["path"])

@@ -61,18 +61,11 @@ tags:
   type: dict
 """
 
-import traceback
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_addon_api import ensure_cache_tags
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients, diff_result
 
 
 def main() -> None:
@@ -83,17 +76,13 @@ def main() -> None:
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    try:
-        client = module.client("elasticache", retry_decorator=AWSRetry.jittered_backoff())
-        result = ensure_cache_tags(client, params["name"], params["tags"], params["purge_tags"], module.check_mode)
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(err, msg="Failed to tag ElastiCache cluster %s" % params["name"])
-    before = result.pop("before")
-    if module._diff:
-        result["diff"] = {"before": {"tags": before}, "after": {"tags": result["tags"]}}
-    module.exit_json(**result)
+    client = clients(module)("elasticache")
+    result = call_aws(
+        module,
+        "Failed to tag ElastiCache cluster %s" % params["name"],
+        lambda: ensure_cache_tags(client, params["name"], params["tags"], params["purge_tags"], module.check_mode),
+    )
+    module.exit_json(**diff_result(module, result, "tags"))
 
 
 if __name__ == "__main__":

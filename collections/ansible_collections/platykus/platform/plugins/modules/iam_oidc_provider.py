@@ -86,14 +86,9 @@ actions:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
 from ansible_collections.platykus.platform.plugins.module_utils._aws_oidc import cluster_issuer, ensure_provider
 
 
@@ -114,23 +109,19 @@ def main() -> None:
         mutually_exclusive=[("url", "cluster")],
     )
     params = dict(module.params)
-    retry = AWSRetry.jittered_backoff()
-    try:
-        if params["cluster"]:
-            params["url"] = cluster_issuer(module.client("eks", retry_decorator=retry), params["cluster"])
-        if params["url"] is None and params["state"] == "present" and not module.check_mode:
-            module.fail_json(
-                msg="Failed to manage the IAM OIDC provider: EKS cluster %s does not exist; create it first"
-                % params["cluster"]
-            )
-        if params["url"] is None:  # check mode before the cluster exists, or nothing left to delete
-            present = params["state"] == "present"
-            module.exit_json(changed=present, url=None, arn=None, actions=["create"] if present else [])
-        result = ensure_provider(module.client("iam", retry_decorator=retry), params, check=module.check_mode)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(
-            err, msg="Failed to manage the IAM OIDC provider for %s" % (params["url"] or params["cluster"])
+    client = clients(module)
+    failure = "Failed to manage the IAM OIDC provider for %s" % (params["url"] or params["cluster"])
+    if params["cluster"]:
+        params["url"] = call_aws(module, failure, lambda: cluster_issuer(client("eks"), params["cluster"]))
+    if params["url"] is None and params["state"] == "present" and not module.check_mode:
+        module.fail_json(
+            msg="Failed to manage the IAM OIDC provider: EKS cluster %s does not exist; create it first"
+            % params["cluster"]
         )
+    if params["url"] is None:  # check mode before the cluster exists, or nothing left to delete
+        present = params["state"] == "present"
+        module.exit_json(changed=present, url=None, arn=None, actions=["create"] if present else [])
+    result = call_aws(module, failure, lambda: ensure_provider(client("iam"), params, check=module.check_mode))
     module.exit_json(url=params["url"], **result)
 
 

@@ -83,18 +83,11 @@ bootstrap:
   type: str
 """
 
-import traceback
-
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports a missing botocore
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws_addon_api import ensure_scram_secrets
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients, diff_result
 
 
 def main() -> None:
@@ -107,19 +100,15 @@ def main() -> None:
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    try:
-        client = module.client("kafka", retry_decorator=AWSRetry.jittered_backoff())
-        result = ensure_scram_secrets(
+    client = clients(module)("kafka")
+    result = call_aws(
+        module,
+        "Failed to manage the SCRAM secrets of MSK cluster %s" % params["cluster"],
+        lambda: ensure_scram_secrets(
             client, params["cluster"], params["secrets"], params["state"], params["purge"], module.check_mode
-        )
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as err:
-        module.fail_json_aws(err, msg="Failed to manage the SCRAM secrets of MSK cluster %s" % params["cluster"])
-    before = result.pop("before", [])
-    if module._diff:
-        result["diff"] = {"before": {"secrets": before}, "after": {"secrets": result["secrets"]}}
-    module.exit_json(**result)
+        ),
+    )
+    module.exit_json(**diff_result(module, result, "secrets"))
 
 
 if __name__ == "__main__":
