@@ -200,6 +200,24 @@ def test_aws_autoscaler_choice_swaps_the_releases(tmp_path):
     }
 
 
+def _external_dns_values(plan: dict) -> dict:
+    return next(r for s in plan["stages"] for r in s["releases"] if r["service"] == "external-dns")["values"]
+
+
+def test_aws_external_dns_excludes_every_tenant_domain(tmp_path):
+    # Each tenant's domain is a delegated zone of its own (docs/aws.md, "Tenant DNS"): a record for it in
+    # the platform's zone would be shadowed, so the platform's external-dns must skip it.
+    tenants = sorted(p.stem for p in (ROOT / "inventories" / "aws" / "tenants").glob("*.yml"))
+    assert tenants
+    values = _external_dns_values(yaml.safe_load((GOLDEN / "plan-aws.yml").read_text()))
+    assert values["excludeDomains"] == [f"{t}.platykus.example.com" for t in tenants]
+    assert values["domainFilters"] == ["platykus.example.com"]
+    # Without tenant zones every name lives in the platform's zone: nothing is excluded.
+    proc, path = make_plan("aws", tmp_path, "-e", "platykus_aws_tenant_zones=false", "-e", "platform_plan_print=false")
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert _external_dns_values(yaml.safe_load(path.read_text()))["excludeDomains"] == []
+
+
 def test_aws_preflight_names_the_missing_setting(tmp_path):
     proc, _ = make_plan("aws", tmp_path, "-e", "platykus_aws_region=nowhere")
     assert proc.returncode != 0
