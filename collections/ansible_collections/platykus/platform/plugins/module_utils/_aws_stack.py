@@ -249,12 +249,15 @@ def _namespaces(spec: Mapping[str, Any]) -> list[str]:
 
 
 def _identity(scope: TenantAws) -> dict[str, Any]:
-    """What the isolation audit and the certificate need of a tenant: its role, domain and scope."""
+    """What the isolation audit, the certificate and offboarding need of a tenant: its role, domain,
+    bucket, secret prefix and scope."""
     return {
         "tenant": scope.tenant,
         "scope": {f: getattr(scope, f) for f in ("tenant", "cluster", "account_id", "region", "zone", "partition")},
         "domain": scope.domain,
         "role": scope.identity,
+        "bucket": scope.bucket,
+        "secret_prefix": scope.secret_prefix,
     }
 
 
@@ -279,8 +282,6 @@ def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems
     tags = {**dict(settings.get("platykus_aws_tags") or {}), **aws_tags(scope)}
     return {
         **_identity(scope),
-        "bucket": scope.bucket,
-        "secret_prefix": scope.secret_prefix,
         "policy": tenant_policy(scope),
         "policy_name": POLICY_NAME,
         "subjects": [(ns, IRSA_SERVICE_ACCOUNT) for ns in _namespaces(tenant)],

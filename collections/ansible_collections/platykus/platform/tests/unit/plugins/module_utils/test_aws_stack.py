@@ -14,6 +14,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._aws_stack impor
     irsa_trust,
     service_buckets,
     stack_spec,
+    tenant_identity,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 
@@ -137,3 +138,19 @@ def test_irsa_trust_names_only_the_service_accounts_and_sts():
     assert many[host + ":sub"] == ["system:serviceaccount:a:x", "system:serviceaccount:b:x"]
     with pytest.raises(PlatykusError):
         irsa_trust(host, "111122223333", [])
+
+
+def test_tenant_identity_names_the_slice_offboarding_removes_as_the_stack_does():
+    # Offboarding names a tenant's resources from the inventory's settings alone (the tenant may be gone
+    # from the inventory): the same names the stack gave them.
+    (tenant,) = spec()["tenants"]
+    identity = tenant_identity(
+        "acme",
+        SETTINGS["platykus_cluster_name"],
+        SETTINGS["platykus_aws_account_id"],
+        SETTINGS["platykus_aws_region"],
+        SETTINGS["platykus_route53_zone"],
+    )
+    assert {k: tenant[k] for k in identity} == identity
+    assert identity["bucket"] == "platykus-aws-acme" and identity["secret_prefix"] == "platykus/acme/"
+    assert identity["role"] == "platykus-aws-tenant-acme"
