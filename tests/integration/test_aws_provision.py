@@ -324,6 +324,79 @@ def test_kubeconfig_from_describe_cluster_with_the_collections_token(stack):
     assert "Action=GetCallerIdentity" in url and "x-k8s-aws-id" in url
 
 
+# -- offboarding one tenant removes its AWS slice, nothing else ----------------------------------
+def _slice(stack, tenant: str) -> dict:
+    """What the emulator holds of one tenant's AWS slice."""
+    iam, s3 = stack.client("iam"), stack.client("s3")
+    zones = _zones(stack)
+    acm = stack.client("acm")
+    certs = [
+        c["DomainName"]
+        for c in acm.list_certificates()["CertificateSummaryList"]
+        if c["DomainName"].startswith(tenant + ".")
+    ]
+    secrets = [
+        x["Name"]
+        for x in stack.client("secretsmanager").list_secrets()["SecretList"]
+        if x["Name"].startswith("platykus/%s/" % tenant)
+    ]
+    return {
+        "bucket": any(b["Name"] == "%s-%s" % (CLUSTER, tenant) for b in s3.list_buckets()["Buckets"]),
+        "role": any(r["RoleName"] == "%s-tenant-%s" % (CLUSTER, tenant) for r in iam.list_roles()["Roles"]),
+        "zone": "%s.%s" % (tenant, ZONE) in zones,
+        "delegation": any(r["Name"] == "%s.%s." % (tenant, ZONE) for r in _records(stack, zones[ZONE])),
+        "certificate": certs,
+        "secrets": secrets,
+    }
+
+
+def test_offboarding_removes_the_tenants_aws_slice_only(stack, tmp_path):
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yml").write_text((INVENTORY / "tenants" / "acme.yml").read_text())
+    (tenants / "zeta.yml").write_text(yaml.safe_dump({"name": "zeta", "environments": ["prod"], "plan": "small"}))
+    rc, _, out = stack.playbook(
+        "playbooks/aws-provision.yml", "--tags", "aws_tenants", platykus_tenants_dir=str(tenants)
+    )
+    assert rc == 0, out[-5000:]
+    acme_before = _slice(stack, "acme")
+    zeta = _slice(stack, "zeta")
+    assert zeta["bucket"] and zeta["role"] and zeta["zone"] and zeta["delegation"] and zeta["certificate"], zeta
+    sm = stack.client("secretsmanager")
+    sm.create_secret(Name="platykus/zeta/db", SecretString="s3cr3t-value")
+    sm.create_secret(Name="platykus/zetaother/keep", SecretString="x")  # another prefix: stays
+    stack.client("s3").put_object(Bucket="%s-zeta" % CLUSTER, Key="data/1", Body=b"x")
+    offboard = ["playbooks/tenant-offboarding.yml", "--tags", "aws_tenants"]
+
+    # A non-empty bucket blocks, named with the flag; nothing was deleted.
+    rc, changed, out = stack.playbook(*offboard, tenant="zeta", confirm="zeta")
+    assert rc != 0 and changed == 0
+    assert "objects in bucket %s-zeta" % CLUSTER in out and "-e force=true" in out, out[-3000:]
+    assert _slice(stack, "zeta") == {**zeta, "secrets": ["platykus/zeta/db"]}
+
+    # Check mode reports what would go and deletes nothing.
+    rc, changed, out = stack.playbook(*offboard, "--check", tenant="zeta", confirm="zeta", force=True)
+    assert rc == 0 and changed > 0, out[-5000:]
+    assert "platykus/zeta/db" in out and "s3cr3t-value" not in out
+    assert _slice(stack, "zeta") == {**zeta, "secrets": ["platykus/zeta/db"]}
+
+    rc, changed, out = stack.playbook(*offboard, tenant="zeta", confirm="zeta", force=True)
+    assert rc == 0 and changed > 0, out[-5000:]
+    assert "s3cr3t-value" not in out
+    assert _slice(stack, "zeta") == {
+        "bucket": False, "role": False, "zone": False, "delegation": False, "certificate": [], "secrets": []
+    }  # fmt: skip
+    assert _slice(stack, "acme") == acme_before
+    assert [x["Name"] for x in sm.list_secrets()["SecretList"] if x["Name"].startswith("platykus/zetaother/")] == [
+        "platykus/zetaother/keep"
+    ]
+    sm.delete_secret(SecretId="platykus/zetaother/keep", ForceDeleteWithoutRecovery=True)
+
+    # Idempotent: a second offboarding (no force needed, nothing left) changes nothing.
+    rc, changed, out = stack.playbook(*offboard, tenant="zeta", confirm="zeta")
+    assert rc == 0 and changed == 0, changed_tasks(out)
+
+
 def test_teardown_needs_confirmation(stack):
     rc, changed, out = stack.playbook("playbooks/aws-teardown.yml")
     assert rc != 0 and changed == 0 and "confirm with -e confirm=platykus" in out
