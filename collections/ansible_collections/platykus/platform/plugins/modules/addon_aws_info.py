@@ -28,6 +28,7 @@ attributes:
     description: Reads only.
   diff_mode:
     support: none
+    description: Reads only; there is nothing to diff.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
