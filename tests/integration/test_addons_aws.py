@@ -127,8 +127,16 @@ def aws(onboarded):
 
 
 def _seed_network(cloud: Aws) -> None:
-    """What aws-provision makes (roles/aws_network): the VPC, two private subnets, the nodes' security group."""
+    """What aws-provision makes (roles/aws_network): the VPC, two private subnets, the nodes' security
+    group; one made by an earlier run on a kept lab is reused (the lab's moto cannot delete or modify
+    the ElastiCache subnet group left in it)."""
     ec2 = cloud.client("ec2")
+    found = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [CLUSTER]}])["Vpcs"]
+    if found:
+        cloud.vpc = found[0]["VpcId"]
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [cloud.vpc]}])["Subnets"]
+        cloud.subnets = [s["SubnetId"] for s in subnets]
+        return
     zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ec2.create_tags(Resources=[vpc], Tags=[{"Key": "Name", "Value": CLUSTER}])
@@ -141,16 +149,6 @@ def _seed_network(cloud: Aws) -> None:
         cloud.subnets.append(subnet)
     cloud.nodes_sg = ec2.create_security_group(GroupName=CLUSTER + "-nodes", Description="nodes", VpcId=vpc)["GroupId"]
     cloud.vpc = vpc
-
-
-def _drop_network(cloud: Aws) -> None:
-    ec2 = cloud.client("ec2")
-    for group in ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [cloud.vpc]}])["SecurityGroups"]:
-        if group["GroupName"] != "default":
-            ec2.delete_security_group(GroupId=group["GroupId"])
-    for subnet in cloud.subnets:
-        ec2.delete_subnet(SubnetId=subnet)
-    ec2.delete_vpc(VpcId=cloud.vpc)
 
 
 def test_bad_input_and_quota_are_refused_before_any_aws_call(aws):
@@ -461,9 +459,8 @@ def test_rotation_resyncs_the_secret_on_the_lab(onboarded):
         for db in rds.describe_db_instances()["DBInstances"]:
             if db.get("DBSubnetGroup", {}).get("VpcId") == cloud.vpc:
                 rds.delete_db_instance(DBInstanceIdentifier=db["DBInstanceIdentifier"], SkipFinalSnapshot=True)
-        rds.delete_db_subnet_group(DBSubnetGroupName=CLUSTER + "-data-services")
-        # The lab's moto has no DeleteCacheSubnetGroup (the emulator serves it): the group stays, unused.
-        _drop_network(cloud)
+        # The network stays for the next run on a kept lab: the lab's moto has no DeleteCacheSubnetGroup
+        # or ModifyCacheSubnetGroup (the emulator serves the first), so the subnet group must keep its subnets.
 
 
 def test_forced_teardown_removes_addons_and_their_network(aws):
