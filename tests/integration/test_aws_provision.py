@@ -350,6 +350,16 @@ def _slice(stack, tenant: str) -> dict:
     }
 
 
+def test_offboarding_refuses_a_bad_tenant_name_before_any_call(stack):
+    dead = dict(stack.env, AWS_ENDPOINT_URL="http://127.0.0.1:9")  # any call would fail otherwise
+    rc, changed, out = stack.playbook(
+        "playbooks/tenant-offboarding.yml", "--tags", "aws_tenants", env=dead, tenant="Zeta/x", confirm="Zeta/x"
+    )
+    assert rc != 0 and changed == 0
+    assert "tenant=Zeta/x is not a tenant name" in out, out[-3000:]
+    assert "Find the cluster's add-ons" not in out
+
+
 def test_offboarding_removes_the_tenants_aws_slice_only(stack, tmp_path):
     tenants = tmp_path / "tenants"
     tenants.mkdir()
