@@ -416,11 +416,6 @@ def _lab_cloud(lab) -> Aws:
     return Aws(lab, aws_env, region=keys["region_name"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ValidatingAdmissionPolicy platykus-protect-addon-secrets refuses external-secrets' UPDATE of the "
-    "add-on Secret (its controller is not the platform there): the force-synced refresh is denied",
-)
 def test_rotation_resyncs_the_secret_on_the_lab(onboarded):
     """On the lab's own AWS, a PostgreSQL add-on on RDS is rotated: the real external-secrets brings
     the new password into Secret addon-ledger at once (force-sync; its refresh interval is an hour)."""

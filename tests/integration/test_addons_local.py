@@ -273,6 +273,28 @@ def test_addon_secrets_are_the_platforms_and_the_report_prices_them(lab, tenants
     assert _as_developer(lab, "apply", "-f", "-", stdin=json.dumps(own)).returncode == 0
     assert _as_developer(lab, "patch", "secret", "dev-own", "-p", '{"stringData": {"k": "w"}}').returncode == 0
     assert _as_developer(lab, "delete", "secret", "dev-own").returncode == 0
+
+    # Nor through external-secrets: an ExternalSecret of theirs that would write the add-on's Secret
+    # (creationPolicy Merge) is refused; one with a target of their own is admitted.
+    def external_secret(target: str) -> str:
+        spec = {
+            "secretStoreRef": {"name": "platykus-secrets", "kind": "SecretStore"},
+            "target": {"name": target, "creationPolicy": "Merge"},
+            "data": [{"secretKey": "password", "remoteRef": {"key": "platykus/acme/mine"}}],
+        }
+        return json.dumps(
+            {
+                "apiVersion": "external-secrets.io/v1",
+                "kind": "ExternalSecret",
+                "metadata": {"name": "mine"},
+                "spec": spec,
+            }
+        )
+
+    proc = _as_developer(lab, "apply", "-f", "-", stdin=external_secret("addon-orders-db"))
+    assert proc.returncode != 0 and "belong to the platform" in proc.stderr, proc.stderr
+    assert _as_developer(lab, "apply", "-f", "-", stdin=external_secret("dev-own")).returncode == 0
+    assert _as_developer(lab, "delete", "externalsecret", "mine").returncode == 0
     # An operator bound to cluster-admin but in no platform group (an EKS access entry with
     # AmazonEKSClusterAdminPolicy): RBAC lets it manage addons.platykus.io, so the policy admits it.
     operator = ("--as=ops@platykus.example",)

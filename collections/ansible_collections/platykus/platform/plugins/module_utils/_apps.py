@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX as ADDON_PREFIX
 from ansible_collections.platykus.platform.plugins.module_utils._addons import from_app
 from ansible_collections.platykus.platform.plugins.module_utils._domains import covered, hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
@@ -464,6 +465,13 @@ def _identity(problems: _Problems, spec: Mapping) -> dict[str, Any]:
         if problem:
             problems.add(key, problem if spec.get(key) is not None else "is required; write the app's %s" % key)
         out[key] = spec.get(key)
+    name = spec.get("name")
+    # The add-ons' Secrets and Services are named addon-<name> in the same namespaces, and the
+    # admission policy keeps addon-* ExternalSecret targets for the platform (_addon_policy.py).
+    if isinstance(name, str) and name.startswith(ADDON_PREFIX) and not dns_label_problem(name, APP_NAME_MAX):
+        problems.add(
+            "name", "%r starts with %r, which is kept for add-on objects; rename the app" % (name, ADDON_PREFIX)
+        )
     return out
 
 

@@ -80,6 +80,12 @@ HOSTNAME_POLICY_NAME = "platykus-tenant-hostnames"
 ADDON_SECRET_POLICY_NAME = "platykus-protect-addon-secrets"
 PLATFORM_GROUP = "platykus:platform"
 PLATFORM_WRITER_GROUPS = ("system:masters", PLATFORM_GROUP)
+# Its companion for ExternalSecrets (the aws provider delivers add-on Secrets through them): tenants
+# may not change the platform's add-on ExternalSecrets nor make one that writes an add-on Secret.
+ADDON_EXTERNALSECRET_POLICY_NAME = "platykus-protect-addon-externalsecrets"
+# external-secrets' controller (the catalog's release `external-secrets` in platykus-system, under
+# the ServiceAccount its chart creates): the one writer of Secrets an ExternalSecret delivers.
+EXTERNAL_SECRETS_USER = "system:serviceaccount:platykus-system:external-secrets"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
 

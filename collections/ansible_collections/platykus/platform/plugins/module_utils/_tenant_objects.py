@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import render_addon_secret_policy
+from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import render_addon_policies
 from ansible_collections.platykus.platform.plugins.module_utils._app_policy import render_hostname_policy
 from ansible_collections.platykus.platform.plugins.module_utils._domains import namespace_annotations
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
@@ -401,7 +401,7 @@ def render_tenancy_policies() -> list[dict[str, Any]]:
         },
     }
     # apps: hostnames under the tenant's domains; add-ons: their connection Secrets are the platform's
-    return [policy, binding] + render_hostname_policy() + render_addon_secret_policy()
+    return [policy, binding] + render_hostname_policy() + render_addon_policies()
 
 
 def render_tenant_quotas(tenant: Tenant) -> list[dict[str, Any]]:

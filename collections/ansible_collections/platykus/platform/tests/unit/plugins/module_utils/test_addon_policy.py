@@ -10,17 +10,25 @@ from __future__ import annotations
 import copy
 
 import pytest
+import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import (
     addon_policy_checks,
     addon_policy_problems,
+    render_addon_externalsecret_policy,
     render_addon_secret_policy,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError
-from ansible_collections.platykus.platform.plugins.module_utils._names import ADDON_LABEL, ADDON_SECRET_POLICY_NAME
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADDON_EXTERNALSECRET_POLICY_NAME,
+    ADDON_LABEL,
+    ADDON_SECRET_POLICY_NAME,
+    EXTERNAL_SECRETS_USER,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import render_tenancy_policies
 
 POLICY, BINDING = render_addon_secret_policy()
+ES_POLICY, ES_BINDING = render_addon_externalsecret_policy()
 
 
 def served(obj):
@@ -52,6 +60,7 @@ def test_policy_matches_update_and_delete_of_addon_secrets_only():
         "'system:masters'",
         "'platykus:platform'",
         "system:serviceaccount:kube-system:",
+        "'%s'" % EXTERNAL_SECRETS_USER,
         "authorizer.group('platykus.io').resource('addons').namespace(request.namespace).check('manage')",
     )
     for allowed in allowed_by:
@@ -65,8 +74,41 @@ def test_policy_matches_update_and_delete_of_addon_secrets_only():
 
 def test_onboarding_applies_it_with_the_other_tenancy_policies():
     names = {(o["kind"], o["metadata"]["name"]) for o in render_tenancy_policies()}
-    assert ("ValidatingAdmissionPolicy", ADDON_SECRET_POLICY_NAME) in names
-    assert ("ValidatingAdmissionPolicyBinding", ADDON_SECRET_POLICY_NAME) in names
+    for name in (ADDON_SECRET_POLICY_NAME, ADDON_EXTERNALSECRET_POLICY_NAME):
+        assert ("ValidatingAdmissionPolicy", name) in names
+        assert ("ValidatingAdmissionPolicyBinding", name) in names
+
+
+def test_externalsecret_companion_keeps_tenants_off_addon_targets():
+    spec = ES_POLICY["spec"]
+    assert spec["matchConstraints"]["resourceRules"] == [
+        {
+            "apiGroups": ["external-secrets.io"],
+            "apiVersions": ["*"],
+            "operations": ["CREATE", "UPDATE", "DELETE"],
+            "resources": ["externalsecrets"],
+        }
+    ]
+    variables = {v["name"]: v["expression"] for v in spec["variables"]}
+    assert "object.spec.target.name" in variables["target"] and "object.metadata.name" in variables["target"]
+    assert "oldObject" in variables["platformOwned"] and ADDON_LABEL in variables["platformOwned"]
+    expression = spec["validations"][0]["expression"]
+    assert "!variables.platformOwned && !variables.target.startsWith('addon-')" in expression
+    assert "'platykus:platform'" in expression and EXTERNAL_SECRETS_USER in expression
+    assert ES_BINDING["spec"]["policyName"] == ADDON_EXTERNALSECRET_POLICY_NAME
+    assert addon_policy_problems(served(ES_POLICY), served(ES_BINDING), [ES_POLICY, ES_BINDING]) == []
+    widened = served(ES_POLICY)
+    widened["spec"]["variables"][1]["expression"] = "false"
+    assert addon_policy_problems(widened, served(ES_BINDING), [ES_POLICY, ES_BINDING]) == [
+        "ValidatingAdmissionPolicy %s does not hold the platform's variables" % ADDON_EXTERNALSECRET_POLICY_NAME
+    ]
+
+
+def test_the_external_secrets_user_is_the_catalogs_release(repo_file):
+    service = yaml.safe_load(repo_file("catalog/services.yml").read_text())["platykus_catalog_services"][
+        "external-secrets"
+    ]
+    assert EXTERNAL_SECRETS_USER == "system:serviceaccount:%s:%s" % (service["namespace"], service["release"])
 
 
 def test_the_platforms_policy_as_served_passes():
@@ -118,7 +160,7 @@ class FakeClient:
     def get(self, api_version, kind, name, namespace=None, missing="none"):
         if self.error:
             raise self.error
-        return copy.deepcopy(self.objects.get(kind))
+        return copy.deepcopy(self.objects.get((kind, name)))
 
 
 class T:
@@ -127,15 +169,16 @@ class T:
 
 
 def test_audit_rows_per_tenant():
-    client = FakeClient({"ValidatingAdmissionPolicy": served(POLICY), "ValidatingAdmissionPolicyBinding": None})
+    client = FakeClient({("ValidatingAdmissionPolicy", ADDON_SECRET_POLICY_NAME): served(POLICY)})
     checks = addon_policy_checks(client, [T("acme"), T("globex")])
     assert [(c.id, c.tenant, c.result) for c in checks] == [("ADDON-1", "acme", "fail"), ("ADDON-1", "globex", "fail")]
     assert "ValidatingAdmissionPolicyBinding %s does not exist" % ADDON_SECRET_POLICY_NAME in checks[0].detail
-    ok = addon_policy_checks(
-        FakeClient({"ValidatingAdmissionPolicy": served(POLICY), "ValidatingAdmissionPolicyBinding": served(BINDING)}),
-        [T("acme")],
-    )
+    served_all = {(o["kind"], o["metadata"]["name"]): served(o) for o in (POLICY, BINDING, ES_POLICY, ES_BINDING)}
+    ok = addon_policy_checks(FakeClient(served_all), [T("acme")])
     assert ok[0].result == "pass" and ADDON_SECRET_POLICY_NAME in ok[0].detail
+    del served_all[("ValidatingAdmissionPolicyBinding", ADDON_EXTERNALSECRET_POLICY_NAME)]
+    missing = addon_policy_checks(FakeClient(served_all), [T("acme")])
+    assert missing[0].result == "fail" and ADDON_EXTERNALSECRET_POLICY_NAME in missing[0].detail
 
 
 def test_audit_reports_a_read_error():

@@ -46,6 +46,7 @@ BAD = [
         "processes.worker.autoscale.min",
         "min <= max",
     ),
+    ("name-addon-prefix", _with(["name"], "addon-shop"), "name", "kept for add-on objects"),
     ("port-low", _with(["processes", "web", "port"], 80), "processes.web.port", "1024 to 65535"),
     ("health-path", _with(["processes", "web", "health_path"], "healthz"), "processes.web.health_path", "/healthz"),
     ("port-on-worker", _with(["processes", "worker", "port"], 9000), "processes.worker.port", "only the web process"),
