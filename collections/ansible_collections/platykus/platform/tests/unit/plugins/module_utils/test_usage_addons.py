@@ -185,7 +185,9 @@ def test_bad_catalog_refused_before_connecting(cost_example):
 
     bad = copy.deepcopy(CATALOG)
     bad["plans"]["redis"]["mini"]["monthly"] = "cheap"
-    with pytest.raises(PlatykusError, match=r"platykus_addons.plans.redis.mini.monthly: 'cheap' is not a monthly price"):
+    with pytest.raises(
+        PlatykusError, match=r"platykus_addons.plans.redis.mini.monthly: 'cheap' is not a monthly price"
+    ):
         usage_report(params(cost_example, addons=bad), connect)
 
 
