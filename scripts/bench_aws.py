@@ -112,6 +112,7 @@ def floor(url: str, stack: dict) -> None:
     zone = c["route53"].list_hosted_zones_by_name(DNSName=aws_emulator.ZONE)["HostedZones"][0]["Id"]
     for tenant in stack["tenants"]:
         _role(c["iam"], tenant["role"], inline=tenant["policy"])
+        tenant_zone = _tenant_zone(c["route53"], zone, tenant)
         arn = c["acm"].request_certificate(
             DomainName=tenant["domain"], SubjectAlternativeNames=[tenant["domain"], "*." + tenant["domain"]],
             ValidationMethod="DNS", Tags=[{"Key": "platykus:tenant", "Value": tenant["tenant"]}],
@@ -120,7 +121,21 @@ def floor(url: str, stack: dict) -> None:
         record = cert["DomainValidationOptions"][0]["ResourceRecord"]
         change = {"Action": "UPSERT", "ResourceRecordSet": {"Name": record["Name"], "Type": record["Type"], "TTL": 300,
                                                              "ResourceRecords": [{"Value": record["Value"]}]}}  # fmt: skip
-        c["route53"].change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [change]})
+        c["route53"].change_resource_record_sets(HostedZoneId=tenant_zone, ChangeBatch={"Changes": [change]})
+
+
+def _tenant_zone(route53: Any, platform_zone: str, tenant: dict) -> str:
+    """The tenant's hosted zone, tagged, delegated by an NS record in the platform's zone."""
+    made = route53.create_hosted_zone(Name=tenant["domain"], CallerReference="bench-" + tenant["tenant"])
+    zone = made["HostedZone"]["Id"].split("/")[-1]
+    tags = [{"Key": "platykus:tenant", "Value": tenant["tenant"]}, {"Key": "platykus:cluster", "Value": "x"}]
+    route53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone, AddTags=tags)
+    servers = [{"Value": ns} for ns in made["DelegationSet"]["NameServers"]]
+    delegation = {"Name": tenant["domain"], "Type": "NS", "TTL": 172800, "ResourceRecords": servers}
+    route53.change_resource_record_sets(
+        HostedZoneId=platform_zone, ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": delegation}]}
+    )
+    return zone
 
 
 def floor_read(url: str, stack: dict) -> None:
@@ -144,6 +159,10 @@ def floor_read(url: str, stack: dict) -> None:
         c["acm"].describe_certificate(CertificateArn=summary["CertificateArn"])
     zone = c["route53"].list_hosted_zones_by_name(DNSName=aws_emulator.ZONE)["HostedZones"][0]["Id"]
     c["route53"].list_resource_record_sets(HostedZoneId=zone)
+    for tenant in stack["tenants"]:  # the tenant zone, its tags and records
+        found = c["route53"].list_hosted_zones_by_name(DNSName=tenant["domain"])["HostedZones"][0]["Id"]
+        c["route53"].list_tags_for_resource(ResourceType="hostedzone", ResourceId=found.split("/")[-1])
+        c["route53"].list_resource_record_sets(HostedZoneId=found)
     for tenant in stack["tenants"]:  # what the isolation audit reads back
         c["iam"].list_role_policies(RoleName=tenant["role"])
         c["iam"].get_role_policy(RoleName=tenant["role"], PolicyName="p")
