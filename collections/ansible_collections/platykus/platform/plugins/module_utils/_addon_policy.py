@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX
+from ansible_collections.platykus.platform.plugins.module_utils._app_audit import binding_problems
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
@@ -209,16 +210,7 @@ def addon_policy_problems(
     if binding is None:
         problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % name)
     else:
-        spec, want = binding.get("spec") or {}, want_binding["spec"]
-        match = spec.get("matchResources") or {}
-        if spec.get("policyName") != want["policyName"]:
-            problems.append("the binding names policy %s, not %s" % (spec.get("policyName"), want["policyName"]))
-        if "Deny" not in (spec.get("validationActions") or []):
-            problems.append("validationActions %s do not include Deny" % (spec.get("validationActions") or []))
-        if match.get("namespaceSelector") != want["matchResources"]["namespaceSelector"]:
-            problems.append("the binding does not select every tenant namespace (%s)" % match.get("namespaceSelector"))
-        if match.get("objectSelector") or match.get("excludeResourceRules"):
-            problems.append("the binding leaves objects out (objectSelector or excludeResourceRules)")
+        problems += binding_problems(binding.get("spec") or {}, want_binding["spec"])
     return problems
 
 

@@ -16,7 +16,8 @@ CHECK_ID = "HOST-1"
 DESCRIPTION = "an admission policy refuses hostnames outside the tenant's domains"
 
 
-def _binding_problems(spec: dict, want: dict) -> list[str]:
+def binding_problems(spec: dict, want: dict) -> list[str]:
+    """What keeps a policy binding from denying in every tenant namespace (``want``: the rendered spec)."""
     match = spec.get("matchResources") or {}
     problems = []
     if spec.get("policyName") != want["policyName"]:
@@ -43,7 +44,7 @@ def hostname_policy_problems(policy: dict | None, binding: dict | None) -> list[
     if binding is None:
         problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % HOSTNAME_POLICY_NAME)
     else:
-        problems += _binding_problems(binding.get("spec") or {}, want_binding["spec"])
+        problems += binding_problems(binding.get("spec") or {}, want_binding["spec"])
     return problems
 
 
