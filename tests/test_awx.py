@@ -230,6 +230,7 @@ MAGIC = {
     "omit",
     "groups",
     "lookup",
+    "dict",  # Jinja's global dict(...)
     "query",
     "q",
     "ansible_playbook_python",
@@ -270,6 +271,14 @@ def _names(ast: nodes.Template) -> set[str]:
     return {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - stored
 
 
+def _flat_tasks(tasks: list[dict]) -> Iterator[dict]:
+    """Each task, and the tasks inside its block, rescue and always (they register variables too)."""
+    for task in tasks:
+        yield task
+        for key in ("block", "rescue", "always"):
+            yield from _flat_tasks(task.get(key) or [])
+
+
 def _declared(plays: list[dict]) -> set[str]:
     """Play vars, registered, set_fact and loop variable names: the playbook sets these itself."""
     names: set[str] = set()
@@ -277,7 +286,7 @@ def _declared(plays: list[dict]) -> set[str]:
         names |= set(play.get("vars", {}))
         for path in play.get("vars_files", []):
             names |= set(yaml.safe_load((ROOT / "playbooks" / path).read_text()) or {})
-        for task in play.get("tasks", []) + play.get("pre_tasks", []):
+        for task in _flat_tasks(play.get("tasks", []) + play.get("pre_tasks", [])):
             names |= {task.get("register")} - {None}
             names |= set(task.get("ansible.builtin.set_fact", {}) or {}) | set(task.get("vars", {}))
             names |= {(task.get("loop_control") or {}).get("loop_var", "item")}
