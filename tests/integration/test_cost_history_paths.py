@@ -39,6 +39,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_history i
 )
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import PodRun
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
 from platykus_lab import controllers
 
 GIB = 2**30
@@ -162,29 +163,10 @@ class ReferenceHistory(History):
                 ("pod_memory_usage", labels),
             )
         )
-        present = defaultdict(dict)
-        for (namespace, pod, node, resource), points in requests.items():
-            slot = 1 if resource == "cpu" else 2 if resource == "memory" else 0
-            if not slot:
-                continue
-            for t, value in points.items():
-                present[(namespace, pod)].setdefault(t, [node, Decimal(0), Decimal(0)])[slot] += value
         runs = defaultdict(list)
-        for key, steps in present.items():
-            totals = {}
-            for t, (node, cores, size) in steps.items():
-                piece = self.grid.piece(t)
-                if piece <= 0:
-                    continue
-                cores = max(cores, cpu.get(key, {}).get(t, Decimal(0)))
-                size = max(size, memory.get(key, {}).get(t, Decimal(0)))
-                total = totals.setdefault(node, [0, Decimal(0), Decimal(0)])
-                total[0] += piece
-                total[1] += cores * piece
-                total[2] += size * piece
-            for node, (micros, core_us, byte_us) in totals.items():
-                end_at = start + timedelta(microseconds=micros)
-                runs[node].append(PodRun(*key, node, core_us / micros, byte_us / micros / GIB, start, end_at))
+        for node, pieces in reference_runs(requests, cpu, memory, self.grid).items():
+            for key, micros, cores, gib in pieces:
+                runs[node].append(PodRun(*key, node, cores, gib, start, start + timedelta(microseconds=micros)))
         return runs
 
 

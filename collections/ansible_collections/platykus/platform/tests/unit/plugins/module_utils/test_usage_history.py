@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -28,6 +27,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_history i
     volume_objects,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
 
 GIB = 2**30
 START = datetime(2024, 6, 1, tzinfo=UTC)
@@ -309,33 +309,6 @@ def test_whole_steps():
 
 
 # -- the float reading against the Decimal-per-sample reading it replaced ------------------------------
-def reference_runs(requests, cpu, memory, grid, day_start):
-    """The previous implementation (Decimal per sample), kept here to compare with."""
-    present = defaultdict(dict)
-    for (namespace, pod, node, resource), points in requests.items():
-        slot = 1 if resource == "cpu" else 2 if resource == "memory" else 0
-        if not slot:
-            continue
-        for t, value in points.items():
-            present[(namespace, pod)].setdefault(t, [node, Decimal(0), Decimal(0)])[slot] += value
-    runs = defaultdict(list)
-    for key, steps in present.items():
-        totals = {}
-        for t, (node, cores, size) in steps.items():
-            piece = grid.piece(t)
-            if piece <= 0:
-                continue
-            cores = max(cores, cpu.get(key, {}).get(t, Decimal(0)))
-            size = max(size, memory.get(key, {}).get(t, Decimal(0)))
-            total = totals.setdefault(node, [0, Decimal(0), Decimal(0)])
-            total[0] += piece
-            total[1] += cores * piece
-            total[2] += size * piece
-        for node, (micros, core_us, byte_us) in totals.items():
-            runs[node].append((key, micros, core_us / micros, byte_us / micros / GIB))
-    return runs
-
-
 def hard_cases() -> dict[str, list[dict]]:
     """Fractions that do not add up in binary, usage above and below the request, a memory-only request,
     usage without a request, a pod on two nodes at one step, two request series of one pod, NaN."""
@@ -374,7 +347,7 @@ def test_float_reading_equals_the_decimal_reading(start_s, end_s):
     read = {key: samples(answers[key], key, labels.get(key, ("namespace", "pod"))) for key in data}
     old = {key: matrix(answers[key], key, labels.get(key, ("namespace", "pod"))) for key in data}
     new = pod_runs(read["pod_requests"], read["pod_cpu_usage"], read["pod_memory_usage"], grid, window.start)
-    ref = reference_runs(old["pod_requests"], old["pod_cpu_usage"], old["pod_memory_usage"], grid, window.start)
+    ref = reference_runs(old["pod_requests"], old["pod_cpu_usage"], old["pod_memory_usage"], grid)
     assert set(new) == set(ref)
     for node, runs in ref.items():
         got = {(r.namespace, r.name): r for r in new[node]}
