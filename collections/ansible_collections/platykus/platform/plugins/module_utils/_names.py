@@ -86,6 +86,9 @@ ADDON_EXTERNALSECRET_POLICY_NAME = "platykus-protect-addon-externalsecrets"
 # external-secrets' controller (the catalog's release `external-secrets` in platykus-system, under
 # the ServiceAccount its chart creates): the one writer of Secrets an ExternalSecret delivers.
 EXTERNAL_SECRETS_USER = "system:serviceaccount:platykus-system:external-secrets"
+# Secrets holding an AWS access key the platform made for a tenant (value: the tenant). They live in a
+# platform namespace only; the audit (PLK-CRED-1) fails while any tenant role can read one.
+AWS_ACCESS_KEY_LABEL = "platykus.io/aws-access-key"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
 

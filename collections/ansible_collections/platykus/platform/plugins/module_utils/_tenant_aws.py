@@ -21,6 +21,7 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    AWS_ACCESS_KEY_LABEL,
     AWS_CLUSTER_TAG,
     AWS_COST_CENTER_TAG,
     AWS_MANAGED_BY_TAG,
@@ -32,10 +33,17 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
 )
 
 SECRET_ROOT = "platykus"
-# In each tenant namespace: the SecretStore tenants' ExternalSecrets must name, and (lab and
-# generic clusters, no IRSA) the Secret holding the tenant identity's access key.
+# In each tenant namespace on EKS: the SecretStore authenticating through IRSA. Earlier the lab and
+# generic clusters had it too, with the identity's access key in CREDENTIALS_SECRET_NAME of the same
+# namespace, which the tenant's developers could read: onboarding now removes both there.
 SECRET_STORE_NAME = "platykus-secrets"
 CREDENTIALS_SECRET_NAME = "platykus-aws-credentials"
+# Every provider: the tenant's ClusterSecretStore (cluster_store_name), usable only from the tenant's
+# namespaces (spec.conditions). Lab and generic: it reads the access key from key_secret_name in the
+# platform namespace KEY_NAMESPACE, which no tenant role may read; EKS: IRSA, no key at all.
+CLUSTER_STORE_PREFIX = "platykus-secrets-"
+KEY_SECRET_PREFIX = "platykus-aws-"
+KEY_NAMESPACE = "platykus-system"
 # EKS: the ServiceAccount of each tenant namespace its IAM role trusts (IRSA), and the annotation.
 IRSA_SERVICE_ACCOUNT = "platykus-aws"
 IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -227,6 +235,71 @@ def render_credentials_secret(scope: TenantAws, namespace: str, key_id: str, sec
         "metadata": _meta(scope, namespace, CREDENTIALS_SECRET_NAME),
         "type": "Opaque",
         "stringData": {ACCESS_KEY_ID_KEY: key_id, SECRET_ACCESS_KEY_KEY: secret_key},
+    }
+
+
+def cluster_store_name(tenant: str) -> str:
+    return CLUSTER_STORE_PREFIX + tenant
+
+
+def key_secret_name(tenant: str) -> str:
+    return KEY_SECRET_PREFIX + tenant
+
+
+def secret_store_ref(tenant: str) -> dict[str, str]:
+    """What a tenant's ExternalSecret names as its store (``spec.secretStoreRef``), on every provider."""
+    return {"kind": "ClusterSecretStore", "name": cluster_store_name(tenant)}
+
+
+def key_secret_labels(tenant: str) -> dict[str, str]:
+    """Labels of the Secret holding a tenant's access key (platform namespace; no tenant label, so
+    nothing that selects a tenant's objects by TENANT_LABEL takes it for one of theirs)."""
+    return {AWS_ACCESS_KEY_LABEL: tenant, MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+
+
+def render_key_secret(tenant: str, namespace: str, key_id: str, secret_key: str) -> dict[str, Any]:
+    """The identity's access key in the platform namespace (lab, generic): only the store reads it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": key_secret_name(tenant), "namespace": namespace, "labels": key_secret_labels(tenant)},
+        "type": "Opaque",
+        "stringData": {ACCESS_KEY_ID_KEY: key_id, SECRET_ACCESS_KEY_KEY: secret_key},
+    }
+
+
+def render_cluster_secret_store(
+    scope: TenantAws,
+    namespaces: tuple[str, ...] | list[str],
+    key_namespace: str = KEY_NAMESPACE,
+    irsa_service_account: str | None = None,
+) -> dict[str, Any]:
+    """The tenant's ClusterSecretStore: Secrets Manager as the tenant's identity, for ExternalSecrets
+    of the tenant's ``namespaces`` only (external-secrets refuses any other namespace: spec.conditions).
+
+    Lab and generic: the access key from key_secret_name in ``key_namespace`` (a platform namespace;
+    the namespace is named, else external-secrets would read the ExternalSecret's own). EKS: IRSA
+    through the ServiceAccount ``irsa_service_account`` of the tenant's first namespace.
+    """
+    if irsa_service_account:
+        ref = {"name": irsa_service_account, "namespace": sorted(namespaces)[0]}
+        auth: dict[str, Any] = {"jwt": {"serviceAccountRef": ref}}
+    else:
+        name = key_secret_name(scope.tenant)
+        auth = {
+            "secretRef": {
+                "accessKeyIDSecretRef": {"name": name, "namespace": key_namespace, "key": ACCESS_KEY_ID_KEY},
+                "secretAccessKeySecretRef": {"name": name, "namespace": key_namespace, "key": SECRET_ACCESS_KEY_KEY},
+            }
+        }
+    return {
+        "apiVersion": "external-secrets.io/v1",
+        "kind": "ClusterSecretStore",
+        "metadata": {"name": cluster_store_name(scope.tenant), "labels": resource_labels(scope)},
+        "spec": {
+            "conditions": [{"namespaces": sorted(namespaces)}],
+            "provider": {"aws": {"service": "SecretsManager", "region": scope.region, "auth": auth}},
+        },
     }
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
@@ -24,25 +25,35 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws impo
     CREDENTIALS_SECRET_NAME,
     IRSA_ROLE_ANNOTATION,
     IRSA_SERVICE_ACCOUNT,
+    KEY_NAMESPACE,
     SECRET_STORE_NAME,
     TenantAws,
     aws_tags,
     check_hostname,
     check_secret_key,
-    render_credentials_secret,
+    key_secret_name,
+    render_cluster_secret_store,
+    render_key_secret,
     render_secret_store,
     resource_labels,
+    secret_store_ref,
     tenant_policy,
     validate_scope,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_apply import (
     POLICY_NAME,
     ClientError,
+    access_keys,
+    create_access_key,
     ensure_bucket,
     ensure_identity,
-    new_access_key,
+    retire_access_key,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import select_tenants, validate_tenants
+
+EXTERNAL_SECRET_API = "external-secrets.io/v1"
+# A key in use longer than this is replaced on the next onboarding run (the schedules rerun it daily).
+DEFAULT_KEY_MAX_AGE_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,9 @@ class Settings:
     account_id: str = ""
     # EKS: the tenants' roles come from aws-provision (IRSA); no user, key or bucket is made here.
     irsa: bool = False
+    # Lab and generic: where the access keys' Secrets live (a platform namespace), and their max age.
+    key_namespace: str = KEY_NAMESPACE
+    key_max_age: timedelta | None = timedelta(hours=DEFAULT_KEY_MAX_AGE_HOURS)
 
 
 # ------------------------------------------------------------------------------------- checks
@@ -175,16 +189,44 @@ def _stored_key_id(secret: dict | None) -> str:
     )
 
 
-def _live_key(kube: KubeClient, iam: Any, item: TenantSlice) -> bool:
-    """Every namespace holds a credentials Secret whose key IAM still knows (one key per identity)."""
-    try:
-        live = {k["AccessKeyId"] for k in iam.list_access_keys(UserName=item.scope.identity)["AccessKeyMetadata"]}
-    except ClientError:
-        return False
-    for namespace in item.namespaces:
-        if _stored_key_id(kube.get("v1", "Secret", CREDENTIALS_SECRET_NAME, namespace)) not in live:
-            return False
-    return True
+@dataclass(frozen=True)
+class KeyPlan:
+    """One identity's keys: why a new one is made ("" for none), the one kept, and those retired
+    once the Secret and the store hold the new one."""
+
+    reason: str
+    keep: str
+    retire: tuple[str, ...]
+
+
+def _age(created: Any, now: datetime) -> timedelta:
+    if isinstance(created, str):
+        created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return now - created
+
+
+def key_plan(keys: list[dict], stored: str, max_age: timedelta | None, now: datetime) -> KeyPlan:
+    """Decide from IAM's keys and the key id the platform Secret holds: a new key when none is in use,
+    or the one in use is older than ``max_age``; every other key retired."""
+    current = next((k for k in keys if k["AccessKeyId"] == stored and k.get("Status") == "Active"), None)
+    if current is None:
+        reason = "no key in use" if not stored else "the stored key %s is not active in IAM" % stored
+    elif max_age is not None and _age(current["CreateDate"], now) >= max_age:
+        reason = "key %s is older than %s" % (stored, _hours(max_age))
+    else:
+        reason = ""
+    keep = stored if current is not None and not reason else ""
+    return KeyPlan(reason, keep, tuple(k["AccessKeyId"] for k in keys if k["AccessKeyId"] != keep))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _hours(delta: timedelta) -> str:
+    return "%gh" % (delta.total_seconds() / 3600)
 
 
 def ensure_aws(iam: Any, s3: Any, item: TenantSlice, check_mode: bool) -> list[str]:
@@ -213,42 +255,55 @@ def render_external_secret(secret: dict) -> dict[str, Any]:
         "metadata": {"name": secret["name"], "namespace": secret["namespace"], "labels": resource_labels(scope)},
         "spec": {
             "refreshInterval": secret.get("refresh_interval") or "1h",
-            "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
+            "secretStoreRef": secret_store_ref(scope.tenant),
             "target": {"name": secret["name"]},
             "data": [{"secretKey": secret.get("secret_key") or "value", "remoteRef": remote}],
         },
     }
 
 
-def tenant_objects(item: TenantSlice, key: tuple[str, str] | None) -> list[dict[str, Any]]:
-    """Per namespace: the SecretStore, and the credentials Secret when a new key was made."""
-    objects = []
-    for namespace in item.namespaces:
-        if key is not None:
-            objects.append(render_credentials_secret(item.scope, namespace, key[0], key[1]))
-        objects.append(render_secret_store(item.scope, namespace))
-    return objects
+def tenant_objects(item: TenantSlice, key: tuple[str, str] | None, key_namespace: str) -> list[dict[str, Any]]:
+    """The tenant's ClusterSecretStore, and the key Secret in the platform namespace when a new key was made."""
+    objects = [render_key_secret(item.scope.tenant, key_namespace, *key)] if key is not None else []
+    return objects + [render_cluster_secret_store(item.scope, item.namespaces, key_namespace)]
 
 
 # ------------------------------------------------------------------------------------------ run
+@dataclass
+class KeyPass:
+    """What the key pass did (or would): AWS changes, objects to apply, rotations, keys to retire."""
+
+    aws: list[str] = field(default_factory=list)
+    objects: list[dict] = field(default_factory=list)
+    rotated: list[str] = field(default_factory=list)
+    retire: list[tuple[TenantAws, str]] = field(default_factory=list)
+
+
 def _key_pass(
-    iam: Any, s3: Any, kube: KubeClient, slices: list[TenantSlice], check_mode: bool
-) -> tuple[list, list, list]:
-    """Access keys (lab, generic): identities and buckets, a key where none is live, and the objects."""
-    aws_changed, objects, rotated = [], [], []
+    iam: Any, s3: Any, kube: KubeClient, slices: list[TenantSlice], settings: Settings, check_mode: bool
+) -> KeyPass:
+    """Access keys (lab, generic): identities and buckets, a new key where none is in use or the one in
+    use is past its max age (the old one kept until the Secret and store hold the new), and the objects."""
+    found = KeyPass()
+    now = _now()
     for item in slices:
-        aws_changed += ensure_aws(iam, s3, item, check_mode)
+        found.aws += ensure_aws(iam, s3, item, check_mode)
+        scope = item.scope
+        stored = _stored_key_id(kube.get("v1", "Secret", key_secret_name(scope.tenant), settings.key_namespace))
+        plan = key_plan(access_keys(iam, scope.identity), stored, settings.key_max_age, now)
         key = None
-        if not _live_key(kube, iam, item):
-            rotated.append(item.scope.tenant)
-            key = ("<new key>", "<new key>") if check_mode else new_access_key(iam, item.scope)
-        objects += tenant_objects(item, key)
-    return aws_changed, objects, rotated
+        found.retire += [(scope, key_id) for key_id in plan.retire]
+        if plan.reason:
+            found.rotated.append(scope.tenant)
+            key = ("<new key>", "<new key>") if check_mode else create_access_key(iam, scope, keep=stored)
+        found.objects += tenant_objects(item, key, settings.key_namespace)
+    return found
 
 
 def irsa_objects(item: TenantSlice) -> list[dict[str, Any]]:
     """IRSA (EKS): per namespace the ServiceAccount annotated with the tenant's role (made by
-    aws-provision's aws_tenants role, trusted by exactly these accounts) and the store using it."""
+    aws-provision's aws_tenants role, trusted by exactly these accounts) and the SecretStore using it;
+    the tenant's ClusterSecretStore through the first namespace's ServiceAccount. No key anywhere."""
     scope, objects = item.scope, []
     role_arn = "arn:%s:iam::%s:role/%s" % (scope.partition, scope.account_id, scope.identity)
     for namespace in item.namespaces:
@@ -256,7 +311,7 @@ def irsa_objects(item: TenantSlice) -> list[dict[str, Any]]:
         meta["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
         objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
         objects.append(render_secret_store(scope, namespace, irsa_service_account=IRSA_SERVICE_ACCOUNT))
-    return objects
+    return objects + [render_cluster_secret_store(scope, item.namespaces, irsa_service_account=IRSA_SERVICE_ACCOUNT)]
 
 
 def _apply(kube: KubeClient, objects: list[dict], check_mode: bool, diff: bool) -> BatchSummary:
@@ -269,6 +324,46 @@ def _apply(kube: KubeClient, objects: list[dict], check_mode: bool, diff: bool) 
     return summary
 
 
+def _uses_old_store(external_secret: dict) -> bool:
+    ref = (external_secret.get("spec") or {}).get("secretStoreRef") or {}
+    return ref.get("name") == SECRET_STORE_NAME and ref.get("kind", "SecretStore") == "SecretStore"
+
+
+def migrate_old_stores(kube: KubeClient, slices: list[TenantSlice], check_mode: bool) -> tuple[list[str], list[str]]:
+    """Lab and generic: the namespaced store and key Secret of before (its key readable by the tenant's
+    developers) go; the tenant's ExternalSecrets naming that store are moved to the tenant's
+    ClusterSecretStore (spec.secretStoreRef only). Returns (migrated ExternalSecrets, removed objects)."""
+    migrated, removed = [], []
+    for item in slices:
+        patch = {"spec": {"secretStoreRef": secret_store_ref(item.scope.tenant)}}
+        for namespace in item.namespaces:
+            if kube.get("v1", "Namespace", namespace) is None:
+                continue
+            for found in kube.list_all(EXTERNAL_SECRET_API, "ExternalSecret", namespace=namespace):
+                if not _uses_old_store(found):
+                    continue
+                name = found["metadata"]["name"]
+                migrated.append("ExternalSecret/%s/%s" % (namespace, name))
+                if not check_mode:
+                    kube.checked(
+                        "patch",
+                        "ExternalSecret %s/%s" % (namespace, name),
+                        "PATCH",
+                        kube.path(EXTERNAL_SECRET_API, "ExternalSecret", namespace, name),
+                        body=patch,
+                        content_type="application/merge-patch+json",
+                    )
+            for api_version, kind, name in (
+                (EXTERNAL_SECRET_API, "SecretStore", SECRET_STORE_NAME),
+                ("v1", "Secret", CREDENTIALS_SECRET_NAME),
+            ):
+                if kube.get(api_version, kind, name, namespace) is not None:
+                    removed.append("%s/%s/%s" % (kind, namespace, name))
+                    if not check_mode:
+                        kube.delete(api_version, kind, name, namespace)
+    return migrated, removed
+
+
 def onboard(
     slices: list[TenantSlice],
     secrets: list[dict],
@@ -278,21 +373,30 @@ def onboard(
     diff: bool = False,
     settings: Settings | None = None,
 ) -> dict[str, Any]:
-    """AWS first (identities, buckets, keys; with IRSA nothing), then one batched apply."""
+    """AWS first (identities, buckets, new keys; with IRSA nothing), then one batched apply, then the old
+    stores' ExternalSecrets moved and the old stores removed, then the replaced keys retired."""
     settings = settings or Settings("", "", "")
     clients = None if settings.irsa and settings.account_id else aws_clients()
     account = settings.account_id or clients[2].get_caller_identity()["Account"]
     slices = _with_account(slices, account)
     kube = connect()
     if settings.irsa:
-        aws_changed, rotated, objects = [], [], [o for item in slices for o in irsa_objects(item)]
+        found = KeyPass(objects=[o for item in slices for o in irsa_objects(item)])
+        migrated, removed = [], []
     else:
-        aws_changed, objects, rotated = _key_pass(clients[0], clients[1], kube, slices, check_mode)
-    summary = _apply(kube, objects + [render_external_secret(s) for s in secrets], check_mode, diff)
+        found = _key_pass(clients[0], clients[1], kube, slices, settings, check_mode)
+    summary = _apply(kube, found.objects + [render_external_secret(s) for s in secrets], check_mode, diff)
+    if not settings.irsa:
+        migrated, removed = migrate_old_stores(kube, slices, check_mode)
+    for scope, key_id in [] if check_mode else found.retire:
+        retire_access_key(clients[0], scope, key_id)
     result = {
-        "changed": bool(aws_changed or rotated or summary.changed),
-        "aws": aws_changed,
-        "keys_rotated": rotated,
+        "changed": bool(found.aws or found.rotated or found.retire or migrated or removed or summary.changed),
+        "aws": found.aws,
+        "keys_rotated": found.rotated,
+        "keys_retired": ["iam-key/%s/%s" % (scope.identity, key_id) for scope, key_id in found.retire],
+        "migrated": migrated,
+        "removed": removed,
         "created": summary.created,
         "updated": summary.updated,
         "unchanged": summary.unchanged,
@@ -304,10 +408,11 @@ def onboard(
 
 
 def _in_existing_namespaces(kube: KubeClient, objects: list[dict]) -> tuple[list[dict], list[str]]:
-    namespaces = {o["metadata"]["namespace"] for o in objects}
-    present = {ns for ns in namespaces if kube.get("v1", "Namespace", ns) is not None}
-    absent = [object_key(o) for o in objects if o["metadata"]["namespace"] not in present]
-    return [o for o in objects if o["metadata"]["namespace"] in present], absent
+    """The objects whose namespace exists (cluster-scoped ones always), and the others' names."""
+    namespaces = {o["metadata"].get("namespace") for o in objects} - {None}
+    present = {ns for ns in namespaces if kube.get("v1", "Namespace", ns) is not None} | {None}
+    absent = [object_key(o) for o in objects if o["metadata"].get("namespace") not in present]
+    return [o for o in objects if o["metadata"].get("namespace") in present], absent
 
 
 def _describe(item: TenantSlice) -> dict[str, Any]:
@@ -334,6 +439,8 @@ ARGUMENT_SPEC = dict(
     endpoint_url=dict(type="str"),
     account_id=dict(type="str"),
     irsa=dict(type="bool", default=False),
+    key_namespace=dict(type="str", default=KEY_NAMESPACE),
+    key_max_age_hours=dict(type="int", default=DEFAULT_KEY_MAX_AGE_HOURS),
     # Declared ExternalSecrets (names and remote keys), not secret values: checked against the prefix.
     external_secrets=dict(type="list", elements="dict", default=[], no_log=False),
     validate_only=dict(type="bool", default=False),
@@ -354,6 +461,16 @@ def boto3_clients(region: str, endpoint_url: str | None) -> Callable[[], tuple[A
     return connect
 
 
+def _max_age(hours: Any) -> timedelta | None:
+    """key_max_age_hours: 0 never rotates on age; a negative number is refused."""
+    hours = DEFAULT_KEY_MAX_AGE_HOURS if hours is None else hours
+    if not isinstance(hours, int) or hours < 0:
+        raise PlatykusError(
+            "key_max_age_hours: %r is not a number of hours; write a whole number like 24 (0: never by age)" % hours
+        )
+    return timedelta(hours=hours) if hours else None
+
+
 def run(
     params: dict[str, Any],
     connect: Callable[[], KubeClient],
@@ -368,6 +485,8 @@ def run(
         params["region"],
         params.get("account_id") or "",
         bool(params.get("irsa")),
+        params.get("key_namespace") or KEY_NAMESPACE,
+        _max_age(params.get("key_max_age_hours")),
     )
     slices, domains = tenant_slices(params, settings)
     secrets = check_inputs(slices, domains, params.get("external_secrets") or [])

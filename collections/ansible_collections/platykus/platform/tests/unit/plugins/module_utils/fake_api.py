@@ -134,6 +134,10 @@ class FakeApiServer:
             return self._get(version, kind, namespace, name)
         if method == "DELETE":
             return self._delete(version, kind, namespace, name, dry_run=query.get("dryRun") == "All")
+        if method == "PATCH" and isinstance(body, dict) and "metadata" not in body:  # a merge patch
+            return self._write(
+                version, kind, namespace, _merged(self._get(version, kind, namespace, name), body), False
+            )
         return self._write(version, kind, namespace, body, dry_run=query.get("dryRun") == "All")
 
     def _discovery(self, version: str) -> dict:
@@ -208,6 +212,19 @@ class FakeApiServer:
             obj["metadata"]["resourceVersion"] = "dry-run"
             return obj
         return copy.deepcopy(self.put(obj))
+
+
+def _merged(obj: dict, patch: dict) -> dict:
+    """A JSON merge patch (RFC 7386) onto ``obj``: maps merge, anything else replaces, None removes."""
+    out = dict(obj)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _same(stored: dict, desired: dict) -> bool:
