@@ -31,7 +31,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     RELEASE_ANNOTATION,
     TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_STORE_NAME
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import secret_store_ref
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import format_quantity
 
 EXTERNAL_SECRET_API = "external-secrets.io/v1"
@@ -308,7 +308,7 @@ def render_external_secret(app: App) -> dict[str, Any] | None:
         "metadata": app_meta(app, names(app)["secrets"]),
         "spec": {
             "refreshInterval": "1m",
-            "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
+            "secretStoreRef": secret_store_ref(app.tenant),
             "target": {"name": names(app)["secrets"]},
             "data": data,
         },

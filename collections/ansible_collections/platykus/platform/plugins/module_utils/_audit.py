@@ -15,6 +15,8 @@ Three families of checks, each in its own module:
   probes; service-account-token Secrets, as each tenant role) and the token Secret policy.
 - :mod:`._aws_isolation` (on the aws provider, given the roles read back from IAM): no tenant's IAM
   role reaches another tenant's secrets, bucket or hosted zone, or the platform's zone (PLK-AWS-1).
+- :mod:`._audit_credentials`: no tenant role can read an AWS access key the platform made (PLK-CRED-1)
+  and, given the identities read from IAM, none is left of a removed tenant (PLK-AWS-2).
 
 Check ids follow the Kubernetes Multi-Tenancy Benchmark (``MTB-``, numbered here) and the CIS
 Kubernetes Benchmark section 5 (``CIS-5.x.y``). Nothing is written: SubjectAccessReviews are
@@ -40,6 +42,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_admission
     role_identities,
     token_policy_checks,
     token_secret_checks,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._audit_credentials import (
+    credential_checks,
+    leftover_checks,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit_objects import (
     RBAC_API_VERSION,
@@ -127,15 +133,23 @@ def run_audit(
     checks.extend(cluster_binding_checks(client, tenants))
     checks.extend(token_policy_checks(client, tenants))
     checks.extend(platform_api_checks(client, tenants))
+    checks.extend(credential_checks(client, tenants))
     order = {tenant.name: index for index, tenant in enumerate(tenants)}
     checks.sort(key=lambda c: (order.get(c.tenant, 0), c.role == "-", c.role, c.namespace, c.id))
     return AuditReport(checks=checks)
 
 
-def aws_checks(aws: Mapping[str, Any], chosen: Iterable[str]) -> list[Check]:
+def aws_checks(aws: Mapping[str, Any], chosen: Iterable[str], everyone: Iterable[str] | None = None) -> list[Check]:
     """The AWS side (PLK-AWS-1) for the ``chosen`` tenants, on the policies amazon.aws read back from
     IAM (``aws``: ``tenants``, ``policies``, ``roles``, ``zone_ids``, ``platform_zone_id``; see
-    _aws_isolation.entries): one check per tenant role, naming the statements that reach too far."""
+    _aws_isolation.entries): one check per tenant role, naming the statements that reach too far.
+    Given ``aws.identities`` (tenant_aws_info), PLK-AWS-2 names those of tenants not in ``everyone``."""
+    chosen = list(chosen)
+    leftovers = (
+        leftover_checks(aws["identities"], everyone if everyone is not None else chosen)
+        if aws.get("identities") is not None
+        else []
+    )
     found = isolation_audit(
         isolation_entries(aws.get("tenants") or [], aws.get("policies"), aws.get("roles"), aws.get("zone_ids")),
         aws.get("platform_zone_id"),
@@ -147,7 +161,7 @@ def aws_checks(aws: Mapping[str, Any], chosen: Iterable[str]) -> list[Check]:
         )
         for c in found["checks"]
         if c["tenant"] in wanted
-    ]
+    ] + leftovers
 
 
 def audit_tenants(
@@ -169,5 +183,5 @@ def audit_tenants(
     if kubernetes:
         report = run_audit(connect(), chosen, platform_namespaces, workers=workers, everyone=everyone)
     if aws:
-        report.checks.extend(aws_checks(aws, [t.name for t in chosen]))
+        report.checks.extend(aws_checks(aws, [t.name for t in chosen], [t.name for t in everyone]))
     return report

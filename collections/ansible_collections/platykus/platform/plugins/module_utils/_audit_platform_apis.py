@@ -7,7 +7,10 @@ Read-only object checks per tenant namespace (see _tenant_aws for the rules they
 
 - PLK-SEC-1: every SecretStore authenticates as the namespace's own identity (a Secret or a
   ServiceAccount of the same namespace), never a credential of another namespace;
-- PLK-SEC-2: no ClusterSecretStore reaches the namespace (one without conditions reaches all);
+- PLK-SEC-2: no ClusterSecretStore reaches the namespace (one without conditions reaches all) but the
+  tenant's own (``platykus-secrets-<tenant>``, whose conditions other tenants' namespaces fail here);
+  conditions are read as external-secrets does: names, label selectors (matchLabels and
+  matchExpressions) and namespaceRegexes (unanchored, as Go's MatchString);
 - PLK-CERT-1: no Issuer in the namespace (a CA Issuer signs whatever it is asked): tenants
   request Certificates from the platform's ClusterIssuer only.
 
@@ -16,11 +19,13 @@ A cluster without the API (external-secrets or cert-manager not installed) passe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import cluster_store_name
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import Tenant
 
 ESO_API = "external-secrets.io/v1"
@@ -73,6 +78,30 @@ def _store_check(client: KubeClient, scope: Scope, namespace: str) -> Check:
     return scope.check("PLK-SEC-1", "secret stores use the namespace's own identity", not foreign, detail)
 
 
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    """A Kubernetes label selector (matchLabels and matchExpressions) against ``labels``."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        present = key in labels
+        if not {
+            "In": present and labels.get(key) in values,
+            "NotIn": not present or labels.get(key) not in values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }.get(operator, True):  # an operator we do not know: count it as matching (the audit's safe side)
+            return False
+    return True
+
+
+def _regex_reaches(pattern: str, namespace: str) -> bool:
+    try:
+        return re.search(pattern, namespace) is not None
+    except re.error:
+        return True  # Go's syntax Python cannot read: count it as reaching
+
+
 def _reaches(store: dict, namespace: str, labels: dict[str, str]) -> bool:
     conditions = (store.get("spec") or {}).get("conditions") or []
     if not conditions:
@@ -80,8 +109,10 @@ def _reaches(store: dict, namespace: str, labels: dict[str, str]) -> bool:
     for condition in conditions:
         if namespace in (condition.get("namespaces") or []):
             return True
-        wanted = ((condition.get("namespaceSelector") or {}).get("matchLabels")) or {}
-        if wanted and all(labels.get(k) == v for k, v in wanted.items()):
+        if any(_regex_reaches(p, namespace) for p in condition.get("namespaceRegexes") or []):
+            return True
+        selector = condition.get("namespaceSelector")
+        if selector is not None and _selects(selector, labels):
             return True
     return False
 
@@ -91,11 +122,18 @@ def _cluster_store_check(
 ) -> Check:
     if cluster_stores is None:
         return scope.check(
-            "PLK-SEC-2", "no ClusterSecretStore reaches the namespace", True, "external-secrets not installed"
-        )
+            "PLK-SEC-2", "no ClusterSecretStore but the tenant's own reaches the namespace", True,
+            "external-secrets not installed",
+        )  # fmt: skip
+    own = cluster_store_name(scope.tenant)
     reaching = [s["metadata"]["name"] for s in cluster_stores if _reaches(s, namespace, labels)]
-    detail = "reached by ClusterSecretStore %s" % ", ".join(reaching) if reaching else "none reaches it"
-    return scope.check("PLK-SEC-2", "no ClusterSecretStore reaches the namespace", not reaching, detail)
+    foreign = [name for name in reaching if name != own]
+    detail = "reached by ClusterSecretStore %s" % ", ".join(foreign) if foreign else "only %s reaches it" % own
+    if not reaching:
+        detail = "none reaches it"
+    return scope.check(
+        "PLK-SEC-2", "no ClusterSecretStore but the tenant's own reaches the namespace", not foreign, detail
+    )
 
 
 def _issuer_check(client: KubeClient, scope: Scope, namespace: str) -> Check:

@@ -49,6 +49,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_appl
     ensure_identity,
     retire_access_key,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_offboard import offboard
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import select_tenants, validate_tenants
 
 EXTERNAL_SECRET_API = "external-secrets.io/v1"
@@ -368,7 +369,7 @@ def onboard(
     slices: list[TenantSlice],
     secrets: list[dict],
     connect: Callable[[], KubeClient],
-    aws_clients: Callable[[], tuple[Any, Any, Any]],
+    aws_clients: Callable[[], tuple[Any, ...]],
     check_mode: bool,
     diff: bool = False,
     settings: Settings | None = None,
@@ -429,8 +430,12 @@ def _describe(item: TenantSlice) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------- the module's
 ARGUMENT_SPEC = dict(
-    tenants=dict(type="list", elements="raw", required=True),
-    plans=dict(type="raw", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    # state=absent: the one tenant to remove (it may be gone from the inventory), and whether its bucket's
+    # objects may go with it.
+    force=dict(type="bool", default=False),
+    tenants=dict(type="list", elements="raw"),
+    plans=dict(type="raw"),
     platform_namespaces=dict(type="list", elements="str", default=[]),
     tenant=dict(type="str"),
     cluster_name=dict(type="str", required=True),
@@ -447,16 +452,19 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def boto3_clients(region: str, endpoint_url: str | None) -> Callable[[], tuple[Any, Any, Any]]:
-    """IAM, S3 and STS clients (credentials and AWS_ENDPOINT_URL from the environment as boto3 reads them)."""
+def boto3_clients(region: str, endpoint_url: str | None) -> Callable[[], tuple[Any, ...]]:
+    """IAM, S3, STS and Secrets Manager clients (credentials and AWS_ENDPOINT_URL from the environment as
+    boto3 reads them)."""
 
-    def connect() -> tuple[Any, Any, Any]:
+    def connect() -> tuple[Any, ...]:
         try:
             import boto3
         except ImportError as err:
             raise PlatykusError("boto3 is required to onboard the tenants' AWS (pip install boto3): %s" % err) from err
         session = boto3.session.Session(region_name=region)
-        return tuple(session.client(name, endpoint_url=endpoint_url or None) for name in ("iam", "s3", "sts"))
+        return tuple(
+            session.client(name, endpoint_url=endpoint_url or None) for name in ("iam", "s3", "sts", "secretsmanager")
+        )
 
     return connect
 
@@ -474,11 +482,26 @@ def _max_age(hours: Any) -> timedelta | None:
 def run(
     params: dict[str, Any],
     connect: Callable[[], KubeClient],
-    aws_clients: Callable[[], tuple[Any, Any, Any]],
+    aws_clients: Callable[[], tuple[Any, ...]],
     check_mode: bool,
     diff: bool = False,
 ) -> dict[str, Any]:
-    """Check every tenant's domains and declared secrets, then (unless validate_only) onboard."""
+    """Check every tenant's domains and declared secrets, then (unless validate_only) onboard; or, with
+    state=absent, remove the one ``tenant``'s AWS identity and resources (_tenant_aws_offboard)."""
+    if params.get("state") == "absent":
+        return offboard(
+            params.get("tenant") or "",
+            params["cluster_name"],
+            params["region"],
+            connect,
+            aws_clients,
+            check_mode,
+            bool(params.get("force")),
+            params.get("key_namespace") or KEY_NAMESPACE,
+        )
+    missing = [name for name in ("tenants", "plans") if params.get(name) is None]
+    if missing:
+        raise PlatykusError("state=present needs %s: the inventory's tenant specs and plans" % " and ".join(missing))
     settings = Settings(
         params["cluster_name"],
         params["zone"].rstrip(".").lower(),

@@ -24,6 +24,9 @@ description:
     deny creating C(kubernetes.io/service-account-token) Secrets in every tenant namespace, and
     proves it per namespace by a dry-run create of such a Secret acting as each tenant role
     (impersonating C(audit-<tenant>-<role>) in each owner group); the API server must refuse it.
+  - Check C(PLK-CRED-1) asks, acting as each tenant role, whether it can get, list or watch any Secret labelled
+    C(platykus.io/aws-access-key) (the AWS access keys the platform makes, wherever they are). It fails when one
+    is readable, or when a tenant namespace still holds the old key Secret C(platykus-aws-credentials).
   - Check ids follow the Kubernetes Multi-Tenancy Benchmark (C(MTB-)) and the CIS Kubernetes
     Benchmark section 5 (C(CIS-5.x.y)).
   - Never changes anything; C(changed) is always false. SubjectAccessReviews are not stored and
@@ -74,6 +77,9 @@ options:
       - C(tenants) is C(platykus.platform.aws_tenant_identities) of the tenant specs; C(policies) and C(roles) are
         the C(amazon.aws.iam_policy_info) and C(amazon.aws.iam_role_info) results for their roles, in the same
         order; C(zone_ids) maps a tenant to its hosted zone id; C(platform_zone_id) is the platform's zone.
+      - C(identities) (lab and generic) is the C(identities) result of M(platykus.platform.tenant_aws_info). Check
+        C(PLK-AWS-2) fails for each IAM user or role made for a tenant that is no longer in O(tenants), naming it and
+        its active access keys.
     type: dict
   kubernetes:
     description:
@@ -128,7 +134,7 @@ checks:
   elements: dict
   contains:
     id:
-      description: Check id, C(MTB-*), C(CIS-5.*) or C(PLK-AWS-1).
+      description: Check id, C(MTB-*), C(CIS-5.*) or C(PLK-*).
       type: str
       sample: MTB-1.13
     tenant:

@@ -123,7 +123,7 @@ def test_ingress_target_is_the_address_external_dns_publishes():
 
 def test_secrets_come_through_the_tenant_store(objects):
     es = objects["ExternalSecret/shop-secrets"]["spec"]
-    assert es["secretStoreRef"] == {"kind": "SecretStore", "name": "platykus-secrets"}
+    assert es["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platykus-secrets-acme"}
     assert es["data"] == [
         {"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": "platykus/acme/db", "property": "password"}}
     ]

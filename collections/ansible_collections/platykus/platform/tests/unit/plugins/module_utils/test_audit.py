@@ -143,6 +143,16 @@ class FakeCluster(KubeClient):
         if match:
             found = self.cluster.get(match.groups())
             return Response(200, found) if found else Response(404, {"message": "not found"})
+        if path == "/api/v1/secrets":  # cluster-wide, by a label's presence (the key Secrets' selector)
+            wanted = (query or {}).get("labelSelector")
+            items = [
+                i
+                for (_ns, plural), found in self.objects.items()
+                if plural == "secrets"
+                for i in found
+                if wanted in ((i["metadata"].get("labels") or {}))
+            ]
+            return Response(200, {"items": items, "metadata": {}})
         match = re.match(r"^/api/v1/namespaces/([^/]+)$", path)
         if match:
             ns = self.namespaces.get(match.group(1))

@@ -8,7 +8,11 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_platform_apis import platform_api_checks
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws, render_secret_store
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
+    TenantAws,
+    render_cluster_secret_store,
+    render_secret_store,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import validate_tenants
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils import fake_api
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.fake_api import FakeApiServer
@@ -78,3 +82,30 @@ def test_a_cluster_store_limited_to_other_namespaces_passes(platform_kinds, plan
         "spec": {"conditions": [{"namespaces": ["platykus-system"]}, {"namespaceSelector": {"matchLabels": {"platykus.io/tenant": "acme"}}}]},
     }  # fmt: skip
     assert results(FakeApiServer([namespace("beta-prod"), cluster_store]), plans, beta_spec)["PLK-SEC-2"][0] == "pass"
+
+
+def test_the_tenants_own_cluster_store_passes_and_another_tenants_reaching_it_fails(platform_kinds, plans, beta_spec):
+    own = render_cluster_secret_store(SCOPE, ["beta-prod"])
+    acme = render_cluster_secret_store(TenantAws("acme", "lab", "123456789012", "us-east-1", "z"), ["beta-prod"])
+    found = results(FakeApiServer([namespace("beta-prod"), own]), plans, beta_spec)
+    assert found["PLK-SEC-2"] == ("pass", "only platykus-secrets-beta reaches it")
+    found = results(FakeApiServer([namespace("beta-prod"), own, acme]), plans, beta_spec)
+    assert found["PLK-SEC-2"] == ("fail", "reached by ClusterSecretStore platykus-secrets-acme")
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"namespaceRegexes": ["prod"]},  # unanchored, as external-secrets matches it
+        {"namespaceSelector": {"matchExpressions": [{"key": "platykus.io/tenant", "operator": "Exists"}]}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "x", "operator": "NotIn", "values": ["y"]}]}},
+        {"namespaceSelector": {}},  # an empty selector selects every namespace
+    ],
+)
+def test_every_condition_form_that_reaches_the_namespace_fails(platform_kinds, plans, beta_spec, condition):
+    store = {
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "wide"},
+        "spec": {"conditions": [condition]},
+    }  # fmt: skip
+    found = results(FakeApiServer([namespace("beta-prod"), store]), plans, beta_spec)
+    assert found["PLK-SEC-2"] == ("fail", "reached by ClusterSecretStore wide")

@@ -100,7 +100,7 @@ def _key_ids(iam) -> list[str]:
 def test_check_mode_writes_nothing_then_real_run_then_idempotent(acme_spec, plans, aws, api):
     args = params(acme_spec, plans)
     predicted = onboard.run(args, api.client, aws, check_mode=True)
-    iam, s3, _sts = aws()
+    iam, s3 = aws()[:2]
     assert predicted["changed"] and predicted["aws"] == ["iam-user/lab-tenant-acme", "s3/lab-acme"]
     assert not iam.list_users()["Users"] and not s3.list_buckets()["Buckets"]
     assert api.find("ClusterSecretStore", STORE) is None
@@ -129,7 +129,7 @@ def test_check_mode_writes_nothing_then_real_run_then_idempotent(acme_spec, plan
 def test_a_key_iam_no_longer_knows_is_replaced(acme_spec, plans, aws, api):
     args = params(acme_spec, plans)
     onboard.run(args, api.client, aws, check_mode=False)
-    iam, _s3, _sts = aws()
+    iam = aws()[0]
     for key_id in _key_ids(iam):
         iam.delete_access_key(UserName="lab-tenant-acme", AccessKeyId=key_id)
     result = onboard.run(args, api.client, aws, check_mode=False)
@@ -151,7 +151,7 @@ def aged(monkeypatch):
 def test_a_key_past_its_max_age_is_replaced_and_the_old_one_retired_after_the_secret(acme_spec, plans, aws, api, aged):
     args = params(acme_spec, plans, key_max_age_hours=24)
     onboard.run(args, api.client, aws, check_mode=False)
-    iam, _s3, _sts = aws()
+    iam = aws()[0]
     (old,) = _key_ids(iam)
     aged(23)
     assert not onboard.run(args, api.client, aws, check_mode=False)["changed"]  # younger than the max age
@@ -173,7 +173,7 @@ def test_a_key_made_but_not_stored_is_retired_on_the_next_run(acme_spec, plans, 
     """A run that crashed between making a key and writing the Secret leaves a second key: it goes."""
     args = params(acme_spec, plans)
     onboard.run(args, api.client, aws, check_mode=False)
-    iam, _s3, _sts = aws()
+    iam = aws()[0]
     stray = iam.create_access_key(UserName="lab-tenant-acme")["AccessKey"]["AccessKeyId"]
     result = onboard.run(args, api.client, aws, check_mode=False)
     assert result["changed"] and result["keys_rotated"] == []
