@@ -76,7 +76,9 @@ def main() -> None:
     )
     params = module.params
     try:
-        identities = leftover_identities(params["cluster_name"], boto3_clients(params["region"], params["endpoint_url"]))
+        identities = leftover_identities(
+            params["cluster_name"], boto3_clients(params["region"], params["endpoint_url"])
+        )
     except PlatykusError as err:
         module.fail_json(msg=str(err), exception=traceback.format_exc())
     module.exit_json(changed=False, identities=identities)

@@ -150,7 +150,7 @@ class FakeCluster(KubeClient):
                 for (_ns, plural), found in self.objects.items()
                 if plural == "secrets"
                 for i in found
-                if wanted in ((i["metadata"].get("labels") or {}))
+                if wanted in (i["metadata"].get("labels") or {})
             ]
             return Response(200, {"items": items, "metadata": {}})
         match = re.match(r"^/api/v1/namespaces/([^/]+)$", path)

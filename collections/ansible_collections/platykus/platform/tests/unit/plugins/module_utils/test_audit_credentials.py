@@ -48,7 +48,11 @@ def test_a_key_secret_a_tenant_role_can_read_fails_naming_role_and_secret(tenant
 
 def test_the_old_key_secret_in_a_tenant_namespace_fails(tenants):  # noqa: F811
     cluster = cluster_for(tenants)
-    old = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "platykus-aws-credentials", "namespace": "acme-dev"}}
+    old = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "platykus-aws-credentials", "namespace": "acme-dev"},
+    }
     cluster.objects[("acme-dev", "secrets")] = [old]
     found = _results(credential_checks(cluster, tenants))
     assert found[("acme", "admin")][0] == "fail"
