@@ -143,7 +143,7 @@ def remove_identity(iam: Any, user: str) -> list[str]:
     """Remove IAM user ``user`` whole: keys deactivated then deleted, policies, the user. What went."""
     parts = identity_parts(iam, user)
     for part in parts:
-        kind, _, rest = part.partition("/")
+        kind, rest = part.split("/", 1)
         if kind == "iam-key":
             key_id = rest.split("/", 1)[1]
             iam.update_access_key(UserName=user, AccessKeyId=key_id, Status="Inactive")

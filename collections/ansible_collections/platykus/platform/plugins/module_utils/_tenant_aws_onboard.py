@@ -444,8 +444,8 @@ ARGUMENT_SPEC = dict(
     endpoint_url=dict(type="str"),
     account_id=dict(type="str"),
     irsa=dict(type="bool", default=False),
-    key_namespace=dict(type="str", default=KEY_NAMESPACE),
-    key_max_age_hours=dict(type="int", default=DEFAULT_KEY_MAX_AGE_HOURS),
+    key_namespace=dict(type="str", default=KEY_NAMESPACE, no_log=False),
+    key_max_age_hours=dict(type="int", default=DEFAULT_KEY_MAX_AGE_HOURS, no_log=False),
     # Declared ExternalSecrets (names and remote keys), not secret values: checked against the prefix.
     external_secrets=dict(type="list", elements="dict", default=[], no_log=False),
     validate_only=dict(type="bool", default=False),

@@ -8,13 +8,18 @@ tenants fail naming them and their keys."""
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.platykus.platform.plugins.module_utils._audit import aws_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_credentials import credential_checks
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import render_key_secret
-from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_audit import (  # noqa: F401
-    cluster_for,
-    tenants,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._tenants import validate_tenants
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_audit import cluster_for
+
+
+@pytest.fixture
+def tenants(plans, acme_spec, beta_spec):
+    return validate_tenants([acme_spec, beta_spec], plans)
 
 
 def _key_secret(namespace: str) -> dict:
@@ -27,7 +32,7 @@ def _results(checks) -> dict:
     return {(c.tenant, c.role): (c.result, c.detail) for c in checks}
 
 
-def test_a_key_secret_in_the_platform_namespace_passes_for_every_role(tenants):  # noqa: F811
+def test_a_key_secret_in_the_platform_namespace_passes_for_every_role(tenants):
     cluster = cluster_for(tenants)
     cluster.objects[("platykus-system", "secrets")] = [_key_secret("platykus-system")]
     found = _results(credential_checks(cluster, tenants))
@@ -35,7 +40,7 @@ def test_a_key_secret_in_the_platform_namespace_passes_for_every_role(tenants): 
     assert found[("acme", "developer")][1] == "1 key Secret(s), none readable"
 
 
-def test_a_key_secret_a_tenant_role_can_read_fails_naming_role_and_secret(tenants):  # noqa: F811
+def test_a_key_secret_a_tenant_role_can_read_fails_naming_role_and_secret(tenants):
     cluster = cluster_for(tenants)
     cluster.objects[("acme-prod", "secrets")] = [_key_secret("acme-prod")]
     found = _results(credential_checks(cluster, tenants))
@@ -46,7 +51,7 @@ def test_a_key_secret_a_tenant_role_can_read_fails_naming_role_and_secret(tenant
     assert found[("beta", "developer")][0] == "pass"  # nor can another tenant
 
 
-def test_the_old_key_secret_in_a_tenant_namespace_fails(tenants):  # noqa: F811
+def test_the_old_key_secret_in_a_tenant_namespace_fails(tenants):
     cluster = cluster_for(tenants)
     old = {
         "apiVersion": "v1",

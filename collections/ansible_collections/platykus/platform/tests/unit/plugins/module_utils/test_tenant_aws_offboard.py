@@ -14,13 +14,15 @@ from botocore.exceptions import ClientError
 from ansible_collections.platykus.platform.plugins.module_utils import _tenant_aws_onboard as onboard
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_offboard import leftover_identities
-from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_tenant_aws_onboard import (  # noqa: F401
-    NAMESPACES,
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_tenant_aws_onboard import (
     api,
     aws,
     external_secrets_kinds,
     params,
 )
+
+# The onboarding tests' fixtures: the fake API server's external-secrets kinds (autouse), moto, the fake API server.
+__all__ = ["api", "aws", "external_secrets_kinds"]
 
 
 def _globex(acme_spec: dict) -> dict:
@@ -30,7 +32,7 @@ def _globex(acme_spec: dict) -> dict:
 
 
 @pytest.fixture
-def onboarded(acme_spec, plans, aws, api):  # noqa: F811
+def onboarded(acme_spec, plans, aws, api):
     api.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "globex-prod"}})
     args = params(acme_spec, plans)
     args["tenants"] = [args["tenants"][0], _globex(acme_spec)]
@@ -51,7 +53,7 @@ def _as_key(iam, user: str) -> dict:
     return {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
 
 
-def test_offboarding_removes_every_identity_and_resource_then_changes_nothing(onboarded, aws, api):  # noqa: F811
+def test_offboarding_removes_every_identity_and_resource_then_changes_nothing(onboarded, aws, api):
     iam, s3, _sts, sm = aws()
     sm.create_secret(Name="platykus/acme/db", SecretString="x")
     sm.create_secret(Name="platykus/globex/db", SecretString="y")
@@ -88,7 +90,7 @@ def test_offboarding_removes_every_identity_and_resource_then_changes_nothing(on
     assert not again["changed"] and again["removed"] == []
 
 
-def test_a_bucket_with_objects_is_refused_naming_them_unless_forced(onboarded, aws, api):  # noqa: F811
+def test_a_bucket_with_objects_is_refused_naming_them_unless_forced(onboarded, aws, api):
     _iam, s3, _sts, _sm = aws()
     for key in ("reports/q1.csv", "reports/q2.csv"):
         s3.put_object(Bucket="lab-acme", Key=key, Body=b"data")
@@ -113,7 +115,7 @@ def test_a_bad_tenant_name_is_refused_before_any_connection():
         onboard.run(absent(tenant="Acme/.."), never, never, check_mode=False)
 
 
-def test_the_old_key_stops_working_once_offboarded(onboarded, aws, api, monkeypatch):  # noqa: F811
+def test_the_old_key_stops_working_once_offboarded(onboarded, aws, api, monkeypatch):
     """moto checks signatures once INITIAL_NO_AUTH_ACTION_COUNT is 0: the key works, then is refused."""
     iam, _s3, _sts, _sm = aws()
     credentials = _as_key(iam, "lab-tenant-acme")
@@ -128,7 +130,7 @@ def test_the_old_key_stops_working_once_offboarded(onboarded, aws, api, monkeypa
     assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
 
-def test_leftover_identities_name_the_tenant_each_was_made_for(onboarded, aws):  # noqa: F811
+def test_leftover_identities_name_the_tenant_each_was_made_for(onboarded, aws):
     found = {i["name"]: i for i in leftover_identities("lab", aws)}
     assert sorted(found) == ["lab-tenant-acme", "lab-tenant-globex"]
     assert found["lab-tenant-acme"]["tenant"] == "acme" and found["lab-tenant-acme"]["kind"] == "user"
