@@ -220,7 +220,7 @@ def test_create_tags_secrets_and_network(aws):
     delivered = aws.external_secrets()
     assert sorted(delivered) == sorted("addon-" + r["name"] for r in REQUESTS)
     spec = delivered["addon-orders-db"]["spec"]
-    assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": "platykus-secrets"}
+    assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platykus-secrets-acme"}
     assert spec["dataFrom"][0]["extract"]["key"] == "platykus/acme/addons/orders-db"
     assert spec["target"]["template"]["metadata"]["labels"]["platykus.io/data-service"] == "postgresql"
 

@@ -278,7 +278,7 @@ def test_addon_secrets_are_the_platforms_and_the_report_prices_them(lab, tenants
     # (creationPolicy Merge) is refused; one with a target of their own is admitted.
     def external_secret(target: str) -> str:
         spec = {
-            "secretStoreRef": {"name": "platykus-secrets", "kind": "SecretStore"},
+            "secretStoreRef": {"name": "platykus-secrets-acme", "kind": "ClusterSecretStore"},
             "target": {"name": target, "creationPolicy": "Merge"},
             "data": [{"secretKey": "password", "remoteRef": {"key": "platykus/acme/mine"}}],
         }

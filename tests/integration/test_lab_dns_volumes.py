@@ -279,12 +279,12 @@ def test_onboarding_gives_each_tenant_its_identity_bucket_and_store(lab, tenants
     buckets = {b["Name"] for b in boto3.client("s3", **admin).list_buckets()["Buckets"]}
     for tenant in ("acme", "globex", "initech"):
         assert "%s-tenant-%s" % (OWNER, tenant) in users and "%s-%s" % (OWNER, tenant) in buckets
-    for namespace in ("acme-dev", "acme-prod", "globex-prod"):
-        store = wait_for(
-            "SecretStore %s/platykus-secrets Ready" % namespace, lambda ns=namespace: _ready_store(lab, ns)
-        )
+    for tenant in ("acme", "globex"):
+        store = wait_for("ClusterSecretStore platykus-secrets-%s Ready" % tenant, lambda t=tenant: _ready_store(lab, t))
         auth = store["spec"]["provider"]["aws"]["auth"]["secretRef"]["accessKeyIDSecretRef"]
-        assert auth == {"name": "platykus-aws-credentials", "key": "access-key-id"}  # its own namespace's key
+        # its own key, in the platform namespace (never in a tenant namespace)
+        assert auth == {"name": "platykus-aws-%s" % tenant, "namespace": "platykus-system", "key": "access-key-id"}
+        assert all(ns.startswith(tenant + "-") for ns in store["spec"]["conditions"][0]["namespaces"])
     again = lab.playbook("playbooks/tenant-onboarding.yml")
     assert again.ok and again.changed == 0, again.output
 
@@ -317,7 +317,7 @@ def test_audit_fails_a_tenant_issuer_and_passes_the_tenant_stores(lab, tenants_o
         lab.kubectl("delete", "issuer", "own-ca", "-n", "acme-dev", check=False)
 
 
-def _ready_store(lab, namespace: str) -> dict | None:
-    store = lab.get_json("secretstore", "platykus-secrets", "-n", namespace)
+def _ready_store(lab, tenant: str) -> dict | None:
+    store = lab.get_json("clustersecretstore", "platykus-secrets-%s" % tenant)
     conditions = store.get("status", {}).get("conditions", [])
     return store if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None

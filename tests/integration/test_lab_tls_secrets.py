@@ -2,8 +2,8 @@
 
 cert-manager v1.21.2 (our main over its packages) and external-secrets v0.16.2 run beside the lab
 (`platykus-lab up`); the lab's AWS is moto with IAM enforced. The platform CA is the catalog's
-lab objects; a tenant's AWS slice (identity, policy, bucket, SecretStore) is made by
-module_utils/_tenant_aws*.py as onboarding would. Assertions are on the API server, the lab's
+lab objects; a tenant's AWS slice (identity, policy, bucket, ClusterSecretStore, key in
+platykus-system) is made by tenant-onboarding.yml. Assertions are on the API server, the lab's
 AWS and the certificate bytes.
 """
 
@@ -20,15 +20,12 @@ from conftest import ROOT
 from cryptography import x509
 
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
-    SECRET_STORE_NAME,
+    ACCESS_KEY_ID_KEY,
+    SECRET_ACCESS_KEY_KEY,
     TenantAws,
-    render_credentials_secret,
-    render_secret_store,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_apply import (
-    ensure_bucket,
-    ensure_identity,
-    new_access_key,
+    cluster_store_name,
+    key_secret_name,
+    secret_store_ref,
 )
 from platykus_lab import aws as lab_aws
 
@@ -103,24 +100,19 @@ def admin(lab) -> dict:
 
 @pytest.fixture(scope="module")
 def tenant_keys(lab, admin, tenants_onboarded) -> dict[str, dict]:
-    """Each tenant's AWS identity, bucket, credentials Secret and SecretStore in <tenant>-prod."""
-    iam, s3 = boto3.client("iam", **admin), boto3.client("s3", **admin)
+    """Each tenant's access key as onboarding stored it (platykus-system, read as the lab's admin), once
+    its ClusterSecretStore is Ready."""
     keys = {}
     for tenant in TENANTS:
-        slice_ = scope(tenant, lab)
-        ensure_identity(iam, slice_)
-        ensure_bucket(s3, slice_)
-        key_id, secret = new_access_key(iam, slice_)
-        keys[tenant] = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
-        namespace = "%s-prod" % tenant
-        lab.apply(
-            [render_credentials_secret(slice_, namespace, key_id, secret), render_secret_store(slice_, namespace)]
-        )
-    for tenant in TENANTS:
         wait_for(
-            "SecretStore of %s Ready" % tenant,
-            lambda t=tenant: ready(lab.get_json("secretstore", SECRET_STORE_NAME, "-n", "%s-prod" % t)),
+            "ClusterSecretStore of %s Ready" % tenant,
+            lambda t=tenant: ready(lab.get_json("clustersecretstore", cluster_store_name(t))),
         )
+        data = lab.get_json("secret", key_secret_name(tenant), "-n", PLATFORM_NS)["data"]
+        keys[tenant] = {
+            "aws_access_key_id": _b64(data[ACCESS_KEY_ID_KEY]).decode(),
+            "aws_secret_access_key": _b64(data[SECRET_ACCESS_KEY_KEY]).decode(),
+        }
     return keys
 
 
@@ -148,7 +140,7 @@ def external_secret(namespace: str, name: str, key: str) -> dict:
         "metadata": {"name": name, "namespace": namespace, "labels": {TEST_LABEL: "true"}},
         "spec": {
             "refreshInterval": "2s",
-            "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
+            "secretStoreRef": secret_store_ref(namespace.split("-")[0]),
             "target": {"name": name},
             "data": [{"secretKey": "password", "remoteRef": {"key": key, "property": "password"}}],
         },

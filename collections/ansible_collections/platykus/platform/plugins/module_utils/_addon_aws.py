@@ -47,7 +47,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     MANAGED_BY_VALUE,
     TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_ROOT, SECRET_STORE_NAME
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_ROOT, secret_store_ref
 
 ENGINES = {"postgresql": ("postgres", 5432), "mysql": ("mysql", 3306), "redis": ("redis", 6379)}
 DEFAULT_CLASS = {
@@ -174,7 +174,7 @@ def render_external_secret(addon: Addon) -> dict[str, Any]:
         "metadata": {"name": addon.secret_name, "namespace": addon.namespace, "labels": labels, "annotations": notes},
         "spec": {
             "refreshInterval": "1h",
-            "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
+            "secretStoreRef": secret_store_ref(addon.tenant),
             "target": {
                 "name": addon.secret_name,
                 "creationPolicy": "Owner",

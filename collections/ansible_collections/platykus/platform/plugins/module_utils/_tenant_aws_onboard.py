@@ -445,7 +445,7 @@ ARGUMENT_SPEC = dict(
     account_id=dict(type="str"),
     irsa=dict(type="bool", default=False),
     key_namespace=dict(type="str", default=KEY_NAMESPACE, no_log=False),
-    key_max_age_hours=dict(type="int", default=DEFAULT_KEY_MAX_AGE_HOURS, no_log=False),
+    key_max_age_hours=dict(type="float", default=DEFAULT_KEY_MAX_AGE_HOURS, no_log=False),
     # Declared ExternalSecrets (names and remote keys), not secret values: checked against the prefix.
     external_secrets=dict(type="list", elements="dict", default=[], no_log=False),
     validate_only=dict(type="bool", default=False),
@@ -472,9 +472,9 @@ def boto3_clients(region: str, endpoint_url: str | None) -> Callable[[], tuple[A
 def _max_age(hours: Any) -> timedelta | None:
     """key_max_age_hours: 0 never rotates on age; a negative number is refused."""
     hours = DEFAULT_KEY_MAX_AGE_HOURS if hours is None else hours
-    if not isinstance(hours, int) or hours < 0:
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or hours < 0:
         raise PlatykusError(
-            "key_max_age_hours: %r is not a number of hours; write a whole number like 24 (0: never by age)" % hours
+            "key_max_age_hours: %r is not a number of hours; write one like 24 (0: never by age)" % hours
         )
     return timedelta(hours=hours) if hours else None
 

@@ -71,7 +71,7 @@ options:
   key_max_age_hours:
     description:
       - An access key older than this is replaced on the next run (lab, generic); V(0) replaces keys only when lost.
-    type: int
+    type: float
     default: 24
   platform_namespaces:
     description:

@@ -56,7 +56,7 @@ def test_the_external_secret_reads_the_tenant_prefix_through_the_tenant_store():
     [addon] = validate_requests([REDIS], validate_catalog(CATALOG))
     obj = render_external_secret(addon)
     assert obj["metadata"]["name"] == "addon-cache" and obj["metadata"]["namespace"] == "acme-prod"
-    assert obj["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "platykus-secrets"}
+    assert obj["spec"]["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platykus-secrets-acme"}
     assert obj["spec"]["dataFrom"] == [{"extract": {"key": "platykus/acme/addons/cache"}}]
     template = obj["spec"]["target"]["template"]["metadata"]
     assert (
