@@ -133,7 +133,7 @@ def run_audit(
     checks.extend(cluster_binding_checks(client, tenants))
     checks.extend(token_policy_checks(client, tenants))
     checks.extend(platform_api_checks(client, tenants))
-    checks.extend(credential_checks(client, tenants))
+    checks.extend(credential_checks(client, tenants, workers))
     order = {tenant.name: index for index, tenant in enumerate(tenants)}
     checks.sort(key=lambda c: (order.get(c.tenant, 0), c.role == "-", c.role, c.namespace, c.id))
     return AuditReport(checks=checks)

@@ -17,7 +17,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit_access import Attr, _ask
-from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, audit_user
+from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
+    Check,
+    Scope,
+    audit_user,
+    run_parallel,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._names import AWS_ACCESS_KEY_LABEL, TENANT_ROLES
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import CREDENTIALS_SECRET_NAME
@@ -45,31 +50,38 @@ def _key_secrets(client: KubeClient, tenants: list[Tenant]) -> tuple[list[tuple[
     return labelled, old
 
 
-def credential_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check]:
+def credential_checks(client: KubeClient, tenants: list[Tenant], workers: int = 8) -> list[Check]:
     """PLK-CRED-1 per tenant role with owner groups: name every key Secret it can read."""
     labelled, old = _key_secrets(client, tenants)
+    subjects = [(tenant, role, tuple(tenant.owners.get(role, ()))) for tenant in tenants for role in TENANT_ROLES]
+    subjects = [s for s in subjects if s[2]]
+    questions = sorted(
+        {
+            (audit_user(tenant.name, role), group, _attr(verb, namespace, name))
+            for tenant, role, groups in subjects
+            for group in groups
+            for namespace, name in labelled
+            for verb in READ_VERBS
+        },
+        key=repr,
+    )
+    answers = dict(zip(questions, run_parallel(lambda q: _ask(client, q), questions, workers)))
     checks = []
-    for tenant in tenants:
-        own_old = [ref for ref in old if ref.split("/", 1)[0] in tenant.namespaces]
-        for role in TENANT_ROLES:
-            groups = tuple(tenant.owners.get(role, ()))
-            if not groups:
-                continue
-            readable = sorted(
-                {
-                    "%s %s/%s" % (verb, namespace, name)
-                    for namespace, name in labelled
-                    for group in groups
-                    for verb in READ_VERBS
-                    if _ask(client, (audit_user(tenant.name, role), group, _attr(verb, namespace, name)))
-                }
-            )
-            problems = ["can " + r for r in readable] + [
-                "key Secret %s of earlier versions is in a tenant namespace (rerun tenant-onboarding)" % ref
-                for ref in own_old
-            ]
-            detail = "; ".join(problems) or "%d key Secret(s), none readable" % len(labelled)
-            checks.append(Scope(tenant.name, role).check(CRED_CHECK, CRED_TITLE, not problems, detail))
+    for tenant, role, groups in subjects:
+        user = audit_user(tenant.name, role)
+        readable = [
+            "%s %s/%s" % (verb, namespace, name)
+            for namespace, name in labelled
+            for verb in READ_VERBS
+            if any(answers[(user, group, _attr(verb, namespace, name))] for group in groups)
+        ]
+        problems = ["can " + r for r in readable] + [
+            "key Secret %s of earlier versions is in a tenant namespace (rerun tenant-onboarding)" % ref
+            for ref in old
+            if ref.split("/", 1)[0] in tenant.namespaces
+        ]
+        detail = "; ".join(problems) or "%d key Secret(s), none readable" % len(labelled)
+        checks.append(Scope(tenant.name, role).check(CRED_CHECK, CRED_TITLE, not problems, detail))
     return checks
 
 
