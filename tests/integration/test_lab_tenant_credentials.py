@@ -262,14 +262,19 @@ def test_the_audit_fails_while_a_removed_tenants_identity_is_left_and_passes_aft
     except ClientError as err:
         assert err.response["Error"]["Code"] == "EntityAlreadyExists"
     key_id = iam.create_access_key(UserName=ghost)["AccessKey"]["AccessKeyId"]
-    audit = lab.playbook("playbooks/verify-tenants.yml", extra_vars={"tenant": "acme"})
-    assert not audit.ok and "PLK-AWS-2" in audit.output, audit.output[-3000:]
-    assert re.search(r"FAIL\s+PLK-AWS-2\s+ghost\s+%s" % ghost, audit.output), audit.output[-3000:]
-    assert key_id in audit.output
-
-    # Offboarding finds it from the cluster's settings alone (ghost is in no inventory) and removes it.
-    cleanup = offboard(lab, "ghost", LAB_INVENTORY)
-    assert cleanup.ok, cleanup.output[-4000:]
+    try:
+        audit = lab.playbook("playbooks/verify-tenants.yml", extra_vars={"tenant": "acme"})
+        assert not audit.ok and "PLK-AWS-2" in audit.output, audit.output[-3000:]
+        assert re.search(r"FAIL\s+PLK-AWS-2\s+ghost\s+%s" % ghost, audit.output), audit.output[-3000:]
+        assert key_id in audit.output
+        # Offboarding finds it from the cluster's settings alone (ghost is in no inventory) and removes it.
+        cleanup = offboard(lab, "ghost", LAB_INVENTORY)
+        assert cleanup.ok, cleanup.output[-4000:]
+    finally:  # never leave it for the session's other audits
+        if iam.list_users()["Users"] and ghost in [u["UserName"] for u in iam.list_users()["Users"]]:
+            for key in iam.list_access_keys(UserName=ghost)["AccessKeyMetadata"]:
+                iam.delete_access_key(UserName=ghost, AccessKeyId=key["AccessKeyId"])
+            iam.delete_user(UserName=ghost)
     audit = lab.playbook("playbooks/verify-tenants.yml", extra_vars={"tenant": "acme"})
     assert not re.findall(r"FAIL\s+PLK-(AWS-2|CRED-1)", audit.output), audit.output[-3000:]
     assert re.search(r"PASS\s+PLK-CRED-1\s+acme\s+developer", audit.output), audit.output[-3000:]
