@@ -89,6 +89,9 @@ EXTERNAL_SECRETS_USER = "system:serviceaccount:platykus-system:external-secrets"
 # Secrets holding an AWS access key the platform made for a tenant (value: the tenant). They live in a
 # platform namespace only; the audit (PLK-CRED-1) fails while any tenant role can read one.
 AWS_ACCESS_KEY_LABEL = "platykus.io/aws-access-key"
+# On a tenant's ClusterSecretStore: the id (not the secret) of the key it uses, so the store changes
+# when the key does (external-secrets' optional AWS session cache is keyed on the store's version).
+AWS_ACCESS_KEY_ID_ANNOTATION = "platykus.io/aws-access-key-id"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
 

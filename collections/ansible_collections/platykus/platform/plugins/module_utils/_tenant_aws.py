@@ -21,6 +21,7 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    AWS_ACCESS_KEY_ID_ANNOTATION,
     AWS_ACCESS_KEY_LABEL,
     AWS_CLUSTER_TAG,
     AWS_COST_CENTER_TAG,
@@ -273,13 +274,15 @@ def render_cluster_secret_store(
     namespaces: tuple[str, ...] | list[str],
     key_namespace: str = KEY_NAMESPACE,
     irsa_service_account: str | None = None,
+    key_id: str | None = None,
 ) -> dict[str, Any]:
     """The tenant's ClusterSecretStore: Secrets Manager as the tenant's identity, for ExternalSecrets
     of the tenant's ``namespaces`` only (external-secrets refuses any other namespace: spec.conditions).
 
     Lab and generic: the access key from key_secret_name in ``key_namespace`` (a platform namespace;
     the namespace is named, else external-secrets would read the ExternalSecret's own). EKS: IRSA
-    through the ServiceAccount ``irsa_service_account`` of the tenant's first namespace.
+    through the ServiceAccount ``irsa_service_account`` of the tenant's first namespace. ``key_id``
+    (lab, generic) is annotated, so a new key changes the store too.
     """
     if irsa_service_account:
         ref = {"name": irsa_service_account, "namespace": sorted(namespaces)[0]}
@@ -292,10 +295,13 @@ def render_cluster_secret_store(
                 "secretAccessKeySecretRef": {"name": name, "namespace": key_namespace, "key": SECRET_ACCESS_KEY_KEY},
             }
         }
+    meta: dict[str, Any] = {"name": cluster_store_name(scope.tenant), "labels": resource_labels(scope)}
+    if key_id:
+        meta["annotations"] = {AWS_ACCESS_KEY_ID_ANNOTATION: key_id}
     return {
         "apiVersion": "external-secrets.io/v1",
         "kind": "ClusterSecretStore",
-        "metadata": {"name": cluster_store_name(scope.tenant), "labels": resource_labels(scope)},
+        "metadata": meta,
         "spec": {
             "conditions": [{"namespaces": sorted(namespaces)}],
             "provider": {"aws": {"service": "SecretsManager", "region": scope.region, "auth": auth}},

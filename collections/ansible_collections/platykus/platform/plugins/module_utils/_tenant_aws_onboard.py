@@ -263,10 +263,14 @@ def render_external_secret(secret: dict) -> dict[str, Any]:
     }
 
 
-def tenant_objects(item: TenantSlice, key: tuple[str, str] | None, key_namespace: str) -> list[dict[str, Any]]:
-    """The tenant's ClusterSecretStore, and the key Secret in the platform namespace when a new key was made."""
+def tenant_objects(
+    item: TenantSlice, key: tuple[str, str] | None, key_namespace: str, key_id: str
+) -> list[dict[str, Any]]:
+    """The tenant's ClusterSecretStore (naming the id of the key in use), and the key Secret in the
+    platform namespace when a new key was made."""
     objects = [render_key_secret(item.scope.tenant, key_namespace, *key)] if key is not None else []
-    return objects + [render_cluster_secret_store(item.scope, item.namespaces, key_namespace)]
+    store = render_cluster_secret_store(item.scope, item.namespaces, key_namespace, key_id=key_id)
+    return objects + [store]
 
 
 # ------------------------------------------------------------------------------------------ run
@@ -297,7 +301,7 @@ def _key_pass(
         if plan.reason:
             found.rotated.append(scope.tenant)
             key = ("<new key>", "<new key>") if check_mode else create_access_key(iam, scope, keep=stored)
-        found.objects += tenant_objects(item, key, settings.key_namespace)
+        found.objects += tenant_objects(item, key, settings.key_namespace, key[0] if key else stored)
     return found
 
 

@@ -165,6 +165,8 @@ def test_a_key_past_its_max_age_is_replaced_and_the_old_one_retired_after_the_se
     (new,) = _key_ids(iam)
     assert new != old
     assert api.find("Secret", KEY_SECRET, "platykus-system")["stringData"][ACCESS_KEY_ID_KEY] == new
+    # The store names the key in use, so it changes with it (external-secrets' session cache is keyed on it).
+    assert api.find("ClusterSecretStore", STORE)["metadata"]["annotations"] == {"platykus.io/aws-access-key-id": new}
     aged(1)  # IAM dates the new key with the real clock: an hour later it is an hour old
     assert not onboard.run(args, api.client, aws, check_mode=False)["changed"]
 
