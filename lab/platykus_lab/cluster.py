@@ -226,9 +226,8 @@ class Lab:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--authorization-mode=Node,RBAC",
                 # The default chain (NamespaceLifecycle, LimitRanger, ServiceAccount, PodSecurity,
-                # ResourceQuota, ...) stays on; NodeRestriction is added as kubeadm does, and
-                # DenyServiceExternalIPs refuses Service externalIPs to everyone (CVE-2020-8554).
-                "--enable-admission-plugins=NodeRestriction,DenyServiceExternalIPs",
+                # ResourceQuota, ...) stays on; NodeRestriction is added as kubeadm does.
+                "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",
                 # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
                 "--endpoint-reconciler-type=none",
