@@ -98,7 +98,7 @@ DEFAULT_TENANT_PRIORITY_CLASSES = ("platykus-tenant",)
 PRIORITY_CLASSES_ANNOTATION = "platykus.io/priority-classes"
 PRIORITY_POLICY_NAME = "platykus-tenant-priority"
 SERVICE_POLICY_NAME = "platykus-tenant-services"
-PRIORITY_QUOTA_NAME = "tenant-priority-classes"
+PRIORITY_QUOTA_NAME = "tenant-quota-priority"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"

@@ -91,7 +91,7 @@ def test_render_is_deterministic_and_ordered(acme):
         "NetworkPolicy/acme-dev/allow-egress-cidrs",
         "ResourceQuota/acme-dev/tenant-quota",
         "LimitRange/acme-dev/tenant-limits",
-        "ResourceQuota/acme-dev/tenant-priority-classes",
+        "ResourceQuota/acme-dev/tenant-quota-priority",
     ]
     assert len(keys) == 36 and keys[18] == "Namespace/acme-prod"
 
