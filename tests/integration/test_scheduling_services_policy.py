@@ -256,8 +256,11 @@ def test_a_tenant_pod_waits_instead_of_preempting_another_tenant(lab, onboarded)
                 },
             ]
         )
-        run = create(lab, pod("sched-control", "preemptor", _sized(acme_milli, node, "sched-control-preempting")), ())
-        assert run.returncode == 0, run.stderr
+        control = pod("sched-control", "preemptor", _sized(acme_milli, node, "sched-control-preempting"))
+        wait(
+            "the control pod created (its namespace's ServiceAccount first)",
+            lambda: create(lab, control, ()).returncode == 0,
+        )
         wait(
             "the control pod to preempt globex's pod",
             lambda: (lambda p: p is None or p["metadata"]["uid"] != uid or p["metadata"].get("deletionTimestamp"))(
