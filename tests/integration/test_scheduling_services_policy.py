@@ -11,6 +11,7 @@ tell the two apart).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -32,6 +33,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._workload_policy
 )
 
 pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[2]
 
 ACME = ("--as=someone@acme.example", "--as-group=acme-devs")
 GLOBEX = ("--as=someone@globex.example", "--as-group=globex-devs")
@@ -77,19 +79,50 @@ def test_onboarding_makes_the_classes_the_policies_and_the_annotations(lab, onbo
     assert quota["status"]["hard"] == {"pods": "0"}  # the quota controller took it up
 
 
+@pytest.fixture(scope="module")
+def platform_classes(lab):
+    """The platform's PriorityClasses, as platform_base makes them (the lab's tests do not run it)."""
+    defaults = yaml.safe_load((REPO / "roles" / "platform_base" / "defaults" / "main.yml").read_text())
+    lab.apply(
+        [
+            {
+                "apiVersion": "scheduling.k8s.io/v1",
+                "kind": "PriorityClass",
+                "metadata": {"name": item["name"]},
+                "value": int(item["value"]),
+                "preemptionPolicy": "PreemptLowerPriority",
+            }
+            for item in defaults["platform_base_priority_classes"]
+        ]
+    )
+
+
 @pytest.mark.parametrize("what, obj", priority_attacks("acme-dev", ACME_DOMAINS), ids=lambda v: str(v)[:60])
-def test_the_tenant_cannot_take_another_priority(lab, onboarded, what, obj):  # noqa: F811
+def test_the_tenant_cannot_take_another_priority(lab, onboarded, platform_classes, what, obj):  # noqa: F811
     refused = dry_run(lab, obj)
     assert refused.returncode != 0, "%s was admitted" % what
-    if obj["kind"] == "Pod" and ("priority" in obj["spec"] or "preemptionPolicy" in obj["spec"]):
-        # The API server's Priority plugin refuses these first (it runs before admission policies).
-        assert "must not be provided in pod spec" in refused.stderr, refused.stderr
-    else:
-        assert "ValidatingAdmissionPolicy '%s'" % PRIORITY_POLICY_NAME in refused.stderr, refused.stderr
+    assert "ValidatingAdmissionPolicy '%s'" % PRIORITY_POLICY_NAME in refused.stderr, refused.stderr
+
+
+@pytest.mark.parametrize(
+    "extra, refusal",
+    [
+        ({"priorityClassName": "made-up-priority"}, "no PriorityClass with name made-up-priority was found"),
+        ({"priority": 2000000000}, "the integer value of priority (2000000000) must not be provided"),
+        (
+            {"priorityClassName": "platykus-tenant", "preemptionPolicy": "PreemptLowerPriority"},
+            "the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided",
+        ),
+    ],
+)
+def test_the_priority_plugin_refuses_what_pods_set_by_hand(lab, onboarded, extra, refusal):  # noqa: F811
+    # Pods only: the API server's Priority plugin runs before admission policies (templates: the policy).
+    refused = dry_run(lab, pod("acme-dev", "by-hand", pod_spec(**extra)))
+    assert refused.returncode != 0 and refusal in refused.stderr, refused.stderr
 
 
 def test_the_allowed_classes_are_admitted(lab, onboarded):  # noqa: F811
-    deployment = priority_attacks("acme-dev", ACME_DOMAINS)[6][1]
+    deployment = next(obj for _what, obj in priority_attacks("acme-dev", ACME_DOMAINS) if obj["kind"] == "Deployment")
     deployment["spec"]["template"]["spec"]["priorityClassName"] = "platykus-tenant"
     admitted = [
         (pod("acme-dev", "in-class", pod_spec("platykus-tenant")), ACME),
@@ -152,15 +185,15 @@ def test_ordinary_services_are_admitted_and_status_endpoints_are_not_writable(la
         }
         run = dry_run(lab, obj)
         assert run.returncode == 0, run.stderr
-    for verb, resource in (
-        ("update", "services/status"),
-        ("patch", "services/status"),
+    for verb, *resource in (
+        ("update", "services", "--subresource=status"),
+        ("patch", "services", "--subresource=status"),
         ("create", "endpoints"),
         ("update", "endpoints"),
         ("create", "endpointslices.discovery.k8s.io"),
         ("update", "endpointslices.discovery.k8s.io"),
     ):
-        run = lab.kubectl("auth", "can-i", verb, resource, "-n", "acme-dev", *ACME, check=False)
+        run = lab.kubectl("auth", "can-i", verb, *resource, "-n", "acme-dev", *ACME, check=False)
         assert run.stdout.strip() == "no", (verb, resource, run.stdout)
     # The platform's identity still writes the local add-on's ExternalName Service.
     alias = service_attacks("acme-dev", ACME_DOMAINS)[-1][1]

@@ -117,11 +117,16 @@ def priority_annotations(classes: Iterable[str]) -> dict[str, str]:
 
 
 def priority_quota_spec(classes: Iterable[str]) -> dict[str, Any]:
-    """ResourceQuota spec: no pod of a class outside ``classes`` (a pod with no class has name '')."""
-    values = [""] + sorted(classes)
+    """ResourceQuota spec: no pod that names a class outside ``classes`` (a pod with no class is not
+    selected: ``Exists`` matches only a non-empty priorityClassName; the expressions are ANDed)."""
     return {
         "hard": {"pods": "0"},
-        "scopeSelector": {"matchExpressions": [{"scopeName": "PriorityClass", "operator": "NotIn", "values": values}]},
+        "scopeSelector": {
+            "matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "Exists"},
+                {"scopeName": "PriorityClass", "operator": "NotIn", "values": sorted(classes)},
+            ]
+        },
     }
 
 
@@ -258,40 +263,41 @@ def _workload(namespace: str, kind: str, name: str, spec: dict[str, Any]) -> dic
 
 
 def priority_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict]]:
-    """Objects the priority policy must refuse in ``namespace`` (``domains`` unused: no host here)."""
+    """Objects the priority policy itself must refuse in ``namespace`` (``domains`` unused).
+
+    Pods name classes that exist on every cluster the platform runs (``system-*``, the platform's
+    own); an unknown class, a hand-set ``priority`` or ``preemptionPolicy`` on a pod is refused
+    earlier by the API server's Priority plugin, so those are tried on workload templates, which
+    only the policy reads. DaemonSets are left out: tenant roles cannot create them at all."""
     del domains
+    pods = [
+        ("system-cluster-critical", pod_spec("system-cluster-critical")),
+        ("system-node-critical", pod_spec("system-node-critical")),
+        ("the platform's class", pod_spec("platykus-platform-critical")),
+    ]
     attacks = [
-        ("a pod in system-cluster-critical", _pod(namespace, "audit-prio-scc", pod_spec("system-cluster-critical"))),
-        ("a pod in system-node-critical", _pod(namespace, "audit-prio-snc", pod_spec("system-node-critical"))),
-        (
-            "a pod in the platform's class",
-            _pod(namespace, "audit-prio-platform", pod_spec("platykus-platform-critical")),
-        ),
-        ("a pod in a class no plan knows", _pod(namespace, "audit-prio-madeup", pod_spec("made-up-priority"))),
-        ("a pod setting spec.priority", _pod(namespace, "audit-prio-value", pod_spec(priority=2000000000))),
-        (
-            "a pod of a tenant class that may preempt",
-            _pod(
-                namespace,
-                "audit-prio-preempt",
-                pod_spec(DEFAULT_TENANT_PRIORITY_CLASSES[0], preemptionPolicy="PreemptLowerPriority"),
-            ),
-        ),
+        ("a pod in %s" % what, _pod(namespace, "audit-prio-%d" % index, spec))
+        for index, (what, spec) in enumerate(pods)
     ]
     for kind in TEMPLATE_KINDS.values():
+        if kind == "DaemonSet":
+            continue
         name = "audit-prio-%s" % kind.lower()
-        attacks.append(
-            (
-                "a %s whose pods are system-cluster-critical" % kind,
-                _workload(namespace, kind, name, pod_spec("system-cluster-critical")),
-            )
-        )
-    attacks.append(
+        spec = pod_spec("system-cluster-critical")
+        attacks.append(("a %s whose pods are system-cluster-critical" % kind, _workload(namespace, kind, name, spec)))
+    templates = [
+        ("in a class no plan knows", "made-up", pod_spec("made-up-priority")),
+        ("setting spec.priority", "value", pod_spec(priority=2000000000)),
         (
-            "a Deployment whose pods set spec.priority",
-            _workload(namespace, "Deployment", "audit-prio-dvalue", pod_spec(priority=2000000000)),
+            "of a tenant class that may preempt",
+            "preempt",
+            pod_spec(DEFAULT_TENANT_PRIORITY_CLASSES[0], preemptionPolicy="PreemptLowerPriority"),
+        ),
+    ]
+    for what, suffix, spec in templates:
+        attacks.append(
+            ("a Deployment whose pods are %s" % what, _workload(namespace, "Deployment", "audit-prio-" + suffix, spec))
         )
-    )
     return attacks
 
 

@@ -127,12 +127,10 @@ def test_service_policy_covers_each_field_with_the_same_meaning():
 def test_quota_gives_any_other_class_zero_pods():
     spec = priority_quota_spec(["platykus-tenant-high", "platykus-tenant"])
     assert spec["hard"] == {"pods": "0"}
-    (expression,) = spec["scopeSelector"]["matchExpressions"]
-    assert expression == {
-        "scopeName": "PriorityClass",
-        "operator": "NotIn",
-        "values": ["", "platykus-tenant", "platykus-tenant-high"],  # '' is a pod with no class
-    }
+    assert spec["scopeSelector"]["matchExpressions"] == [
+        {"scopeName": "PriorityClass", "operator": "Exists"},  # a pod with no class is not selected
+        {"scopeName": "PriorityClass", "operator": "NotIn", "values": ["platykus-tenant", "platykus-tenant-high"]},
+    ]
 
 
 def test_onboarding_writes_the_annotation_the_quota_and_the_cluster_objects(plans, acme_spec):
@@ -169,7 +167,7 @@ def test_attacks_are_in_the_namespace_and_cover_every_kind():
     names = [obj["metadata"]["name"] for _what, obj in priority + services]
     assert len(names) == len(set(names))
     kinds = {obj["kind"] for _what, obj in priority}
-    assert kinds == {"Pod"} | set(TEMPLATE_KINDS.values())
+    assert kinds == {"Pod"} | set(TEMPLATE_KINDS.values()) - {"DaemonSet"}  # tenants cannot create DaemonSets
     classes = {obj["spec"].get("priorityClassName") for _what, obj in priority if obj["kind"] == "Pod"}
     assert {"system-cluster-critical", "system-node-critical", "platykus-platform-critical"} <= classes
     assert any(obj["spec"].get("externalIPs") for _w, obj in services)
