@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from ansible_collections.platykus.platform.plugins.module_utils._app_quota import check_fits
+from ansible_collections.platykus.platform.plugins.module_utils._apps import validate_app, validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     DEFAULT_TENANT_PRIORITY_CLASSES,
     PRIORITY_CLASSES_ANNOTATION,
@@ -36,6 +38,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._workload_policy
     render_workload_policies,
     service_attacks,
 )
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import CATALOG, spec
 
 # Resources whose objects carry a pod spec (a pod itself or a template the controllers copy).
 POD_CARRIERS = {("", "pods")} | set(TEMPLATE_KINDS)
@@ -175,3 +178,14 @@ def test_attacks_are_in_the_namespace_and_cover_every_kind():
     targets = {obj["spec"].get("externalName") for _w, obj in services}
     assert {"kubernetes.default.svc.cluster.local", "web.globex-prod.svc", "web", "10.96.0.1"} <= targets
     assert "www.acme.apps.example.com" in targets
+
+
+def test_the_app_deploy_check_leaves_the_scoped_quota_out():
+    app = validate_app(spec(), validate_catalog(CATALOG), None)
+    scoped = {
+        "metadata": {"name": PRIORITY_QUOTA_NAME, "namespace": "acme-dev"},
+        "spec": priority_quota_spec(DEFAULT_TENANT_PRIORITY_CLASSES),
+        "status": {"hard": {"pods": "0"}, "used": {}},
+    }
+    plain = {"metadata": {"name": "tenant-quota", "namespace": "acme-dev"}, "spec": {"hard": {"pods": "40"}}}
+    check_fits(app, [plain, scoped], [], {})  # the app's pods name no class: the scoped quota does not count them
