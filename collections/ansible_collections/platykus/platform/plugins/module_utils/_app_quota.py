@@ -104,6 +104,8 @@ def quota_problems(app: App, quotas: Iterable[Mapping], own: Mapping[str, Decima
     needs = app_needs(app)
     problems = []
     for quota in quotas:
+        if (quota.get("spec") or {}).get("scopeSelector") or (quota.get("spec") or {}).get("scopes"):
+            continue  # counts only the pods its scope selects (e.g. a PriorityClass the plan does not allow)
         meta = quota.get("metadata") or {}
         hard = (quota.get("status") or {}).get("hard") or (quota.get("spec") or {}).get("hard") or {}
         used = (quota.get("status") or {}).get("used") or {}

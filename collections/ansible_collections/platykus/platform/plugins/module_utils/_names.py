@@ -94,6 +94,17 @@ AWS_ACCESS_KEY_LABEL = "platykus.io/aws-access-key"
 AWS_ACCESS_KEY_ID_ANNOTATION = "platykus.io/aws-access-key-id"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
+# Scheduling and Services (_workload_policy.py): the PriorityClasses the platform makes for tenants
+# (all below the platform's own, roles/platform_base; none may preempt), the first of them what a
+# plan allows by default; the namespace annotation listing a tenant's allowed classes (written at
+# onboarding from its plan); the admission policies on pods and their templates and on Services;
+# the ResourceQuota giving pods of any other class a quota of zero.
+TENANT_PRIORITY_CLASSES = ("platykus-tenant", "platykus-tenant-high")
+DEFAULT_TENANT_PRIORITY_CLASSES = ("platykus-tenant",)
+PRIORITY_CLASSES_ANNOTATION = "platykus.io/priority-classes"
+PRIORITY_POLICY_NAME = "platykus-tenant-priority"
+SERVICE_POLICY_NAME = "platykus-tenant-services"
+PRIORITY_QUOTA_NAME = "tenant-quota-priority"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"

@@ -33,6 +33,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     PLAN_LABEL,
+    PRIORITY_QUOTA_NAME,
     QUOTA_NAME,
     ROLE_NAMES,
     SA_TOKEN_POLICY_NAME,
@@ -45,6 +46,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants import 
     NamespaceQuota,
     Tenant,
     format_quantity,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._workload_policy import (
+    priority_annotations,
+    priority_quota_spec,
+    render_workload_policies,
 )
 
 READ = ("get", "list", "watch")
@@ -336,6 +342,7 @@ def render_environment(
     """Every object of one environment namespace, Namespace first."""
     namespace = render_namespace(tenant, env, adopted)
     namespace["metadata"]["annotations"].update(namespace_annotations(tenant.domains))  # apps: hostname ownership
+    namespace["metadata"]["annotations"].update(priority_annotations(tenant.priority_classes))  # scheduling
     return (
         [namespace]
         + render_service_accounts(tenant, env)
@@ -343,7 +350,18 @@ def render_environment(
         + render_role_bindings(tenant, env)
         + render_network_policies(tenant, env, ingress_namespace)
         + render_quota_objects(tenant, env)
+        + [render_priority_quota(tenant, env)]
     )
+
+
+def render_priority_quota(tenant: Tenant, env: Environment) -> dict[str, Any]:
+    """Scheduling: a ResourceQuota of zero pods for any PriorityClass the plan does not allow (_workload_policy)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": _meta(tenant, env, PRIORITY_QUOTA_NAME),
+        "spec": priority_quota_spec(tenant.priority_classes),
+    }
 
 
 def render_tenant(
@@ -401,7 +419,8 @@ def render_tenancy_policies() -> list[dict[str, Any]]:
         },
     }
     # apps: hostnames under the tenant's domains; add-ons: their connection Secrets are the platform's
-    return [policy, binding] + render_hostname_policy() + render_addon_policies()
+    # scheduling and Services: the tenant PriorityClasses and their policies (_workload_policy)
+    return [policy, binding] + render_hostname_policy() + render_addon_policies() + render_workload_policies()
 
 
 def render_tenant_quotas(tenant: Tenant) -> list[dict[str, Any]]:

@@ -160,7 +160,11 @@ def _leave_enforced_pods(objects: list[dict], enforced: set[str]) -> list[dict]:
     """Drop ``spec.hard.pods`` from the quotas tenant_budget has lowered, so a plan re-apply does not
     undo budget enforcement; tenant_budget restores the plan's value when the tenant is back in budget."""
     for obj in objects:
-        if obj["kind"] == "ResourceQuota" and obj["metadata"]["namespace"] in enforced:
+        if (
+            obj["kind"] == "ResourceQuota"
+            and obj["metadata"]["name"] == QUOTA_NAME
+            and obj["metadata"]["namespace"] in enforced
+        ):
             obj["spec"]["hard"].pop("pods", None)
     return objects
 

@@ -28,7 +28,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     CURRENCIES,
     DEFAULT_CURRENCY,
+    DEFAULT_TENANT_PRIORITY_CLASSES,
     POD_SECURITY_LEVELS,
+    TENANT_PRIORITY_CLASSES,
     TENANT_ROLES,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
@@ -62,6 +64,10 @@ COUNT_KEYS: dict[str, tuple[bool, int | None]] = {
     "secrets": (False, 50),
 }
 PLAN_KEYS = tuple(QUANTITY_KEYS) + tuple(COUNT_KEYS)
+# Plan-only settings (not in overrides: a tenant gets them by its plan). ``priority_classes``: the
+# PriorityClasses the tenant's pods may name (TENANT_PRIORITY_CLASSES; the platform makes them).
+PRIORITY_CLASSES_KEY = "priority_classes"
+PLAN_ONLY_KEYS = (PRIORITY_CLASSES_KEY,)
 # The quota counts every port of a LoadBalancer Service as a node port (unless the Service sets
 # allocateLoadBalancerNodePorts: false), so a plan that grants load balancers must grant node
 # ports too: two per load balancer (HTTP and HTTPS) unless the plan says otherwise.
@@ -190,6 +196,8 @@ class Tenant:
     alerts: Alerts | None = None
     # DNS domains the tenant's hostnames must be under (see _domains; no overlap between tenants).
     domains: tuple[str, ...] = ()
+    # PriorityClasses its pods may name, from its plan (see _workload_policy).
+    priority_classes: tuple[str, ...] = DEFAULT_TENANT_PRIORITY_CLASSES
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -224,6 +232,7 @@ class Tenant:
             if self.alerts is None
             else {"webhook_url": "(set)" if self.alerts.webhook_url else None, "email": self.alerts.email},
             "domains": list(self.domains),
+            "priority_classes": list(self.priority_classes),
         }
 
 
@@ -377,17 +386,46 @@ def _parse_count(problems: _Problems, path: str, value: Any) -> int | None:
     return number
 
 
-def _parse_plan_values(problems: _Problems, path: str, values: Any) -> dict[str, tuple[Any, str]]:
-    """Parse a plan or an overrides mapping: ``{key: (parsed value, field path)}``; bad keys reported."""
+def _parse_priority_classes(problems: _Problems, path: str, raw: Any) -> tuple[str, ...] | None:
+    """A plan's ``priority_classes``: a non-empty list of the tenant PriorityClasses the platform makes."""
+    example = "write it like [%s]" % ", ".join(TENANT_PRIORITY_CLASSES)
+    if not isinstance(raw, (list, tuple)) or not raw:
+        problems.add(path, "%r is not a non-empty list of PriorityClass names; %s" % (raw, example))
+        return None
+    good = True
+    for index, name in enumerate(raw):
+        if name not in TENANT_PRIORITY_CLASSES:
+            problems.add(
+                "%s[%d]" % (path, index),
+                "%r is not a tenant PriorityClass; tenants may use only the classes the platform makes for them "
+                "(%s), never system-* or the platform's own" % (name, ", ".join(TENANT_PRIORITY_CLASSES)),
+            )
+            good = False
+    if len(set(raw)) != len(raw):
+        problems.add(path, "%r names a class twice; list each once" % (raw,))
+        good = False
+    return tuple(raw) if good else None
+
+
+def _parse_plan_values(problems: _Problems, path: str, values: Any, plan: bool = False) -> dict[str, tuple[Any, str]]:
+    """Parse a plan or an overrides mapping: ``{key: (parsed value, field path)}``; bad keys reported.
+
+    Only a plan (``plan=True``) may hold the plan-only settings (PLAN_ONLY_KEYS)."""
     parsed: dict[str, tuple[Any, str]] = {}
     if values is None:
         return parsed
     if not _is_mapping(problems, path, values, "{cpu: '4', memory: 8Gi, pods: 40}"):
         return parsed
-    _check_keys(problems, path, values, PLAN_KEYS)
+    _check_keys(problems, path, values, PLAN_KEYS + PLAN_ONLY_KEYS)
     for key, raw in values.items():
         key_path = "%s.%s" % (path, key)
-        if key in QUANTITY_KEYS:
+        if key in PLAN_ONLY_KEYS and not plan:
+            problems.add(key_path, "is a plan setting, not an override; pick a plan that sets it or change the plan")
+        elif key == PRIORITY_CLASSES_KEY:
+            classes = _parse_priority_classes(problems, key_path, raw)
+            if classes is not None:
+                parsed[key] = (classes, key_path)
+        elif key in QUANTITY_KEYS:
             try:
                 parsed[key] = (parse_quantity(raw, key_path), key_path)
             except PlatykusError as err:
@@ -455,6 +493,8 @@ def _fill_defaults(values: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, s
     for key, (_required, default) in COUNT_KEYS.items():
         if key not in filled and default is not None:
             filled[key] = (default, "the default %s" % default)
+    if PRIORITY_CLASSES_KEY not in filled:
+        filled[PRIORITY_CLASSES_KEY] = (DEFAULT_TENANT_PRIORITY_CLASSES, "the default")
     if "services_nodeports" not in filled and "services_loadbalancers" in filled:
         ports = filled["services_loadbalancers"][0] * NODEPORTS_PER_LOADBALANCER
         filled["services_nodeports"] = (ports, "services_loadbalancers x %d" % NODEPORTS_PER_LOADBALANCER)
@@ -479,7 +519,7 @@ def validate_plans(plans: Any) -> dict[str, dict[str, tuple[Any, str]]]:
         if not isinstance(name, str) or not name:
             problems.add("plans", "plan name %r is not a string" % (name,))
             continue
-        values = _parse_plan_values(problems, path, plans[name])
+        values = _parse_plan_values(problems, path, plans[name], plan=True)
         if not isinstance(plans[name], Mapping):
             continue
         for key, (_kind, required, _default) in QUANTITY_KEYS.items():
@@ -891,6 +931,7 @@ def _validate_tenant(
         adopt=settings["adopt"],
         alerts=alerts,
         domains=domains,
+        priority_classes=plan_values[PRIORITY_CLASSES_KEY][0],
     )
 
 

@@ -41,6 +41,7 @@ KINDS = {
         "validatingadmissionpolicybindings",
         False,
     ),
+    ("scheduling.k8s.io/v1", "PriorityClass"): ("priorityclasses", False),
     ("example.io/v1", "Database"): ("databases", True),
 }
 

@@ -47,6 +47,7 @@ DISCOVERY = {
         ("clusterrolebindings", "ClusterRoleBinding", False),
     ],
     "authorization.k8s.io/v1": [("subjectaccessreviews", "SubjectAccessReview", False)],
+    "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False)],
     ADMISSION: [
         ("validatingadmissionpolicies", "ValidatingAdmissionPolicy", False),
         ("validatingadmissionpolicybindings", "ValidatingAdmissionPolicyBinding", False),

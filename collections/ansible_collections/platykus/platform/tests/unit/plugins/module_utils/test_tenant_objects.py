@@ -73,7 +73,7 @@ def test_render_is_deterministic_and_ordered(acme):
     first = render_tenant(acme, "ingress-nginx")
     assert first == render_tenant(acme, "ingress-nginx")
     keys = [object_key(obj) for obj in first]
-    assert keys[:17] == [
+    assert keys[:18] == [
         "Namespace/acme-dev",
         "ServiceAccount/acme-dev/default",
         "ServiceAccount/acme-dev/ci-deployer",
@@ -91,8 +91,9 @@ def test_render_is_deterministic_and_ordered(acme):
         "NetworkPolicy/acme-dev/allow-egress-cidrs",
         "ResourceQuota/acme-dev/tenant-quota",
         "LimitRange/acme-dev/tenant-limits",
+        "ResourceQuota/acme-dev/tenant-quota-priority",
     ]
-    assert len(keys) == 34 and keys[17] == "Namespace/acme-prod"
+    assert len(keys) == 36 and keys[18] == "Namespace/acme-prod"
 
 
 def test_every_object_carries_the_platform_labels(acme):
@@ -112,7 +113,10 @@ def test_namespace(acme):
         assert labels["pod-security.kubernetes.io/%s-version" % mode] == "latest"
     assert labels["team"] == "payments"
     assert labels["platykus.io/plan"] == "small"
-    assert ns["metadata"]["annotations"] == {"platykus.io/display-name": "ACME Corp"}
+    assert ns["metadata"]["annotations"] == {
+        "platykus.io/display-name": "ACME Corp",
+        "platykus.io/priority-classes": "platykus-tenant",
+    }
 
 
 def test_bindings_go_to_owner_groups_and_ci_account(acme):

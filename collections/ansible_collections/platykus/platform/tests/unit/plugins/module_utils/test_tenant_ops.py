@@ -180,7 +180,7 @@ def test_excess_rbac_can_refuse_instead(plans, acme_spec):
 
 def test_a_refused_object_leaves_no_namespace_behind(plans, acme_spec):
     api = cluster()
-    api.refuse = lambda obj: "spec.hard: Invalid value" if obj["kind"] == "ResourceQuota" else None
+    api.refuse = lambda obj: "spec.hard: Invalid value" if obj["metadata"]["name"] == "tenant-quota" else None
     with pytest.raises(PlatykusError, match="refused 2 of .* nothing was written"):
         apply_tenants(connect(api), [acme_spec], plans)
     assert api.keys("Namespace") == ["default"]

@@ -164,6 +164,12 @@ BAD_SPECS = [
         "reserved",
     ),
     ("display-name-not-string", _set(["display_name"], ["x"]), "tenants[acme].display_name", "not a string"),
+    (
+        "priority-classes-in-overrides",
+        _set(["overrides"], {"priority_classes": ["platykus-tenant-high"]}),
+        "tenants[acme].overrides.priority_classes",
+        "is a plan setting, not an override",
+    ),
 ]
 
 
@@ -246,6 +252,38 @@ def test_tenants_must_be_a_list(plans):
 def test_tenant_must_be_a_mapping(plans):
     with pytest.raises(PlatykusError, match=r"tenants\[0\]: 'acme' is not a mapping"):
         validate_tenants(["acme"], plans)
+
+
+def _plan(**extra):
+    return {"small": dict({"cpu": "4", "memory": "8Gi", "storage": "1Gi", "pods": 1}, **extra)}
+
+
+@pytest.mark.parametrize(
+    "classes, field, fix",
+    [
+        ("platykus-tenant", "plans.small.priority_classes", "non-empty list of PriorityClass names"),
+        ([], "plans.small.priority_classes", "write it like [platykus-tenant, platykus-tenant-high]"),
+        (["system-cluster-critical"], "plans.small.priority_classes[0]", "never system-* or the platform's own"),
+        (["platykus-tenant", "system-node-critical"], "plans.small.priority_classes[1]", "not a tenant PriorityClass"),
+        (["platykus-platform-critical"], "plans.small.priority_classes[0]", "platykus-tenant, platykus-tenant-high"),
+        (["made-up"], "plans.small.priority_classes[0]", "the classes the platform makes"),
+        (["platykus-tenant", "platykus-tenant"], "plans.small.priority_classes", "list each once"),
+    ],
+)
+def test_bad_plan_priority_classes(classes, field, fix):
+    with pytest.raises(PlatykusError) as raised:
+        validate_plans(_plan(priority_classes=classes))
+    assert str(raised.value).startswith(field + ":")
+    assert fix in str(raised.value)
+
+
+def test_plan_priority_classes_reach_the_tenant(plans, acme_spec):
+    assert validate_tenants([acme_spec], plans)[0].priority_classes == ("platykus-tenant",)  # the default
+    plans["small"]["priority_classes"] = ["platykus-tenant-high", "platykus-tenant"]
+    (tenant,) = validate_tenants([acme_spec], plans)
+    assert tenant.priority_classes == ("platykus-tenant-high", "platykus-tenant")
+    assert tenant.to_dict()["priority_classes"] == ["platykus-tenant-high", "platykus-tenant"]
+    assert all(env.quota.pods for env in tenant.environments)  # the quota is untouched by the list
 
 
 @pytest.mark.parametrize(
