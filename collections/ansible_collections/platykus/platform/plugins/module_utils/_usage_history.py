@@ -413,7 +413,7 @@ def addon_samples(labels: Matrix, notes: Matrix, grid: Grid) -> list[AddonSample
 
 
 # -- pods ---------------------------------------------------------------------------------------------
-# {(namespace, pod): {node: [microseconds, core-microseconds, byte-microseconds]}}
+# {(namespace, pod): {node: [microseconds, core-microseconds, byte-microseconds, first step]}}
 Totals = dict
 _SLOT = {"cpu": 1, "memory": 2}
 
@@ -483,10 +483,12 @@ def _charge_steps(requests: list, used_cpu: Series, used_memory: Series, grid: G
             continue
         cores = max(cores, cpu.get(t, cores))
         size = max(size, memory.get(t, size))
-        total = mine.setdefault(node, [0, 0.0, 0.0])
+        total = mine.setdefault(node, [0, 0.0, 0.0, t])
         total[0] += piece
         total[1] += cores * piece
         total[2] += size * piece
+        if t < total[3]:
+            total[3] = t
 
 
 def _charge_aligned(requests: list, used_cpu: Series, used_memory: Series, grid: Grid, mine: dict) -> bool:
@@ -505,10 +507,11 @@ def _charge_aligned(requests: list, used_cpu: Series, used_memory: Series, grid:
     full = grid.step * US
     cores = sum(map(max, cpu.xs, used_cpu.xs)) if used_cpu.ts else sum(cpu.xs)
     size = sum(map(max, memory.xs, used_memory.xs)) if used_memory.ts else sum(memory.xs)
-    total = mine.setdefault(requests[0][0], [0, 0.0, 0.0])
+    total = mine.setdefault(requests[0][0], [0, 0.0, 0.0, ts[0]])
     total[0] += len(ts) * full
     total[1] += cores * full
     total[2] += size * full
+    total[3] = min(total[3], ts[0])
     return True
 
 
@@ -529,15 +532,17 @@ def step_totals(requests: Samples, cpu: Samples, memory: Samples, grid: Grid, to
 
 
 def runs_of(totals: Totals, day_start: datetime) -> dict[str, list[PodRun]]:
-    """One PodRun per pod and node: the day's time-weighted cores and GiB, as long as it ran (from ``day_start``)."""
+    """One PodRun per pod and node: the day's time-weighted cores and GiB, as long as it ran, from its
+    first step (so the ledger knows when it was on the node; a gap between its steps is put at the end)."""
     runs: dict[str, list[PodRun]] = defaultdict(list)
     for (namespace, pod), nodes in totals.items():
-        for node, (micros, core_us, byte_us) in nodes.items():
+        for node, (micros, core_us, byte_us, first) in nodes.items():
             if micros <= 0:
                 continue
-            end = day_start + timedelta(microseconds=micros)
+            start = max(day_start, _from_micros(first * US))
+            end = start + timedelta(microseconds=micros)
             cores, gib = Decimal(core_us) / micros, Decimal(byte_us) / micros / GIB
-            runs[node].append(PodRun(namespace, pod, node, cores, gib, day_start, end))
+            runs[node].append(PodRun(namespace, pod, node, cores, gib, start, end))
     return runs
 
 
