@@ -535,11 +535,12 @@ def runs_of(totals: Totals, day_start: datetime) -> dict[str, list[PodRun]]:
     """One PodRun per pod and node: the day's time-weighted cores and GiB, as long as it ran, from its
     first step (so the ledger knows when it was on the node; a gap between its steps is put at the end)."""
     runs: dict[str, list[PodRun]] = defaultdict(list)
+    day_us = _micros(day_start)
     for (namespace, pod), nodes in totals.items():
         for node, (micros, core_us, byte_us, first) in nodes.items():
             if micros <= 0:
                 continue
-            start = max(day_start, _from_micros(first * US))
+            start = day_start if first * US <= day_us else _from_micros(first * US)
             end = start + timedelta(microseconds=micros)
             cores, gib = Decimal(core_us) / micros, Decimal(byte_us) / micros / GIB
             runs[node].append(PodRun(namespace, pod, node, cores, gib, start, end))
