@@ -23,7 +23,8 @@ source; the ledger (idle, platform, sharing, days) and the report are the same c
 Pods are read one UTC day at a time (three range queries a day), so memory stays bounded over a
 month. Each answer is read once into plain ``{t: float}`` maps (no Decimal per sample), each pod's
 steps are charged with float arithmetic (a whole step's share computed once) and the day's totals
-become Decimal per pod and node. This gives the same money as the Decimal-per-sample reading it
+become Decimal per pod and node, from the pod's first step on the node that day (the ledger charges a
+node's unrequested capacity to the tenants whose pods ran on it then). This gives the same money as the Decimal-per-sample reading it
 replaced (tests/integration/test_cost_history_paths.py compares them on a real Prometheus, and the
 unit tests on built answers); a PromQL formulation (the per-step max summed by a subquery) was
 measured slower, see docs/benchmarks.md.
