@@ -9,7 +9,7 @@ node Karpenter removed is lost. This source reads the window back from Prometheu
 * ``nodes``: one series per node while it existed, labelled ``node``, ``instance_type``,
   ``capacity_type`` and ``zone`` (Kubernetes node service discovery on the lab; kube-state-metrics'
   ``kube_node_labels`` on a cluster). A node lives from its first sample to its last plus one step.
-* ``node_capacity``: cores and bytes per node (``kube_node_status_capacity``).
+* ``node_capacity``: cores and bytes per node (``kube_node_status_capacity``, or ``_allocatable`` where more).
 * ``pod_requests``: requested cpu and memory per pod and node while it ran (kube-scheduler's
   ``/metrics/resources`` ``kube_pod_resource_request``, or KSM's ``kube_pod_container_resource_requests``
   of Running pods). A pod is charged for the steps it has a request sample.
@@ -87,7 +87,11 @@ QUERY_KEYS = (
 _CONTAINERS = '{container!="",container!="POD"}'
 _CPU_USAGE = "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total%s[%%(rate)s]))" % _CONTAINERS
 _MEMORY_USAGE = "sum by (namespace, pod) (container_memory_working_set_bytes%s)" % _CONTAINERS
-_CAPACITY = 'max by (node, resource) (kube_node_status_capacity{resource=~"cpu|memory"})'
+# Capacity, or allocatable where that is more (as the objects source, _usage_index._size).
+_CAPACITY = (
+    "max by (node, resource) "
+    '({__name__=~"kube_node_status_capacity|kube_node_status_allocatable", resource=~"cpu|memory"})'
+)
 # kube-state-metrics on a cluster; the lab's in-tree stand-in serves the same series (lab/platykus_lab/standins.py).
 _PVC = "namespace, persistentvolumeclaim"
 _VOLUMES = (

@@ -34,7 +34,8 @@ def example_report(example: dict, **overrides) -> dict:
     return allocate(**kwargs)
 
 
-def _node(name: str, labels: dict | None = None) -> dict:
+def m5_node(name: str, labels: dict | None = None) -> dict:
+    """An m5.xlarge node object (4 cores, 16 GiB) created before the window."""
     return {
         "metadata": {
             "name": name,
@@ -69,7 +70,7 @@ def nodes_report(by_node: dict, start: str = WINDOW[0], end: str = WINDOW[1], la
     nodes = list(by_node)
     namespaces = [{"metadata": {"name": t, "labels": {"platykus.io/tenant": t}}} for t in ("a", "b")]
     args = dict(
-        nodes=[_node(name, (labels or {}).get(name)) for name in nodes],
+        nodes=[m5_node(name, (labels or {}).get(name)) for name in nodes],
         pods=[_pod(i, node, spec) for i, (node, spec) in enumerate((n, s) for n in nodes for s in by_node[n])],
         namespaces=namespaces,
         catalog=validate_prices({"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}),

@@ -17,7 +17,7 @@ import pytest
 from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
 from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
-from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import nodes_report
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import m5_node, nodes_report
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.test_usage_history import (
     GIB,
     HOUR,
@@ -61,6 +61,25 @@ def test_spread_pods_pay_the_nodes_they_made_karpenter_buy():
     assert out["total"]["nodes"] == 9.6
     # over budget (50 a month): 9.60 of it in 10 hours forecasts 691.2, and the status says so
     assert a["status"] == "warning" and a["forecast"] == 691.2
+
+
+def test_a_node_is_priced_over_its_allocatable_where_its_capacity_says_less():
+    # Karpenter's kwok provider (the lab) writes the requests of the pods that made it buy the node as its capacity
+    node = m5_node("kwok", KARPENTER)
+    node["status"] = {
+        "capacity": {"cpu": "10m", "memory": "16Mi", "pods": "1"},
+        "allocatable": {"cpu": "3900m", "memory": "16374Mi", "pods": "64"},
+    }
+    out = nodes_report({"kwok": [("a", "10m", "16Mi")]}, nodes=[node])
+    row = out["nodes"][0]
+    assert (row["cores"], row["memory_gib"]) == (3.9, 15.9902)
+    a = by_name(out["tenants"])["a"]
+    # the pod pays its requests at the node's real prices (not the whole node through a 10m "capacity"),
+    # and the node's unrequested capacity as its only tenant: 1.92 in all
+    assert a["cost"]["cpu"] < 0.004 and a["cost"]["total"] == 1.92
+    # a real node (allocatable below capacity) is priced over its capacity, as before
+    node["status"] = {"capacity": {"cpu": "4", "memory": "16Gi"}, "allocatable": {"cpu": "3900m", "memory": "15Gi"}}
+    assert nodes_report({"kwok": []}, nodes=[node])["nodes"][0]["cores"] == 4.0
 
 
 def test_shared_node_split_by_the_pods_cost():
