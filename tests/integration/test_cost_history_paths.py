@@ -165,8 +165,9 @@ class ReferenceHistory(History):
         )
         runs = defaultdict(list)
         for node, pieces in reference_runs(requests, cpu, memory, self.grid).items():
-            for key, micros, cores, gib in pieces:
-                runs[node].append(PodRun(*key, node, cores, gib, start, start + timedelta(microseconds=micros)))
+            for key, micros, cores, gib, first in pieces:
+                begin = max(start, datetime.fromtimestamp(first, UTC))  # the pod's first step that day
+                runs[node].append(PodRun(*key, node, cores, gib, begin, begin + timedelta(microseconds=micros)))
         return runs
 
 
@@ -192,7 +193,7 @@ def test_float_reading_equals_the_decimal_reading_pod_by_pod(prometheus, step):
         new = {(r.namespace, r.name, r.node): r for runs in summed.day(start, end).values() for r in runs}
         assert set(new) == set(old), (start, set(new) ^ set(old))
         for key, run in old.items():
-            assert new[key].end == run.end, key  # the same steps, to the microsecond
+            assert (new[key].start, new[key].end) == (run.start, run.end), key  # the same steps, to the microsecond
             assert abs(new[key].cores - run.cores) <= Decimal("1e-12") * max(run.cores, 1), key
             assert abs(new[key].gib - run.gib) <= Decimal("1e-12") * max(run.gib, 1), key
         pods += len(old)

@@ -20,7 +20,9 @@ How a window is charged (docs/cost.md walks through an example):
   ``containerStatuses[].state.terminated.finishedAt`` when it has finished, its deletion when it is
   terminating, or the window end. Pending and unscheduled pods are not charged.
   It pays max(request, usage) cores and GiB at its node's prices; usage is optional.
-* Idle = node cost not charged to pods, per node and resource, never below zero.
+* A node's cost not charged to its pods (its unrequested capacity, per resource, never below zero) is
+  charged to the tenants whose pods ran on it, stretch by stretch, in proportion to their pods'
+  cpu+memory cost (_usage_ledger.node_stretches); it is idle only while no tenant pod ran there.
 * PVCs pay GiB x hours x (price per GiB-month / 730) of their storage class; LoadBalancer
   Services pay hours x the LoadBalancer hourly price.
 * Platform namespaces and idle are lines of their own, or shared across tenants in proportion to

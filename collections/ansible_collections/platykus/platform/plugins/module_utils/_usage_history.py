@@ -9,7 +9,7 @@ node Karpenter removed is lost. This source reads the window back from Prometheu
 * ``nodes``: one series per node while it existed, labelled ``node``, ``instance_type``,
   ``capacity_type`` and ``zone`` (Kubernetes node service discovery on the lab; kube-state-metrics'
   ``kube_node_labels`` on a cluster). A node lives from its first sample to its last plus one step.
-* ``node_capacity``: cores and bytes per node (``kube_node_status_capacity``).
+* ``node_capacity``: cores and bytes per node (``kube_node_status_capacity``, or ``_allocatable`` where more).
 * ``pod_requests``: requested cpu and memory per pod and node while it ran (kube-scheduler's
   ``/metrics/resources`` ``kube_pod_resource_request``, or KSM's ``kube_pod_container_resource_requests``
   of Running pods). A pod is charged for the steps it has a request sample.
@@ -23,7 +23,8 @@ source; the ledger (idle, platform, sharing, days) and the report are the same c
 Pods are read one UTC day at a time (three range queries a day), so memory stays bounded over a
 month. Each answer is read once into plain ``{t: float}`` maps (no Decimal per sample), each pod's
 steps are charged with float arithmetic (a whole step's share computed once) and the day's totals
-become Decimal per pod and node. This gives the same money as the Decimal-per-sample reading it
+become Decimal per pod and node, from the pod's first step on the node that day (the ledger charges a
+node's unrequested capacity to the tenants whose pods ran on it then). This gives the same money as the Decimal-per-sample reading it
 replaced (tests/integration/test_cost_history_paths.py compares them on a real Prometheus, and the
 unit tests on built answers); a PromQL formulation (the per-step max summed by a subquery) was
 measured slower, see docs/benchmarks.md.
@@ -86,7 +87,11 @@ QUERY_KEYS = (
 _CONTAINERS = '{container!="",container!="POD"}'
 _CPU_USAGE = "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total%s[%%(rate)s]))" % _CONTAINERS
 _MEMORY_USAGE = "sum by (namespace, pod) (container_memory_working_set_bytes%s)" % _CONTAINERS
-_CAPACITY = 'max by (node, resource) (kube_node_status_capacity{resource=~"cpu|memory"})'
+# Capacity, or allocatable where that is more (as the objects source, _usage_index._size).
+_CAPACITY = (
+    "max by (node, resource) "
+    '({__name__=~"kube_node_status_capacity|kube_node_status_allocatable", resource=~"cpu|memory"})'
+)
 # kube-state-metrics on a cluster; the lab's in-tree stand-in serves the same series (lab/platykus_lab/standins.py).
 _PVC = "namespace, persistentvolumeclaim"
 _VOLUMES = (
@@ -413,7 +418,7 @@ def addon_samples(labels: Matrix, notes: Matrix, grid: Grid) -> list[AddonSample
 
 
 # -- pods ---------------------------------------------------------------------------------------------
-# {(namespace, pod): {node: [microseconds, core-microseconds, byte-microseconds]}}
+# {(namespace, pod): {node: [microseconds, core-microseconds, byte-microseconds, first step]}}
 Totals = dict
 _SLOT = {"cpu": 1, "memory": 2}
 
@@ -483,10 +488,12 @@ def _charge_steps(requests: list, used_cpu: Series, used_memory: Series, grid: G
             continue
         cores = max(cores, cpu.get(t, cores))
         size = max(size, memory.get(t, size))
-        total = mine.setdefault(node, [0, 0.0, 0.0])
+        total = mine.setdefault(node, [0, 0.0, 0.0, t])
         total[0] += piece
         total[1] += cores * piece
         total[2] += size * piece
+        if t < total[3]:
+            total[3] = t
 
 
 def _charge_aligned(requests: list, used_cpu: Series, used_memory: Series, grid: Grid, mine: dict) -> bool:
@@ -505,10 +512,11 @@ def _charge_aligned(requests: list, used_cpu: Series, used_memory: Series, grid:
     full = grid.step * US
     cores = sum(map(max, cpu.xs, used_cpu.xs)) if used_cpu.ts else sum(cpu.xs)
     size = sum(map(max, memory.xs, used_memory.xs)) if used_memory.ts else sum(memory.xs)
-    total = mine.setdefault(requests[0][0], [0, 0.0, 0.0])
+    total = mine.setdefault(requests[0][0], [0, 0.0, 0.0, ts[0]])
     total[0] += len(ts) * full
     total[1] += cores * full
     total[2] += size * full
+    total[3] = min(total[3], ts[0])
     return True
 
 
@@ -529,15 +537,18 @@ def step_totals(requests: Samples, cpu: Samples, memory: Samples, grid: Grid, to
 
 
 def runs_of(totals: Totals, day_start: datetime) -> dict[str, list[PodRun]]:
-    """One PodRun per pod and node: the day's time-weighted cores and GiB, as long as it ran (from ``day_start``)."""
+    """One PodRun per pod and node: the day's time-weighted cores and GiB, as long as it ran, from its
+    first step (so the ledger knows when it was on the node; a gap between its steps is put at the end)."""
     runs: dict[str, list[PodRun]] = defaultdict(list)
+    day_us = _micros(day_start)
     for (namespace, pod), nodes in totals.items():
-        for node, (micros, core_us, byte_us) in nodes.items():
+        for node, (micros, core_us, byte_us, first) in nodes.items():
             if micros <= 0:
                 continue
-            end = day_start + timedelta(microseconds=micros)
+            start = day_start if first * US <= day_us else _from_micros(first * US)
+            end = start + timedelta(microseconds=micros)
             cores, gib = Decimal(core_us) / micros, Decimal(byte_us) / micros / GIB
-            runs[node].append(PodRun(namespace, pod, node, cores, gib, day_start, end))
+            runs[node].append(PodRun(namespace, pod, node, cores, gib, start, end))
     return runs
 
 

@@ -131,19 +131,37 @@ def _node_price(
     )
 
 
+def _size(name: str, status: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    """Cores and GiB the node's price is split over: ``status.capacity``, or ``allocatable`` where that is more.
+
+    A real node's allocatable is its capacity less what the kubelet reserves; Karpenter's kwok provider (the lab)
+    writes the requests of the pods that made it buy the node as the capacity instead, which would price
+    the whole node into those pods' requests.
+    """
+    sizes = []
+    for resource in ("cpu", "memory"):
+        values = [
+            parse_quantity(where[resource], "Node %s status.%s.%s" % (name, key, resource))
+            for key, where in (
+                ("capacity", status.get("capacity") or {}),
+                ("allocatable", status.get("allocatable") or {}),
+            )
+            if where.get(resource) is not None
+        ]
+        if not values:
+            raise PlatykusError(
+                "Node %s has no status.capacity cpu and memory; is it registered yet?" % name,
+                field="nodes[%s].status.capacity" % name,
+            )
+        sizes.append(max(values))
+    return sizes[0], sizes[1] / GIB
+
+
 def _node(obj: Mapping[str, Any], catalog: PriceCatalog) -> Node:
     meta = metadata(obj)
     name = meta.get("name")
     labels = meta.get("labels") or {}
-    status = obj.get("status") or {}
-    capacity = status.get("capacity") or status.get("allocatable") or {}
-    if capacity.get("cpu") is None or capacity.get("memory") is None:
-        raise PlatykusError(
-            "Node %s has no status.capacity cpu and memory; is it registered yet?" % name,
-            field="nodes[%s].status.capacity" % name,
-        )
-    cores = parse_quantity(capacity["cpu"], "Node %s status.capacity.cpu" % name)
-    gib = parse_quantity(capacity["memory"], "Node %s status.capacity.memory" % name) / GIB
+    cores, gib = _size(name, obj.get("status") or {})
     instance_type = labels.get(INSTANCE_TYPE_LABEL)
     spot = _is_spot(labels)
     start, end = object_interval(obj, "Node")

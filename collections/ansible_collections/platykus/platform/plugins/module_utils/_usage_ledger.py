@@ -4,16 +4,19 @@
 """Stage 3 of the allocation: a ledger charged one UTC day at a time.
 
 Per day: each node's cost goes to the pods that ran on it (max(request, usage) at the node's
-per-core-hour and per-GiB-hour prices) and the rest is idle; volumes and load balancers are
-charged to their namespaces; then idle and the platform are shared across tenants in proportion
-to each tenant's cpu+memory cost that day (when sharing is on). What has no price is counted in
+per-core-hour and per-GiB-hour prices); what they leave unrequested is charged, stretch by stretch
+(a stretch is a time in which the same pods ran on the node), to the tenants whose pods ran on it
+then, in proportion to their pods' cpu+memory cost (:func:`node_stretches`, :meth:`Ledger._charge_idle`),
+and is idle only while no tenant pod ran there. Volumes and load balancers are charged to their
+namespaces; then idle and the platform are shared across tenants in proportion to each tenant's
+cpu+memory cost that day (when sharing is on). What has no price is counted in
 hours and listed, never charged. Every amount is an exact Decimal; rounding is the renderer's.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -22,17 +25,20 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._prices import HOURS_PER_MONTH
 from ansible_collections.platykus.platform.plugins.module_utils._usage_index import Node, PodRun, PricedCluster
 from ansible_collections.platykus.platform.plugins.module_utils._usage_owners import Ownership
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import ZERO, overlap
+from ansible_collections.platykus.platform.plugins.module_utils._usage_time import ZERO, hours_between, overlap
 
 COMPONENTS = ("cpu", "memory", "storage", "loadbalancer")
 AMOUNTS = ("core_hours", "gib_hours", "storage_gib_hours", "loadbalancer_hours")
 UNPRICED_AMOUNTS = ("hours",) + AMOUNTS
+# The unrequested capacity of the nodes a namespace's pods ran on, charged to it: hours and money.
+IDLE_AMOUNTS = ("idle_core_hours", "idle_gib_hours")
+NODE_IDLE = "idle"
 
-Line = dict  # str -> Decimal: the AMOUNTS and COMPONENTS of one namespace (plus idle/platform for a tenant)
+Line = dict  # str -> Decimal: the AMOUNTS, IDLE_AMOUNTS, COMPONENTS and idle of one namespace (+ platform for a tenant)
 
 
 def zero_line() -> Line:
-    return {key: ZERO for key in AMOUNTS + COMPONENTS}
+    return {key: ZERO for key in AMOUNTS + IDLE_AMOUNTS + COMPONENTS + (NODE_IDLE,)}
 
 
 def line_total(line: Line, extra: Iterable[str] = ()) -> Decimal:
@@ -57,6 +63,70 @@ class _Day:
         return overlap(start, end, self.start, self.end)
 
 
+@dataclass
+class Presence:
+    """What ran on a node during a stretch: the cores and GiB its pods were charged, and per tenant
+    namespace the pods' cpu+memory cost per hour (its weight) and how many of them ran."""
+
+    cores: Decimal = ZERO
+    gib: Decimal = ZERO
+    weight: dict = field(default_factory=dict)  # tenant namespace -> cost per hour of its pods
+    pods: dict = field(default_factory=dict)  # tenant namespace -> pods running
+    running: int = 0
+
+    def add(self, node: Node, pod: PodRun, tenant: bool, sign: int) -> None:
+        self.running += sign
+        if self.running == 0:  # nothing runs: start again from exact zeros
+            self.cores, self.gib, self.weight, self.pods = ZERO, ZERO, {}, {}
+            return
+        self.cores += sign * pod.cores
+        self.gib += sign * pod.gib
+        if not tenant:
+            return
+        count = self.pods.get(pod.namespace, 0) + sign
+        if count == 0:
+            del self.pods[pod.namespace], self.weight[pod.namespace]
+            return
+        rate = pod.cores * node.core_price + pod.gib * node.gib_price
+        self.pods[pod.namespace] = count
+        self.weight[pod.namespace] = self.weight.get(pod.namespace, ZERO) + sign * rate
+
+    def shares(self) -> list[tuple[str, Decimal]]:
+        """Each tenant namespace's fraction of the stretch's idle (they add up to exactly 1)."""
+        names = sorted(self.pods)
+        if not names:
+            return []
+        weights = [self.weight[name] for name in names]
+        total = sum(weights, ZERO)
+        if total <= 0:  # pods without requests or usage: by the number of pods
+            weights = [Decimal(self.pods[name]) for name in names]
+            total = sum(weights, ZERO)
+        fractions = [w / total for w in weights[:-1]]
+        return list(zip(names, fractions + [1 - sum(fractions, ZERO)]))
+
+
+def node_stretches(
+    lo: datetime, hi: datetime, node: Node, pods: list[PodRun], is_tenant: Callable[[str], bool]
+) -> Iterator[tuple[datetime, datetime, Presence]]:
+    """The node's life inside ``[lo, hi)`` cut wherever a pod starts or stops, each piece with what ran on it."""
+    node_lo, node_hi = max(node.start, lo), hi if node.end is None else min(node.end, hi)
+    if node_hi <= node_lo:
+        return
+    events: dict[datetime, list[tuple[int, PodRun]]] = defaultdict(list)
+    for pod in pods:
+        start, end = max(pod.start, lo), hi if pod.end is None else min(pod.end, hi)
+        if end > start:
+            events[start].append((1, pod))
+            events[end].append((-1, pod))
+    times = sorted(set(events) | {node_lo, node_hi})
+    presence = Presence()
+    for start, end in zip(times, times[1:]):
+        for sign, pod in sorted(events.get(start, ()), key=lambda event: event[0]):
+            presence.add(node, pod, is_tenant(pod.namespace), sign)
+        if node_lo <= start and end <= node_hi:
+            yield start, end, presence
+
+
 class Ledger:
     """Money and hours per namespace, idle, node, unpriced item, and each tenant's shares and days."""
 
@@ -67,6 +137,7 @@ class Ledger:
         self.share_platform = platform == "share"
         self.namespaces: dict[str, Line] = defaultdict(zero_line)
         self.idle = {"core_hours": ZERO, "gib_hours": ZERO, "cpu": ZERO, "memory": ZERO}
+        self.idle_charged = ZERO  # unrequested node capacity charged to the tenants that ran there
         self.nodes: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"hours": ZERO, "cost": ZERO})
         self.unpriced: dict[tuple[str, str], dict[str, Any]] = {}
         self.tenant_shares: dict[str, dict[str, Decimal]] = defaultdict(lambda: {"idle": ZERO, "platform": ZERO})
@@ -110,21 +181,54 @@ class Ledger:
             return
         self.nodes[node.name]["hours"] += node_hours
         self.nodes[node.name]["cost"] += node_hours * node.hourly
-        used = {"cpu": ZERO, "memory": ZERO, "core_hours": ZERO, "gib_hours": ZERO}
+        running, core_hours, gib_hours = [], ZERO, ZERO
         for pod in pods:
             hours = day.hours(pod.start, pod.end)
             if hours > 0:
-                self._charge_pod(day, node, pod, hours, used)
-        # Idle per resource, never below zero: pods using more than the node has do not make it negative.
-        idle_cpu = max(ZERO, node.cores * node_hours * node.core_price - used["cpu"])
-        idle_mem = max(ZERO, node.gib * node_hours * node.gib_price - used["memory"])
-        self.idle["core_hours"] += max(ZERO, node.cores * node_hours - used["core_hours"])
-        self.idle["gib_hours"] += max(ZERO, node.gib * node_hours - used["gib_hours"])
-        self.idle["cpu"] += idle_cpu
-        self.idle["memory"] += idle_mem
-        day.idle += idle_cpu + idle_mem
+                self._charge_pod(day, node, pod, hours)
+                running.append(pod)
+                core_hours += pod.cores * hours
+                gib_hours += pod.gib * hours
+        # The day's unrequested capacity, per resource, never below zero (pods using more than the node
+        # has do not make it negative), as it always was: node capacity minus everything its pods were charged.
+        free = (max(ZERO, node.cores * node_hours - core_hours), max(ZERO, node.gib * node_hours - gib_hours))
+        tenant = self.owners.tenant
+        stretches = [
+            (max(ZERO, (node.cores - presence.cores) * hours), max(ZERO, (node.gib - presence.gib) * hours), shares)
+            for hours, presence, shares in (
+                (hours_between(start, end), presence, presence.shares())
+                for start, end, presence in node_stretches(day.start, day.end, node, running, lambda ns: ns in tenant)
+            )
+        ]
+        # Who gets it is decided stretch by stretch; stretches that add up to more than the day's free capacity
+        # (a pod using more than the node in one, a history pod's day averaged over its steps) are scaled to it.
+        sums = [sum((stretch[i] for stretch in stretches), ZERO) for i in (0, 1)]
+        scale = [free[i] / sums[i] if sums[i] > 0 else ZERO for i in (0, 1)]
+        for cores, gib, shares in stretches:
+            self._charge_idle(day, node, cores * scale[0], gib * scale[1], shares)
 
-    def _charge_pod(self, day: _Day, node: Node, pod: PodRun, hours: Decimal, used: dict[str, Decimal]) -> None:
+    def _charge_idle(
+        self, day: _Day, node: Node, core_hours: Decimal, gib_hours: Decimal, shares: list[tuple[str, Decimal]]
+    ) -> None:
+        """A stretch's unrequested capacity: to the tenant namespaces that ran there (``shares``), else idle."""
+        cpu, memory = core_hours * node.core_price, gib_hours * node.gib_price
+        if not shares:
+            for key, value in (("core_hours", core_hours), ("gib_hours", gib_hours), ("cpu", cpu), ("memory", memory)):
+                self.idle[key] += value
+            day.idle += cpu + memory
+            return
+        money, charged = cpu + memory, ZERO
+        for index, (namespace, fraction) in enumerate(shares):
+            line = self.namespaces[namespace]
+            amount = money - charged if index == len(shares) - 1 else money * fraction
+            charged += amount
+            line["idle_core_hours"] += core_hours * fraction
+            line["idle_gib_hours"] += gib_hours * fraction
+            line[NODE_IDLE] += amount
+            day.cost[namespace] += amount
+        self.idle_charged += money
+
+    def _charge_pod(self, day: _Day, node: Node, pod: PodRun, hours: Decimal) -> None:
         line = self.namespaces[pod.namespace]
         core_hours, gib_hours = pod.cores * hours, pod.gib * hours
         cpu_cost, mem_cost = core_hours * node.core_price, gib_hours * node.gib_price
@@ -135,7 +239,6 @@ class Ledger:
             ("memory", mem_cost),
         ):
             line[key] += value
-            used[key] += value
         day.cost[pod.namespace] += cpu_cost + mem_cost
         day.compute[pod.namespace] += cpu_cost + mem_cost
 

@@ -20,6 +20,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_index imp
 from ansible_collections.platykus.platform.plugins.module_utils._usage_ledger import (
     AMOUNTS,
     COMPONENTS,
+    IDLE_AMOUNTS,
+    NODE_IDLE,
     UNPRICED_AMOUNTS,
     Ledger,
     Line,
@@ -46,7 +48,7 @@ def render_line(line: Mapping[str, Decimal], extra: Iterable[str] = ()) -> dict[
     keys = COMPONENTS + tuple(extra)
     cost = {key: q(line[key], MONEY) for key in keys}
     cost["total"] = q(line_total(line, extra), MONEY)
-    out: dict[str, Any] = {key: q(line[key], HOURS) for key in AMOUNTS}
+    out: dict[str, Any] = {key: q(line[key], HOURS) for key in AMOUNTS + IDLE_AMOUNTS}
     out["cost"] = cost
     return out
 
@@ -73,8 +75,8 @@ def _namespace_rows(ledger: Ledger, factor: Decimal) -> list[dict]:
             "tenant": owners.tenant.get(namespace),
             "environment": owners.environment.get(namespace),
         }
-        row.update(render_line(line))
-        row["forecast"] = q(line_total(line) * factor, MONEY)
+        row.update(render_line(line, (NODE_IDLE,)))
+        row["forecast"] = q(line_total(line, (NODE_IDLE,)) * factor, MONEY)
         rows.append(row)
     return rows
 
@@ -98,8 +100,10 @@ def _sources(inputs: ReportInputs) -> tuple[tuple[str, str], ...]:
 def _tenant_row(ledger: Ledger, tenant: str, inputs: ReportInputs, days: list[str]) -> dict:
     members = ledger.owners.members(tenant)
     line = ledger.group(members)
-    line.update(ledger.tenant_shares[tenant])
-    extra: tuple[str, ...] = ("idle", "platform")
+    # idle: its nodes' unrequested capacity (the ledger charged it to its namespaces) + its share of the rest
+    line[NODE_IDLE] += ledger.tenant_shares[tenant]["idle"]
+    line["platform"] = ledger.tenant_shares[tenant]["platform"]
+    extra: tuple[str, ...] = (NODE_IDLE, "platform")
     sources = _sources(inputs)
     for source, column in sources:
         line[column] = ledger.external_sum(tenant, source)
@@ -190,6 +194,7 @@ def _idle_row(ledger: Ledger, inputs: ReportInputs) -> dict:
             "memory": q(idle["memory"], MONEY),
             "total": q(idle["cpu"] + idle["memory"], MONEY),
         },
+        "charged_to_tenants": q(ledger.idle_charged, MONEY),
         "shared": inputs.options["idle"] == "share",
         "shared_to_tenants": q(ledger.idle_shared, MONEY),
     }

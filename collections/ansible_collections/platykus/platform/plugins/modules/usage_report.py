@@ -14,7 +14,8 @@ description:
   - Nodes are priced from O(prices) (spot nodes at the spot price) and their price is split into a per-core-hour
     and a per-GiB-hour price; each running pod pays max(request, usage) at its node's prices.
     PVCs pay per GiB-month by storage class, LoadBalancer Services per hour.
-  - Node cost not used by pods (idle) and the platform namespaces are lines of their own, or shared across tenants.
+  - A node's cost not requested by pods is charged to the tenants whose pods ran on it (idle only while none did);
+    idle and the platform namespaces are lines of their own, or shared across tenants.
   - Pods, Nodes, PVCs, Services and Namespaces are each listed once, cluster-wide, page by page.
   - Reads only; never changes anything. See C(docs/cost.md) for a worked example.
 extends_documentation_fragment:
@@ -82,14 +83,15 @@ report:
     tenants:
       description:
         - One entry per tenant with C(name), C(namespaces), C(cost_center), C(core_hours), C(gib_hours),
-          C(storage_gib_hours), C(loadbalancer_hours), C(cost) (C(cpu), C(memory), C(storage), C(loadbalancer),
-          C(idle), C(platform), C(total)), C(budget), C(currency), C(percent_used), C(forecast) (month end),
+          C(storage_gib_hours), C(loadbalancer_hours), C(idle_core_hours), C(idle_gib_hours), C(cost) (C(cpu),
+          C(memory), C(storage), C(loadbalancer), C(idle) (the unrequested capacity of the nodes its pods ran on,
+          plus its share of idle with O(idle=share)), C(platform), C(total)), C(budget), C(currency), C(percent_used), C(forecast) (month end),
           C(forecast_percent), C(status) (ok, notice, warning, exceeded or no_budget) and C(daily) (C(date), C(cost), C(cumulative)).
       type: list
       elements: dict
     namespaces:
       description: One entry per namespace with C(name), C(category) (tenant, platform, unassigned), C(tenant),
-        C(environment), the hours, C(cost) and C(forecast).
+        C(environment), the hours, C(cost) (with C(idle), its part of its nodes' unrequested capacity) and C(forecast).
       type: list
       elements: dict
     platform:
@@ -99,7 +101,9 @@ report:
       description: Namespaces that are neither a tenant's nor the platform's.
       type: dict
     idle:
-      description: Node cost not used by pods, C(core_hours), C(gib_hours), C(cost), and C(shared_to_tenants).
+      description: Node cost not requested by pods while no tenant pod ran on the node, C(core_hours), C(gib_hours),
+        C(cost), C(charged_to_tenants) (unrequested capacity charged to the tenants whose pods ran there) and
+        C(shared_to_tenants).
       type: dict
     nodes:
       description: Each node with its instance type, capacity type, hourly price, per-core-hour and per-GiB-hour prices, hours and cost.

@@ -35,16 +35,17 @@ def test_json_round_trips(report):
 def test_csv(report):
     rows = list(csv.DictReader(io.StringIO(FILTERS["report_csv"](report))))
     lines = {(r["line"], r["name"]): r for r in rows}
-    assert lines[("tenant", "acme")]["total"] == "0.611"
+    assert lines[("tenant", "acme")]["total"] == "1.2384"  # with its nodes' unrequested capacity, 0.6274
     assert lines[("tenant", "acme")]["status"] == "warning"
     assert lines[("namespace:tenant", "globex-dev")]["loadbalancer"] == "0.225"
     assert lines[("namespace:platform", "platykus-system")]["total"] == "0.1"
-    assert lines[("idle", "idle")]["total"] == "0.933"
+    assert lines[("namespace:tenant", "acme-prod")]["idle"] == "0.6274"
+    assert lines[("idle", "idle")]["total"] == "0"  # every node of the example ran a tenant pod
 
 
 def test_markdown(report):
     text = FILTERS["report_markdown"](report)
-    assert "| acme | 0.3608 | 0.1702 | 0.08 | 0 | 0 | 0 | 0.611 | 50 | 1.22 | 43.992 | warning |" in text
+    assert "| acme | 0.3608 | 0.1702 | 0.08 | 0 | 0.6274 | 0 | 1.2384 | 50 | 2.48 | 89.1614 | warning |" in text
     assert "**2.429 USD**" in text
 
 

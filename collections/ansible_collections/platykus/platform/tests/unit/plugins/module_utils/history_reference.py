@@ -2,7 +2,10 @@
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The cost history's previous pod reading (a Decimal per sample), kept to compare the current one with
-(the unit tests on built answers, the integration test on a real Prometheus)."""
+(the unit tests on built answers, the integration test on a real Prometheus).
+
+Since the ledger charges a node's unrequested capacity to the tenants whose pods ran on it *when* they ran, it
+also gives each pod's first step on the node (the current reading starts the pod's day there)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._usage_objects i
 
 
 def reference_runs(requests, cpu, memory, grid):
-    """Per node, (pod key, microseconds, mean cores, mean GiB) of each pod's whole steps, step by step in Decimal."""
+    """Per node, (pod key, microseconds, mean cores, mean GiB, first step) of each pod's steps, step by step in Decimal."""
     present = defaultdict(dict)
     for (namespace, pod, node, resource), points in requests.items():
         slot = 1 if resource == "cpu" else 2 if resource == "memory" else 0
@@ -30,10 +33,11 @@ def reference_runs(requests, cpu, memory, grid):
                 continue
             cores = max(cores, cpu.get(key, {}).get(t, Decimal(0)))
             size = max(size, memory.get(key, {}).get(t, Decimal(0)))
-            total = totals.setdefault(node, [0, Decimal(0), Decimal(0)])
+            total = totals.setdefault(node, [0, Decimal(0), Decimal(0), t])
             total[0] += piece
             total[1] += cores * piece
             total[2] += size * piece
-        for node, (micros, core_us, byte_us) in totals.items():
-            runs[node].append((key, micros, core_us / micros, byte_us / micros / GIB))
+            total[3] = min(total[3], t)
+        for node, (micros, core_us, byte_us, first) in totals.items():
+            runs[node].append((key, micros, core_us / micros, byte_us / micros / GIB, first))
     return runs

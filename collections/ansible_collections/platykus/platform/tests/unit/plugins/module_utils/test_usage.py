@@ -11,15 +11,16 @@ from decimal import Decimal
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
 from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import (
     pod_interval,
     pod_requests,
     usage_from_prometheus,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
-from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import example_report
+from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.cost_fixtures import (
+    example_report,
+    nodes_report,
+)
 
 
 def by_name(rows):
@@ -54,7 +55,16 @@ def test_worked_example_namespaces(cost_example):
     assert acme["core_hours"] == 13.0  # 10 + 3
     assert acme["gib_hours"] == 46.0  # 40 + 6
     assert acme["storage_gib_hours"] == 730.0
-    assert acme["cost"] == {"cpu": 0.3608, "memory": 0.1702, "storage": 0.08, "loadbalancer": 0.0, "total": 0.611}
+    # + its part of the capacity its pods' nodes had unrequested (test_worked_example_idle_and_totals): 0.6274
+    assert acme["cost"] == {
+        "cpu": 0.3608,
+        "memory": 0.1702,
+        "storage": 0.08,
+        "loadbalancer": 0.0,
+        "idle": 0.6274,
+        "total": 1.2384,
+    }
+    assert (acme["idle_core_hours"], acme["idle_gib_hours"]) == (17.3697, 69.6303)
     globex = ns["globex-dev"]
     # batch-1: started 06:00 (before the window), finished 13:00 -> 5 h: 2 x 5 = 10 core-h x 0.032 = 0.32,
     #          2 x 5 = 10 GiB-h x 0.004 = 0.04
@@ -64,7 +74,15 @@ def test_worked_example_namespaces(cost_example):
     assert globex["core_hours"] == 15.0
     assert globex["gib_hours"] == 20.0
     assert globex["loadbalancer_hours"] == 10.0
-    assert globex["cost"] == {"cpu": 0.48, "memory": 0.08, "storage": 0.0, "loadbalancer": 0.225, "total": 0.785}
+    assert globex["cost"] == {
+        "cpu": 0.48,
+        "memory": 0.08,
+        "storage": 0.0,
+        "loadbalancer": 0.225,
+        "idle": 0.3056,
+        "total": 1.0906,
+    }
+    assert (globex["idle_core_hours"], globex["idle_gib_hours"]) == (4.1303, 43.3697)
     platform = ns["platykus-system"]
     # controller: 0.25 x 10 = 2.5 core-h x 0.032 = 0.08; 0.5 x 10 = 5 GiB-h x 0.004 = 0.02
     assert platform["category"] == "platform"
@@ -73,14 +91,21 @@ def test_worked_example_namespaces(cost_example):
 
 def test_worked_example_idle_and_totals(cost_example):
     report = example_report(cost_example)
-    # node-a: 40 core-h, pods use 10 + 10 + 5 + 2.5 = 27.5 -> idle 12.5 x 0.032 = 0.40
-    #         160 GiB-h, pods use 40 + 10 + 10 + 5 = 65 -> idle 95 x 0.004 = 0.38
-    # node-b: 12 core-h, pods use 3 -> idle 9 x 0.0136 = 0.1224; 24 GiB-h, pods use 6 -> idle 18 x 0.0017 = 0.0306
-    assert report["idle"]["core_hours"] == 21.5
-    assert report["idle"]["gib_hours"] == 113.0
-    assert report["idle"]["cost"] == {"cpu": 0.5224, "memory": 0.4106, "total": 0.933}
+    # Unrequested capacity, stretch by stretch, to the tenants whose pods ran there, by their pods' cost per hour
+    # (acme web-1 0.032 + 0.016 = 0.048; globex batch-1 0.064 + 0.008 = 0.072, api-1 0.016 + 0.004 = 0.020):
+    # node-a 08:00-13:00: 4 - 3.75 = 0.25 core x 5 h = 1.25 core-h x 0.032 = 0.04; 16 - 7.5 = 8.5 GiB x 5 h
+    #         = 42.5 GiB-h x 0.004 = 0.17 -> 0.21, acme 0.048 : globex 0.092 -> acme 0.072, globex 0.138
+    # node-a 13:00-18:00 (batch-1 done): 2.25 core x 5 = 11.25 core-h x 0.032 = 0.36; 10.5 GiB x 5 = 52.5 GiB-h
+    #         x 0.004 = 0.21 -> 0.57, acme 0.048 : globex 0.020 -> acme 0.57 x 12/17 = 0.4024, globex 0.1676
+    # node-b 12:00-18:00, web-2 alone: 9 core-h x 0.0136 = 0.1224 + 18 GiB-h x 0.0017 = 0.0306 -> acme 0.153
+    # acme 0.072 + 0.4024 + 0.153 = 0.6274; globex 0.138 + 0.1676 = 0.3056; the platform's controller takes none,
+    # and no node ran without a tenant pod: nothing is left idle.
+    assert report["idle"]["core_hours"] == 0.0
+    assert report["idle"]["gib_hours"] == 0.0
+    assert report["idle"]["cost"] == {"cpu": 0.0, "memory": 0.0, "total": 0.0}
+    assert report["idle"]["charged_to_tenants"] == 0.933  # 0.21 + 0.57 + 0.153: what idle was before
     # cluster: nodes 1.92 + 0.204 = 2.124; + storage 0.08 + LB 0.225 = 2.429
-    #        = acme 0.611 + globex 0.785 + platform 0.1 + idle 0.933
+    #        = acme 1.2384 + globex 1.0906 + platform 0.1 + idle 0
     assert report["total"] == {
         "nodes": 2.124,
         "storage": 0.08,
@@ -95,18 +120,20 @@ def test_worked_example_tenants_budget_and_forecast(cost_example):
     tenants = by_name(example_report(cost_example)["tenants"])
     acme = tenants["acme"]
     # forecast = cost x (June: 720 h) / (window: 10 h) = cost x 72
-    # acme: 0.611 / 50 = 1.222 % spent; 0.611 x 72 = 43.992 -> 87.984 % -> forecast crosses 80 -> warning
-    assert acme["cost"]["total"] == 0.611
+    # acme: 1.2384 / 50 = 2.48 % spent; 1.23835 x 72 = 89.1614 -> 178.32 % -> forecast over 100, capped at warning
+    assert acme["cost"]["total"] == 1.2384
     assert acme["budget"] == 50.0
-    assert acme["percent_used"] == 1.22
-    assert acme["forecast"] == 43.992
-    assert acme["forecast_percent"] == 87.98
+    assert acme["percent_used"] == 2.48
+    assert acme["forecast"] == 89.1614
+    assert acme["forecast_percent"] == 178.32
     assert acme["status"] == "warning"
     assert acme["cost_center"] == "cc-1001"
-    # globex: 0.785 / 100 = 0.785 %; 0.785 x 72 = 56.52 -> 56.52 % -> notice
+    # globex: 1.0906 / 100 = 1.09 %; 1.09065 x 72 = 78.5266 -> 78.53 % -> notice
     globex = tenants["globex"]
-    assert (globex["percent_used"], globex["forecast"], globex["status"]) == (0.79, 56.52, "notice")
-    assert globex["daily"] == [{"date": "2024-06-10", "cost": 0.785, "cumulative": 0.785}]
+    assert (globex["percent_used"], globex["forecast"], globex["status"]) == (1.09, 78.5266, "notice")
+    assert globex["daily"] == [{"date": "2024-06-10", "cost": 1.0906, "cumulative": 1.0906}]
+    # conservation to the cent: the tenants, the platform and idle are the cluster
+    assert acme["cost"]["total"] + globex["cost"]["total"] + 0.1 == pytest.approx(2.429, abs=0.0001)
 
 
 def test_without_usage_requests_are_charged(cost_example):
@@ -116,65 +143,39 @@ def test_without_usage_requests_are_charged(cost_example):
 
 
 # -- sharing idle and the platform -----------------------------------------------------------------
-def one_node(pods, start="2024-06-10T08:00:00Z", end="2024-06-10T18:00:00Z", **kwargs):
-    node = {
-        "metadata": {
-            "name": "n1",
-            "creationTimestamp": "2024-06-01T00:00:00Z",
-            "labels": {"node.kubernetes.io/instance-type": "m5.xlarge"},
-        },
-        "status": {"capacity": {"cpu": "4", "memory": "16Gi"}},
-    }
-    namespaces = [{"metadata": {"name": t, "labels": {"platykus.io/tenant": t}}} for t in ("a", "b")]
-    pod_objs = [
-        {
-            "metadata": {"name": "p%d" % i, "namespace": ns, "creationTimestamp": "2024-06-01T00:00:00Z"},
-            "spec": {
-                "nodeName": "n1",
-                "containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}],
-            },
-            "status": {"phase": "Running", "startTime": "2024-06-01T00:00:00Z"},
-        }
-        for i, (ns, cpu, mem) in enumerate(pods)
-    ]
-    args = dict(
-        nodes=[node],
-        pods=pod_objs,
-        namespaces=namespaces,
-        catalog=validate_prices({"currency": "USD", "cpu_ram_weight": 8, "instance_types": {"m5.xlarge": 0.192}}),
-        window=make_window(start, end),
-        platform_namespaces=["platykus-system"],
-        tenants=[{"name": "a", "budget": {"monthly": 50}}, {"name": "b"}],
-    )
-    args.update(kwargs)
-    return allocate(**args)
+def one_node(pods, **kwargs):
+    return nodes_report({"n1": pods}, **kwargs)
 
 
 SHARE_PODS = [("a", "2", "4Gi"), ("b", "1", "4Gi"), ("platykus-system", "500m", "2Gi")]
+# n2 runs only a platform pod: its unrequested capacity stays idle (the pool that idle: share spreads)
+PLATFORM_NODE = {"n1": SHARE_PODS[:2], "n2": SHARE_PODS[2:]}
 
 
 def test_idle_and_platform_shared_pro_rata():
-    report = one_node(SHARE_PODS, idle="share", platform="share")
+    report = nodes_report(PLATFORM_NODE, idle="share", platform="share")
     tenants = by_name(report["tenants"])
     # 0.032 per core-h, 0.004 per GiB-h, 10 h.
     # a: 2 x 10 x 0.032 + 4 x 10 x 0.004 = 0.64 + 0.16 = 0.80; b: 0.32 + 0.16 = 0.48 -> weights 0.80 : 0.48 = 5 : 3
-    # platform: 0.5 x 10 x 0.032 + 2 x 10 x 0.004 = 0.16 + 0.08 = 0.24
-    # idle: (4 - 3.5) x 10 x 0.032 + (16 - 10) x 10 x 0.004 = 0.16 + 0.24 = 0.40
-    # a: idle 0.40 x 5/8 = 0.25, platform 0.24 x 5/8 = 0.15 -> 0.80 + 0.25 + 0.15 = 1.20
-    # b: idle 0.40 x 3/8 = 0.15, platform 0.24 x 3/8 = 0.09 -> 0.48 + 0.15 + 0.09 = 0.72; a + b = 1.92 = the node
-    assert tenants["a"]["cost"]["idle"] == 0.25
+    # n1 (a and b): unrequested (4 - 3) x 10 x 0.032 + (16 - 8) x 10 x 0.004 = 0.32 + 0.32 = 0.64, theirs 5 : 3:
+    #    a 0.40, b 0.24
+    # n2 (platform only): platform 0.5 x 10 x 0.032 + 2 x 10 x 0.004 = 0.16 + 0.08 = 0.24;
+    #    idle 1.92 - 0.24 = 1.68, shared 5 : 3 with the platform: a 1.05 + 0.15, b 0.63 + 0.09
+    # a: 0.80 + idle 0.40 + 1.05 + platform 0.15 = 2.40; b: 0.48 + 0.24 + 0.63 + 0.09 = 1.44; a + b = 3.84 = 2 nodes
+    assert tenants["a"]["cost"]["idle"] == 1.45
     assert tenants["a"]["cost"]["platform"] == 0.15
-    assert tenants["a"]["cost"]["total"] == 1.2
-    assert tenants["b"]["cost"]["total"] == 0.72
-    assert report["idle"]["shared_to_tenants"] == 0.4
+    assert tenants["a"]["cost"]["total"] == 2.4
+    assert tenants["b"]["cost"]["total"] == 1.44
+    assert report["idle"]["charged_to_tenants"] == 0.64
+    assert report["idle"]["shared_to_tenants"] == 1.68
     assert report["platform"]["shared_to_tenants"] == 0.24
     assert tenants["b"]["status"] == "no_budget"
 
 
 def test_separate_lines_by_default():
-    report = one_node(SHARE_PODS)
-    assert by_name(report["tenants"])["a"]["cost"]["total"] == 0.8
-    assert report["idle"]["cost"]["total"] == 0.4
+    report = nodes_report(PLATFORM_NODE)
+    assert by_name(report["tenants"])["a"]["cost"]["total"] == 1.2  # 0.80 + its part of n1, 0.40
+    assert report["idle"]["cost"]["total"] == 1.68  # n2
     assert report["platform"]["cost"]["total"] == 0.24
     assert report["idle"]["shared_to_tenants"] == 0.0
 
@@ -182,21 +183,23 @@ def test_separate_lines_by_default():
 def test_daily_series_across_midnight():
     report = one_node([("a", "2", "4Gi")], start="2024-06-10T12:00:00Z", end="2024-06-11T12:00:00Z")
     a = by_name(report["tenants"])["a"]
-    # 0.80 per 10 h = 0.08 per hour; 12 h on each day = 0.96
+    # a's pod is alone on n1, so a pays the node: 0.192 per hour; 12 h on each day = 2.304
     assert a["daily"] == [
-        {"date": "2024-06-10", "cost": 0.96, "cumulative": 0.96},
-        {"date": "2024-06-11", "cost": 0.96, "cumulative": 1.92},
+        {"date": "2024-06-10", "cost": 2.304, "cumulative": 2.304},
+        {"date": "2024-06-11", "cost": 2.304, "cumulative": 4.608},
     ]
 
 
 def test_month_to_date_forecast():
-    report = one_node([("a", "2", "4Gi")], window=make_window(now="2024-06-16T00:00:00Z"))
+    budget = [{"name": "a", "budget": {"monthly": 120}}, {"name": "b"}]
+    report = one_node([("a", "2", "4Gi")], window=make_window(now="2024-06-16T00:00:00Z"), tenants=budget)
     a = by_name(report["tenants"])["a"]
-    # June 1 -> June 16 = 360 h of 720: spent 0.08 x 360 = 28.80, forecast 28.80 x 720 / 360 = 57.60
-    # of 50: 57.6 % spent (notice), forecast 115.2 % (would be exceeded, capped at warning) -> warning
+    # a is alone on n1 and pays it: June 1 -> June 16 = 360 h of 720: spent 0.192 x 360 = 69.12,
+    # forecast 69.12 x 720 / 360 = 138.24; of 120: 57.6 % spent (notice), forecast 115.2 %
+    # (would be exceeded, capped at warning) -> warning
     assert report["window"]["month_to_date"] is True
     assert report["window"]["start"] == "2024-06-01T00:00:00Z"
-    assert (a["cost"]["total"], a["forecast"], a["percent_used"], a["forecast_percent"]) == (28.8, 57.6, 57.6, 115.2)
+    assert (a["cost"]["total"], a["forecast"], a["percent_used"], a["forecast_percent"]) == (69.12, 138.24, 57.6, 115.2)
     assert a["status"] == "warning"
     assert len(a["daily"]) == 15
 
@@ -225,9 +228,10 @@ def test_unpriced_instance_type_reported_never_zero(cost_example):
     assert (line["hours"], line["core_hours"], line["gib_hours"]) == (6.0, 3.0, 6.0)
     assert line["namespaces"] == ["acme-prod"]
     assert "platykus_prices.instance_types" in line["fix"]
-    # acme keeps its usage but is charged only web-1 and the PVC: 0.32 + 0.16 + 0.08 = 0.56
+    # acme keeps its usage but is charged only web-1, the PVC and its part of node-a's unrequested capacity:
+    # 0.32 + 0.16 + 0.08 + 0.072 + 0.4024 = 1.0344; nothing of node-b, which has no price
     acme = by_name(report["namespaces"])["acme-prod"]
-    assert (acme["core_hours"], acme["cost"]["total"]) == (13.0, 0.56)
+    assert (acme["core_hours"], acme["cost"]["total"]) == (13.0, 1.0344)
     assert report["total"]["nodes"] == 1.92
 
 

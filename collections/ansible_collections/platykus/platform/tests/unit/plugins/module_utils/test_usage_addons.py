@@ -140,17 +140,17 @@ def test_report_adds_addon_lines_on_top_and_keeps_conservation(cost_example):
     report = usage_report(params(cost_example), lambda: client)
     assert ("Secret", HELD_SELECTOR) in client.calls
     tenants = {t["name"]: t for t in report["tenants"]}
-    # acme 0.611 in cluster + 1.0 + 0.1; globex 0.785 + 0.1 (docs/cost.md's worked example)
+    # acme 1.2384 in cluster + 1.0 + 0.1; globex 1.0906 + 0.1 (docs/cost.md's worked example)
     assert tenants["acme"]["cost"]["addons"] == 1.1
-    assert tenants["acme"]["cost"]["total"] == 1.711
-    assert tenants["globex"]["cost"]["total"] == 0.885
+    assert tenants["acme"]["cost"]["total"] == 2.3384
+    assert tenants["globex"]["cost"]["total"] == 1.1906
     assert tenants["acme"]["out_of_cluster"] == [
         {"source": "addon", "service": "assets", "cost": 0.1},
         {"source": "addon", "service": "orders-db", "cost": 1.0},
     ]
-    # budget: 1.711 / 50 = 3.42 %; the daily series carries the add-ons too
-    assert tenants["acme"]["percent_used"] == 3.42
-    assert tenants["globex"]["daily"] == [{"date": "2024-06-10", "cost": 0.885, "cumulative": 0.885}]
+    # budget: 2.3384 / 50 = 4.68 %; the daily series carries the add-ons too
+    assert tenants["acme"]["percent_used"] == 4.68
+    assert tenants["globex"]["daily"] == [{"date": "2024-06-10", "cost": 1.1906, "cumulative": 1.1906}]
     # in-cluster conservation unchanged: nodes + storage + LB = namespaces + idle = 2.429; add-ons on top
     total = report["total"]
     assert (total["nodes"], total["storage"], total["loadbalancer"]) == (2.124, 0.08, 0.225)

@@ -59,8 +59,8 @@ def test_lists_each_kind_once_cluster_wide(cost_example):
     kinds = [call[1] for call in client.calls]
     assert sorted(kinds) == sorted(["Node", "Pod", "PersistentVolumeClaim", "Service", "Namespace", "PodMetrics"])
     assert all(call[2] is None for call in client.calls)
-    # the worked example with metrics: globex 0.785 (docs/cost.md)
-    assert {t["name"]: t["cost"]["total"] for t in report["tenants"]} == {"acme": 0.611, "globex": 0.785}
+    # the worked example with metrics: globex 1.0906 (docs/cost.md)
+    assert {t["name"]: t["cost"]["total"] for t in report["tenants"]} == {"acme": 1.2384, "globex": 1.0906}
 
 
 def test_prometheus_usage(cost_example):
@@ -88,7 +88,7 @@ def test_prometheus_usage(cost_example):
     )
     assert len(seen) == 2 and all(url.startswith("http://prom:9090/api/v1/query?") for url in seen)
     assert "%5B36000s%5D" in seen[0]  # [36000s]: the 10-hour window
-    assert {t["name"]: t["cost"]["total"] for t in report["tenants"]}["globex"] == 0.785
+    assert {t["name"]: t["cost"]["total"] for t in report["tenants"]}["globex"] == 1.0906
 
 
 def test_prometheus_needs_a_url(cost_example):
