@@ -88,6 +88,10 @@ ADDON_EXTERNALSECRET_POLICY_NAME = "platykus-protect-addon-externalsecrets"
 EXTERNAL_SECRETS_USER = "system:serviceaccount:platykus-system:external-secrets"
 # The platform's ClusterIssuer (catalog/services.yml, cert-manager) that signs tenants' certificates.
 PLATFORM_CLUSTER_ISSUER = "platykus-default"
+# cert-manager's API version, and the label on the platform CA's Secret (_platform_ca.py: the root
+# the CA ClusterIssuer signs with, made by the platform with pathlen 0 and name constraints).
+CERT_MANAGER_API_VERSION = "cert-manager.io/v1"
+PLATFORM_CA_LABEL = "platykus.io/platform-ca"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"
