@@ -129,6 +129,15 @@ def issued_by(lab, name: str, root: x509.Certificate) -> x509.Certificate | None
 
 
 # -- signing and verifying ------------------------------------------------------------------------------
+def authority_key_id(issuer: x509.Certificate) -> x509.AuthorityKeyIdentifier:
+    """The AKI pointing at ``issuer``'s SKI (cert-manager derives its SKI its own way: copy it)."""
+    try:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+
 def sign(issuer: x509.Certificate, issuer_key, sans: list, is_ca: bool = False, cn: str = "leaf"):
     """A certificate ``issuer_key`` signs, as a CA (or the holder of a sub-CA) would: a TLS server
     leaf, or a CA. Returns it with its new key."""
@@ -143,7 +152,7 @@ def sign(issuer: x509.Certificate, issuer_key, sans: list, is_ca: bool = False, 
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+        .add_extension(authority_key_id(issuer), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if sans:
