@@ -96,7 +96,7 @@ def platform_ca(lab) -> x509.Certificate:
         "platform_ca",
         {
             "namespace": PLATFORM_NS,
-            "secret": "platykus-ca",
+            "secret_name": "platykus-ca",
             "common_name": "%s platform CA" % CLUSTER,
             "domains": [ZONE],
         },

@@ -78,7 +78,7 @@ OLD_CATALOG = [
 ]
 MODULE_ARGS = {
     "namespace": NS,
-    "secret": "platykus-ca",
+    "secret_name": "platykus-ca",
     "common_name": "platykus-lab platform CA",
     "domains": [ZONE],
     "issuers": ["platykus-default"],

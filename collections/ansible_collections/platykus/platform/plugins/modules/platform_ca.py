@@ -10,8 +10,8 @@ module: platform_ca
 short_description: Make the platform CA a cert-manager CA ClusterIssuer signs with
 version_added: 0.3.0
 description:
-  - Keeps a root CA in the C(kubernetes.io/tls) Secret O(namespace)/O(secret) (C(tls.crt), C(tls.key), C(ca.crt)):
-    an ECDSA P-256 key and a self-signed certificate with C(basicConstraints CA:TRUE, pathlen:0) and, when
+  - Keeps a root CA in the C(kubernetes.io/tls) Secret O(namespace)/O(secret_name) (C(tls.crt), C(tls.key), C(ca.crt))
+    as an ECDSA P-256 key and a self-signed certificate with C(basicConstraints CA:TRUE, pathlen:0) and, when
     O(domains) is not empty, critical name constraints permitting only DNS names, URI hosts and e-mail domains
     in those zones and excluding every IP address.
   - cert-manager cannot set a path length on a certificate it makes, so the platform makes this root itself.
@@ -37,7 +37,7 @@ options:
       - The namespace of the Secret; for a ClusterIssuer, cert-manager's cluster resource namespace.
     type: str
     required: true
-  secret:
+  secret_name:
     description:
       - The Secret's name, the CA issuer's C(spec.ca.secretName).
     type: str
@@ -76,7 +76,7 @@ EXAMPLES = r"""
 - name: The lab's platform CA, for the apps zone
   platykus.platform.platform_ca:
     namespace: platykus-system
-    secret: platykus-ca
+    secret_name: platykus-ca
     common_name: platykus-lab platform CA
     domains: [apps.platykus-lab.test]
     issuers: [platykus-default]
@@ -135,7 +135,7 @@ def main() -> None:
     module = platykus_module(
         dict(
             namespace=dict(type="str", required=True),
-            secret=dict(type="str", required=True),
+            secret_name=dict(type="str", required=True),
             common_name=dict(type="str", required=True),
             domains=dict(type="list", elements="str", default=[]),
             issuers=dict(type="list", elements="str", default=[]),
@@ -150,7 +150,7 @@ def main() -> None:
     try:
         spec = render_spec(
             params["namespace"],
-            params["secret"],
+            params["secret_name"],
             params["common_name"],
             params["domains"],
             params["issuers"],

@@ -153,7 +153,7 @@ def test_without_zones_the_ca_has_only_the_path_length():
 def test_leaves_verify_only_inside_the_zones(sans, host, refusal):
     key_pem, cert_pem = ca.make_ca(spec(), NOW)
     root, key = x509.load_pem_x509_certificate(cert_pem), serialization.load_pem_private_key(key_pem, None)
-    leaf, _ = sign(root, key, sans)
+    leaf, _leaf_key = sign(root, key, sans)
     outcome = verifies(root, leaf, [], host)
     assert outcome is True if refusal is None else refusal in outcome
 
@@ -162,7 +162,7 @@ def test_a_sub_ca_signs_nothing_that_verifies():
     key_pem, cert_pem = ca.make_ca(spec(), NOW)
     root, key = x509.load_pem_x509_certificate(cert_pem), serialization.load_pem_private_key(key_pem, None)
     sub, sub_key = sign(root, key, [x509.DNSName("acme." + ZONE)], is_ca=True)
-    leaf, _ = sign(sub, sub_key, [x509.DNSName("portal.globex." + ZONE)])
+    leaf, _leaf_key = sign(sub, sub_key, [x509.DNSName("portal.globex." + ZONE)])
     assert "path length constraint violated" in verifies(root, leaf, [sub], "portal.globex." + ZONE)
 
 
@@ -293,6 +293,6 @@ def test_new_zones_replace_the_ca(api):
     ca.ensure_platform_ca(api.client, spec(), now=NOW)
     moved = ca.ensure_platform_ca(api.client, spec(domains=[ZONE, "more.test"]), now=NOW)
     assert moved["replaced"] and moved["reasons"] == ["its name constraints are not the zones' (%s, more.test)" % ZONE]
-    root, _ = stored(api)
+    root, _key = stored(api)
     permitted = root.extensions.get_extension_for_class(x509.NameConstraints).value.permitted_subtrees
     assert x509.DNSName("more.test") in permitted
