@@ -3,8 +3,8 @@
 Upstream's controller main is in a module the Go proxy does not serve; ours starts the same
 controllers from cert-manager's packages (Issuers, ClusterIssuers, Certificates, the approver and
 the SelfSigned and CA signers). CRDs come from the module's deploy/crds, the RBAC from its chart,
-bound to the ServiceAccount the chart creates. The platform CA (SelfSigned -> CA ClusterIssuer)
-is the catalog's, applied by site.yml.
+bound to the ServiceAccount the chart creates. The platform CA is made by site.yml's certificates
+stage (module platform_ca) for the catalog's CA ClusterIssuer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _objects(ctx: Context) -> list[dict]:
 def _args(ctx: Context) -> list[str]:
     return [
         f"--kubeconfig={ctx.kubeconfig}",
-        # ClusterIssuers read their CA Secret here (the catalog's platykus-ca Certificate).
+        # ClusterIssuers read their CA Secret here (platykus-ca, made by the platform_ca module).
         f"--cluster-resource-namespace={NAMESPACE}",
         f"--health-address=127.0.0.1:{ctx.own['health']}",
     ]

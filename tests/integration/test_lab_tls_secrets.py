@@ -1,9 +1,9 @@
 """Certificates, secrets and buckets on the lab, by the real controllers against the lab's AWS.
 
 cert-manager v1.21.2 (our main over its packages) and external-secrets v0.16.2 run beside the lab
-(`platykus-lab up`); the lab's AWS is moto with IAM enforced. The platform CA is the catalog's
-lab objects; a tenant's AWS slice (identity, policy, bucket, ClusterSecretStore, key in
-platykus-system) is made by tenant-onboarding.yml. Assertions are on the API server, the lab's
+(`platykus-lab up`); the lab's AWS is moto with IAM enforced. The platform CA is made by the
+platform_ca module with the catalog's lab CA issuer; a tenant's AWS slice (identity, policy, bucket,
+ClusterSecretStore, key in platykus-system) is made by tenant-onboarding.yml. Assertions are on the API server, the lab's
 AWS and the certificate bytes.
 """
 
@@ -16,7 +16,7 @@ import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
-from conftest import ROOT
+from conftest import ROOT, run_module
 from cryptography import x509
 
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
@@ -86,7 +86,19 @@ def tenants_onboarded(lab):
 
 @pytest.fixture(scope="module")
 def platform_ca(lab) -> x509.Certificate:
-    """The catalog's platform CA (SelfSigned -> CA Certificate -> CA ClusterIssuer), Ready."""
+    """The platform CA (made by the platform_ca module, as the certificates stage does) and the catalog's
+    CA ClusterIssuer, Ready."""
+    status, result = run_module(
+        lab,
+        "platform_ca",
+        {
+            "namespace": PLATFORM_NS,
+            "secret_name": "platykus-ca",
+            "common_name": "%s platform CA" % CLUSTER,
+            "domains": [ZONE],
+        },
+    )
+    assert status in ("SUCCESS", "CHANGED"), result
     lab.apply(catalog_objects("cert-manager"))
     wait_for("ClusterIssuer platykus-default Ready", lambda: ready(lab.get_json("clusterissuer", "platykus-default")))
     secret = lab.get_json("secret", "platykus-ca", "-n", PLATFORM_NS)

@@ -127,9 +127,10 @@ def test_values_merge_catalog_provider_and_inventory(converged):
 def test_stage_objects_are_applied(lab, converged):
     issuer = lab.get_json("clusterissuer", "platykus-default")
     assert issuer["spec"] == {"ca": {"secretName": "platykus-ca"}}
-    assert lab.get_json("clusterissuer", "platykus-selfsigned")["spec"] == {"selfSigned": {}}
-    certificate = lab.get_json("certificate", "-n", "platykus-system", "platykus-ca")
-    assert certificate["spec"]["isCA"] is True
+    # The platform made the CA it signs with (module platform_ca; tests/integration/test_platform_ca.py).
+    ca_secret = lab.get_json("secret", "-n", "platykus-system", "platykus-ca")
+    assert ca_secret["type"] == "kubernetes.io/tls"
+    assert ca_secret["metadata"]["labels"]["platykus.io/platform-ca"] == "true"
     storage_class = lab.get_json("storageclass", "local-path")
     assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
     assert storage_class["provisioner"] == "rancher.io/local-path"

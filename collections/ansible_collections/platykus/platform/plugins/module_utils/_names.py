@@ -105,6 +105,10 @@ PRIORITY_CLASSES_ANNOTATION = "platykus.io/priority-classes"
 PRIORITY_POLICY_NAME = "platykus-tenant-priority"
 SERVICE_POLICY_NAME = "platykus-tenant-services"
 PRIORITY_QUOTA_NAME = "tenant-quota-priority"
+# cert-manager's API version, and the label on the platform CA's Secret (_platform_ca.py: the root
+# the CA ClusterIssuer signs with, made by the platform with pathlen 0 and name constraints).
+CERT_MANAGER_API_VERSION = "cert-manager.io/v1"
+PLATFORM_CA_LABEL = "platykus.io/platform-ca"
 
 # -- the field manager every server-side apply uses ----------------------------------------------
 FIELD_MANAGER = "platykus"
