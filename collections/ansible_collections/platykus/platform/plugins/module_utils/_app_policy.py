@@ -88,6 +88,25 @@ CERTIFICATE_FORBIDDEN_FIELDS = (
     "otherNames",
     "nameConstraints",
 )
+# The Certificate spec fields the rules above read, and those that carry no identity (key, lifetime,
+# output, issuer: tenants cannot make Issuers, and the platform's ClusterIssuers are the platform's).
+# Every field of the served CRD is in one of the three lists (tests/integration/test_lab_cert_policy.py).
+CERTIFICATE_CHECKED_FIELDS = ("dnsNames", "commonName", "isCA", "usages")
+CERTIFICATE_FREE_FIELDS = (
+    "secretName",
+    "secretTemplate",
+    "issuerRef",
+    "duration",
+    "renewBefore",
+    "renewBeforePercentage",
+    "renewal",
+    "privateKey",
+    "keystores",
+    "revisionHistoryLimit",
+    "additionalOutputFormats",
+    "encodeUsagesInRequest",
+    "signatureAlgorithm",
+)
 # What a TLS leaf needs (cert-manager's default is digital signature + key encipherment).
 LEAF_USAGES = ("signing", "digital signature", "key encipherment", "key agreement", "server auth", "client auth")
 GATEWAY_GROUP = "gateway.networking.k8s.io"
