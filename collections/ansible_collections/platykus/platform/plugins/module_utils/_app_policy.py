@@ -211,11 +211,11 @@ _ALLOWED = "(size(h) <= %d && h.matches('%s') && variables.domains.exists(d, h =
 _TARGET_ALLOWED = "(isIP(h) || (!h.startsWith('*') && %s))" % _ALLOWED
 _MESSAGE = (
     "are outside the domains of this tenant (annotation %s of the namespace, from the tenant spec) or not "
-    "spelled as lowercase DNS names without a trailing dot ('*.' only as the first label); use hostnames "
+    "spelled as lowercase DNS names without a trailing dot (*. only as the whole first label); use hostnames "
     "under them or ask the platform team to add a domain" % DOMAINS_ANNOTATION
 )
 _FIELDS_MESSAGE = (
-    "' are refused: the platform CA issues tenants leaf certificates for their hosts only "
+    "are refused: the platform CA issues tenants leaf certificates for their hosts only "
     "(dnsNames/commonName under their domains); remove them"
 )
 
@@ -255,7 +255,7 @@ _VALIDATIONS = [
     _validation("certHosts", "certificate hosts"),
     {
         "expression": "size(variables.certFields) == 0",
-        "messageExpression": "'certificate fields ' + variables.certFields.join(', ') + '%s'" % _FIELDS_MESSAGE,
+        "messageExpression": "'certificate fields ' + variables.certFields.join(', ') + ' %s'" % _FIELDS_MESSAGE,
         "reason": "Forbidden",
     },
     {
@@ -505,3 +505,31 @@ def hostname_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict
             ("Certificate dnsNames, %s" % what, cert(dnsNames=[host])),
         ]
     return attacks + _gateway_objects(namespace, foreign)
+
+
+def hostname_controls(namespace: str, domains: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """What the policy must admit for a tenant owning ``domains`` (none without domains)."""
+    if not domains:
+        return []
+    own = domains[0]
+    ingress = _ingress(
+        namespace,
+        "shop." + own,
+        tls="shop." + own,
+        **{SHIM_COMMON_NAME_ANNOTATION: "shop." + own, SHIM_USAGES_ANNOTATION: "digital signature, server auth"},
+    )
+    leaf = _certificate(
+        namespace, own, dnsNames=["*." + own, own], commonName=own, usages=["digital signature", "key encipherment"]
+    )
+    return [
+        (
+            "own hostnames with an IP target",
+            _service(namespace, **{EXTERNAL_DNS_ANNOTATION: "a.%s, b.%s" % (own, own), TARGET_ANNOTATION: "192.0.2.1"}),
+        ),
+        (
+            "own internal hostname with an own-host target",
+            _service(namespace, **{INTERNAL_HOSTNAME_ANNOTATION: "db." + own, TARGET_ANNOTATION: "lb." + own}),
+        ),
+        ("Ingress for an own host with ingress-shim annotations", ingress),
+        ("leaf Certificate for own hosts", leaf),
+    ]

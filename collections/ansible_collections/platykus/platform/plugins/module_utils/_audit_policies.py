@@ -16,6 +16,8 @@ For every entry the audit checks, under the entry's id:
    (the role may not create that kind at all) or by a message naming one of the entry's policies.
    Anything else fails the check: admitted, or refused for another reason (the probe proved
    nothing). A kind the cluster does not serve (Gateway API before its CRDs) is not tried and says so.
+3. per tenant namespace (``-``), when the entry has ``controls``: legitimate objects are admitted
+   (as the audit's identity), so a policy that refuses everything does not pass for a strict one.
 
 To add a policy, append an entry to :data:`REGISTRY`. Every create is ``dryRun=All``.
 """
@@ -35,6 +37,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._app_audit impor
 from ansible_collections.platykus.platform.plugins.module_utils._app_audit import pair_problems
 from ansible_collections.platykus.platform.plugins.module_utils._app_policy import (
     hostname_attacks,
+    hostname_controls,
     render_hostname_policy,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit_admission import (
@@ -57,10 +60,13 @@ class PolicyEntry:
     description: str
     render: Render
     attacks: Attacks
+    # Optional: objects the policy must admit (same signature), tried as the audit's own identity,
+    # so that a policy refusing everything (a CEL error under failurePolicy Fail) does not pass.
+    controls: Attacks | None = None
 
 
 REGISTRY: tuple[PolicyEntry, ...] = (
-    PolicyEntry(HOSTNAME_CHECK_ID, HOSTNAME_DESCRIPTION, render_hostname_policy, hostname_attacks),
+    PolicyEntry(HOSTNAME_CHECK_ID, HOSTNAME_DESCRIPTION, render_hostname_policy, hostname_attacks, hostname_controls),
 )
 
 
@@ -102,7 +108,9 @@ def policy_config_checks(
 def prime(client: KubeClient, registry: Iterable[PolicyEntry] = REGISTRY) -> None:
     """Discover the attacks' kinds once, before the audit's worker threads start."""
     for entry in registry:
-        for _what, obj in entry.attacks("probe", []):
+        for _what, obj in entry.attacks("probe", []) + (
+            entry.controls("probe", ["probe.invalid"]) if entry.controls else []
+        ):
             _path(client, obj)
 
 
@@ -155,6 +163,34 @@ def _role_check(
     )
 
 
+def _served(client: KubeClient, found: list[tuple[str, dict]]) -> tuple[list[tuple[str, str, dict]], list[str]]:
+    """The objects whose kind the cluster serves, with their create path; the kinds it does not."""
+    served, skipped = [], []
+    for what, obj in found:
+        path = _path(client, obj)
+        if path is None:
+            skipped.append(obj["kind"])
+        else:
+            served.append((what, path, obj))
+    return served, skipped
+
+
+def _control_check(client: KubeClient, entry: PolicyEntry, scope: Scope, domains: list[str]) -> list[Check]:
+    if entry.controls is None:
+        return []
+    controls, _skipped = _served(client, entry.controls(scope.namespace, domains))
+    if not controls:
+        return []
+    refused = []
+    for what, path, obj in controls:
+        response = dry_run_create(client, path, obj)
+        if not response.ok:
+            refused.append("%s refused (%s): %s" % (what, response.status, response.message[:200]))
+    detail = summarize(refused) or "%d legitimate objects admitted" % len(controls)
+    description = "admits legitimate objects: %s" % entry.description
+    return [scope.check(entry.check_id, description, not refused, detail)]
+
+
 def policy_attack_checks(
     client: KubeClient,
     scope: Scope,
@@ -166,13 +202,7 @@ def policy_attack_checks(
     checks = []
     for entry in registry:
         names = [p["metadata"]["name"] for p, _b in _pairs(entry.render())]
-        attacks, skipped = [], []
-        for what, obj in entry.attacks(scope.namespace, list(domains)):
-            path = _path(client, obj)
-            if path is None:
-                skipped.append(obj["kind"])
-            else:
-                attacks.append((what, path, obj))
+        attacks, skipped = _served(client, entry.attacks(scope.namespace, list(domains)))
         for role in TENANT_ROLES:
             tried = [
                 (what, i.group, *judge(dry_run_create(i.client, path, obj), names))
@@ -182,4 +212,5 @@ def policy_attack_checks(
             ]
             if tried or any(i.role == role for i in identities):
                 checks.append(_role_check(entry, scope, role, tried, skipped))
+        checks += _control_check(client, entry, scope, list(domains))
     return checks

@@ -147,3 +147,13 @@ def test_attacks_are_dry_run_shaped_and_name_no_own_host_alone():
 
 def test_attacks_without_domains_still_render():
     assert hostname_attacks("x", [])
+
+
+def test_messages_hold_no_quote_that_would_end_a_cel_string():
+    assert "'" not in policy_module._MESSAGE + policy_module._FIELDS_MESSAGE
+
+
+def test_controls_are_own_names_only():
+    controls = policy_module.hostname_controls("acme-dev", [OWN])
+    assert controls and not any(FOREIGN_HOST in str(obj) for _w, obj in controls)
+    assert policy_module.hostname_controls("acme-dev", []) == []

@@ -218,3 +218,33 @@ def test_the_registry_holds_the_hostname_policy():
         rendered = entry.render()
         assert {o["kind"] for o in rendered} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
         assert entry.attacks("acme-dev", ["acme.apps.example.com"])
+
+
+def widget_controls(namespace, domains):
+    return [("small widget", widget(namespace))]
+
+
+CONTROLLED = PolicyEntry(
+    "WID-1", "an admission policy refuses big widgets", render_widget_policy, widget_attacks, widget_controls
+)
+
+
+@pytest.mark.parametrize("admitted", [True, False])
+def test_controls_are_tried_as_the_audits_identity(admitted):
+    def answer(groups):
+        if groups is None:  # the audit's own identity: the control
+            return (
+                Response(201, {})
+                if admitted
+                else Response(
+                    403, {"message": "ValidatingAdmissionPolicy 'widget-policy' denied: expression resulted in error"}
+                )
+            )
+        return refused_by_policy(groups)
+
+    fake = Fake(render_widget_policy(), answer)
+    prime(fake, [CONTROLLED])
+    checks = policy_attack_checks(fake, Scope("acme", namespace="acme-dev"), [], identities(fake), [CONTROLLED])
+    [control] = [c for c in checks if c.role == "-"]
+    assert (control.id, control.namespace, control.result) == ("WID-1", "acme-dev", "pass" if admitted else "fail")
+    assert admitted or "small widget refused" in control.detail
