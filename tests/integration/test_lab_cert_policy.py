@@ -47,7 +47,7 @@ DEVELOPER = ("--as=someone@acme.example", "--as-group=acme-devs")
 REFUSED_BY_POLICY = "ValidatingAdmissionPolicy '%s'" % POLICY
 TEST_LABEL = "platykus.io/cert-policy-test"
 ATTACKS = hostname_attacks(NAMESPACE, [OWN])
-GATEWAY_KINDS = {"Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute"}
+GATEWAY_KINDS = {"Gateway", "HTTPRoute", "GRPCRoute", "TLSRoute", "ListenerSet"}
 FAIL_ROW = re.compile(r"FAIL\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)")
 
 
@@ -242,7 +242,7 @@ def gateway_crds() -> list[Path]:
     version = re.search(r"sigs\.k8s\.io/gateway-api (v\S+)", gomod).group(1)
     cache = Path(os.environ.get("GOMODCACHE") or Path.home() / "go/pkg/mod")
     base = cache / ("sigs.k8s.io/gateway-api@%s/config/crd/experimental" % version)
-    wanted = ("gateways", "httproutes", "grpcroutes", "tlsroutes")
+    wanted = ("gateways", "httproutes", "grpcroutes", "tlsroutes", "listenersets")
     return [base / ("gateway.networking.k8s.io_%s.yaml" % name) for name in wanted]
 
 

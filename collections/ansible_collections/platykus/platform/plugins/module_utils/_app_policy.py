@@ -394,7 +394,8 @@ def _pod(namespace: str, **annotations: str) -> dict[str, Any]:
 
 def _gateway_objects(namespace: str, host: str) -> list[tuple[str, dict[str, Any]]]:
     parent = {"parentRefs": [{"name": "platykus-audit"}], "hostnames": [host]}
-    listener = {"name": "https", "port": 443, "protocol": "HTTPS", "hostname": host}
+    # HTTP: an HTTPS listener without certificateRefs fails the CRD's own validation first
+    listener = {"name": "http", "port": 80, "protocol": "HTTP", "hostname": host}
     found = [
         ("Gateway listener hostname", "Gateway", "v1", {"gatewayClassName": "platykus-audit", "listeners": [listener]}),
         ("HTTPRoute hostnames", "HTTPRoute", "v1", parent),
@@ -402,8 +403,14 @@ def _gateway_objects(namespace: str, host: str) -> list[tuple[str, dict[str, Any
         (
             "TLSRoute hostnames",
             "TLSRoute",
-            "v1alpha2",
+            "v1",
             {**parent, "rules": [{"backendRefs": [{"name": "x", "port": 443}]}]},
+        ),
+        (
+            "ListenerSet listener hostname",
+            "ListenerSet",
+            "v1",
+            {"parentRef": {"name": "platykus-audit"}, "listeners": [listener]},
         ),
     ]
     return [
