@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import render_addon_externalsecret_policy
+from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX
 from ansible_collections.platykus.platform.plugins.module_utils._app_audit import (
     CHECK_ID as HOSTNAME_CHECK_ID,
 )
@@ -48,7 +50,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_admission
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError, KubeClient, Response
-from ansible_collections.platykus.platform.plugins.module_utils._names import TENANT_ROLES
+from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_ROLES
+from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_STORE_NAME
+
+EXTERNAL_SECRET_API = "external-secrets.io/v1"
 
 Render = Callable[[], list[dict[str, Any]]]
 Attacks = Callable[[str, list[str]], list[tuple[str, dict[str, Any]]]]
@@ -65,8 +70,31 @@ class PolicyEntry:
     controls: Attacks | None = None
 
 
+def addon_externalsecret_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict[str, Any]]]:
+    """An ExternalSecret that would overwrite an add-on's connection Secret (names start with SECRET_PREFIX)."""
+    spec = {
+        "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
+        "target": {"name": SECRET_PREFIX + "audit"},
+        "data": [{"secretKey": "password", "remoteRef": {"key": "platykus/audit", "property": "password"}}],
+    }
+    meta = {"generateName": "platykus-audit-", "namespace": namespace, "labels": {AUDIT_LABEL: "true"}}
+    return [
+        (
+            "ExternalSecret writing an add-on Secret",
+            {"apiVersion": EXTERNAL_SECRET_API, "kind": "ExternalSecret", "metadata": meta, "spec": spec},
+        )
+    ]
+
+
 REGISTRY: tuple[PolicyEntry, ...] = (
     PolicyEntry(HOSTNAME_CHECK_ID, HOSTNAME_DESCRIPTION, render_hostname_policy, hostname_attacks, hostname_controls),
+    # ADDON-1 (_addon_policy) compares both add-on policies; this one proves the ExternalSecret half at work.
+    PolicyEntry(
+        "ADDON-2",
+        "an admission policy refuses ExternalSecrets that write add-on connection Secrets",
+        render_addon_externalsecret_policy,
+        addon_externalsecret_attacks,
+    ),
 )
 
 
