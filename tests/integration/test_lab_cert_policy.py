@@ -24,7 +24,7 @@ import yaml
 from conftest import ROOT
 from cryptography import x509
 from test_lab_dns_volumes import platform_zone, records, route53, zone_id  # noqa: F401  (fixtures)
-from test_lab_tls_secrets import issued, platform_ca, ready, wait_for  # noqa: F401  (fixtures)
+from test_lab_tls_secrets import issued, platform_ca, ready, tenants_onboarded, wait_for  # noqa: F401  (fixtures)
 
 from ansible_collections.platykus.platform.plugins.module_utils._app_policy import (
     CERTIFICATE_CHECKED_FIELDS,
@@ -101,7 +101,7 @@ def test_the_attack_is_refused_as_the_tenant_developer(lab, what, obj):
         assert "cannot create resource" in refused.stderr, refused.stderr
     else:
         assert REFUSED_BY_POLICY in refused.stderr, refused.stderr
-    stored = lab.get_json(obj["kind"].lower() + "s", "-n", NAMESPACE, "-l", TEST_LABEL)["items"]
+    stored = lab.get_json(obj["kind"].lower(), "-n", NAMESPACE, "-l", TEST_LABEL)["items"]
     assert stored == [], "%s left %s" % (what, stored)
 
 
