@@ -431,7 +431,8 @@ def _spelling_tricks(own: str) -> list[tuple[str, str]]:
     """Hosts that look like the tenant's own to a loose rule: each must be refused."""
     first, _dot, rest = own.partition(".")
     tricks = [
-        ("upper case", "LOGIN." + own.upper()),
+        # upper case in the labels only: external-dns's domain filter compares the zone case-sensitively
+        ("upper case", "LOGIN.%s" % (first.upper() + ("." + rest if rest else ""))),
         ("trailing dot", "login.%s." % own),
         ("'*' inside a label", "a*.%s" % own),
         ("'*.' after the first label", "login.*.%s" % own),
