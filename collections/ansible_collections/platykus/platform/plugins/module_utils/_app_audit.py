@@ -1,19 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Isolation audit check HOST-1: the hostname admission policy and its binding are in force."""
+"""Isolation audit check HOST-1: the hostname and certificate admission policy, as configured.
+
+The comparisons every tenant admission policy's audit shares (a served policy against the
+rendered one, a binding that must deny in every tenant namespace); :mod:`_audit_policies` runs
+them for each registered policy and adds the dry-run attacks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from ansible_collections.platykus.platform.plugins.module_utils._app_policy import render_hostname_policy
-from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
-from ansible_collections.platykus.platform.plugins.module_utils._names import HOSTNAME_POLICY_NAME
 
 CHECK_ID = "HOST-1"
-DESCRIPTION = "an admission policy refuses hostnames outside the tenant's domains"
+DESCRIPTION = "an admission policy refuses hostnames and certificates outside the tenant's domains"
 
 
 def binding_problems(spec: dict, want: dict) -> list[str]:
@@ -31,31 +31,46 @@ def binding_problems(spec: dict, want: dict) -> list[str]:
     return problems
 
 
-def hostname_policy_problems(policy: dict | None, binding: dict | None) -> list[str]:
-    """What keeps the policy from refusing foreign hostnames in every tenant namespace."""
-    want_policy, want_binding = render_hostname_policy()
-    problems = []
+def _rules(rules: list | None) -> list[tuple]:
+    """Resource rules without the API server's defaults (scope)."""
+    keys = ("apiGroups", "apiVersions", "operations", "resources")
+    return sorted(tuple(tuple(sorted(rule.get(key) or [])) for key in keys) for rule in rules or [])
+
+
+def policy_problems(policy: dict | None, want: dict) -> list[str]:
+    """What keeps a served ValidatingAdmissionPolicy from being the rendered ``want``."""
+    name = want["metadata"]["name"]
     if policy is None:
-        problems.append("ValidatingAdmissionPolicy %s does not exist" % HOSTNAME_POLICY_NAME)
-    elif (policy.get("spec") or {}).get("validations") != want_policy["spec"]["validations"]:
-        problems.append("ValidatingAdmissionPolicy %s does not hold the platform's validations" % HOSTNAME_POLICY_NAME)
-    elif (policy.get("spec") or {}).get("failurePolicy") == "Ignore":
-        problems.append("failurePolicy is Ignore: a policy error would admit the hostname")
+        return ["ValidatingAdmissionPolicy %s does not exist" % name]
+    spec, wanted = policy.get("spec") or {}, want["spec"]
+    problems = [
+        "ValidatingAdmissionPolicy %s does not hold the platform's %s" % (name, key)
+        for key in ("variables", "validations", "matchConditions")
+        if spec.get(key) != wanted.get(key)
+    ]
+    match = spec.get("matchConstraints") or {}
+    if _rules(match.get("resourceRules")) != _rules(wanted["matchConstraints"]["resourceRules"]):
+        problems.append("ValidatingAdmissionPolicy %s does not match the platform's resource rules" % name)
+    if match.get("objectSelector") or match.get("namespaceSelector") or match.get("excludeResourceRules"):
+        problems.append("ValidatingAdmissionPolicy %s leaves objects out (a selector or excludeResourceRules)" % name)
+    if spec.get("failurePolicy", "Fail") != "Fail":
+        problems.append(
+            "ValidatingAdmissionPolicy %s has failurePolicy %s, not Fail: a policy error would admit the object"
+            % (name, spec["failurePolicy"])
+        )
+    return problems
+
+
+def pair_problems(policy: dict | None, binding: dict | None, want_policy: dict, want_binding: dict) -> list[str]:
+    """Both halves: the policy as rendered, the binding denying in every tenant namespace."""
+    problems = policy_problems(policy, want_policy)
     if binding is None:
-        problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % HOSTNAME_POLICY_NAME)
+        problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % want_binding["metadata"]["name"])
     else:
         problems += binding_problems(binding.get("spec") or {}, want_binding["spec"])
     return problems
 
 
-def hostname_policy_checks(client: KubeClient, tenants: Iterable) -> list[Check]:
-    """HOST-1 per tenant (the policy is cluster-wide, so every tenant's row tells the same)."""
-    api = "admissionregistration.k8s.io/v1"
-    policy, policy_error = fetched(client, api, "ValidatingAdmissionPolicy", HOSTNAME_POLICY_NAME)
-    binding, binding_error = fetched(client, api, "ValidatingAdmissionPolicyBinding", HOSTNAME_POLICY_NAME)
-    problems = [e for e in (policy_error, binding_error) if e] or hostname_policy_problems(policy, binding)
-    detail = (
-        summarize(problems)
-        or "%s denies Ingress and external-dns hostnames outside platykus.io/domains" % HOSTNAME_POLICY_NAME
-    )
-    return [Scope(tenant.name).check(CHECK_ID, DESCRIPTION, not problems, detail) for tenant in tenants]
+def hostname_policy_problems(policy: dict | None, binding: dict | None) -> list[str]:
+    """What keeps the hostname policy from refusing foreign hosts in every tenant namespace."""
+    return pair_problems(policy, binding, *render_hostname_policy())

@@ -13,6 +13,8 @@ Three families of checks, each in its own module:
   ClusterRoleBindings naming a tenant.
 - :mod:`._audit_admission`: what admission refuses, by server-side dry runs (Pod Security
   probes; service-account-token Secrets, as each tenant role) and the token Secret policy.
+- :mod:`._audit_policies`: each registered tenant admission policy (hostnames and certificates,
+  HOST-1, ...) is in force and bound, and refuses its attacks as each tenant role (dry runs).
 - :mod:`._aws_isolation` (on the aws provider, given the roles read back from IAM): no tenant's IAM
   role reaches another tenant's secrets, bucket or hosted zone, or the platform's zone (PLK-AWS-1).
 - :mod:`._audit_credentials`: no tenant role can read an AWS access key the platform made (PLK-CRED-1)
@@ -53,6 +55,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_objects i
     namespace_object_checks,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit_platform_apis import platform_api_checks
+from ansible_collections.platykus.platform.plugins.module_utils._audit_policies import (
+    REGISTRY,
+    PolicyEntry,
+    policy_attack_checks,
+    policy_config_checks,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._audit_policies import prime as prime_policy_kinds
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     AuditReport,
     Check,
@@ -94,7 +103,11 @@ _KINDS = (
 
 
 def _namespace_checks(
-    client: KubeClient, tenant: Tenant, namespace: str, identities: list[RoleIdentity]
+    client: KubeClient,
+    tenant: Tenant,
+    namespace: str,
+    identities: list[RoleIdentity],
+    policies: tuple[PolicyEntry, ...] = REGISTRY,
 ) -> list[Check]:
     """Everything about one tenant namespace; only MTB-0.1 when it does not exist."""
     scope = Scope(tenant.name, namespace=namespace)
@@ -105,6 +118,7 @@ def _namespace_checks(
         namespace_object_checks(client, tenant, scope, found)
         + pod_security_checks(client, scope)
         + token_secret_checks(client, scope, identities)
+        + policy_attack_checks(client, scope, tenant.domains, identities, policies)
     )
 
 
@@ -115,23 +129,30 @@ def run_audit(
     workers: int = 8,
     everyone: list[Tenant] | None = None,
     impersonate: Impersonate = impersonating,
+    policies: Iterable[PolicyEntry] = REGISTRY,
 ) -> AuditReport:
     """Run every check for ``tenants``. The namespaces of ``everyone`` else (all tenants; defaults
-    to ``tenants``) and ``platform_namespaces`` are the places a tenant must not reach. Read-only."""
+    to ``tenants``) and ``platform_namespaces`` are the places a tenant must not reach; ``policies``:
+    the tenant admission policies to audit (_audit_policies). Read-only."""
     tenants = list(tenants)
     everyone = list(everyone) if everyone is not None else tenants
     platform = sorted(set(platform_namespaces or ()))
     for api_version, kind in _KINDS:
         client.resource(api_version, kind)
+    policies = tuple(policies)
+    prime_policy_kinds(client, policies)
     checks = role_checks(client, tenants, everyone, platform, workers)
     identities = {tenant.name: role_identities(client, tenant, impersonate) for tenant in tenants}
     targets = [(tenant, ns) for tenant in tenants for ns in tenant.namespaces]
     for found in run_parallel(
-        lambda target: _namespace_checks(client, target[0], target[1], identities[target[0].name]), targets, workers
+        lambda target: _namespace_checks(client, target[0], target[1], identities[target[0].name], policies),
+        targets,
+        workers,
     ):
         checks.extend(found)
     checks.extend(cluster_binding_checks(client, tenants))
     checks.extend(token_policy_checks(client, tenants))
+    checks.extend(policy_config_checks(client, tenants, policies))
     checks.extend(platform_api_checks(client, tenants))
     checks.extend(credential_checks(client, tenants, workers))
     order = {tenant.name: index for index, tenant in enumerate(tenants)}

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import addon_policy_checks
-from ansible_collections.platykus.platform.plugins.module_utils._app_audit import hostname_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     Check,
     Scope,
@@ -202,8 +201,9 @@ def token_policy_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check
     )
     description = "an admission policy refuses service-account-token Secrets"
     checks = [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
-    # apps: hostname ownership policy (_app_audit); add-ons: their Secrets are the platform's (_addon_policy)
-    return checks + hostname_policy_checks(client, tenants) + addon_policy_checks(client, tenants)
+    # add-ons: their Secrets are the platform's (_addon_policy); the registered tenant policies
+    # (hostnames and certificates, ...) are _audit_policies', wired in _audit
+    return checks + addon_policy_checks(client, tenants)
 
 
 # -- the token Secret policy at work ----------------------------------------------------------------

@@ -16,7 +16,14 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 DOMAINS_ANNOTATION = "platykus.io/domains"
-_HOST = re.compile(r"(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+")
+# The one rule for a hostname, here and in the admission policy's CEL (RE2 reads it the same):
+# lowercase labels of letters, digits and '-', at least two of them, no trailing dot, and '*' only
+# as the whole first label ("*.shop.acme..."). DNS is case-insensitive and a trailing dot names
+# the same host, so LOGIN.GLOBEX... or login.globex....  would be another tenant's host in
+# disguise: both are refused rather than normalized.
+HOST_PATTERN = r"(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+"
+MAX_HOST_LENGTH = 253
+_HOST = re.compile(HOST_PATTERN)
 EXAMPLE = "[acme.apps.example.com]"
 
 
@@ -28,7 +35,7 @@ def hostname_problem(value: Any, wildcard: bool = False) -> str | None:
     """Why ``value`` is not a lowercase, dotted DNS name (``*.`` first only when ``wildcard``), or None."""
     if not isinstance(value, str) or not value:
         return "%r is not a hostname; write it like shop.acme.apps.example.com" % (value,)
-    if len(value) > 253 or not _HOST.fullmatch(value) or (value.startswith("*.") and not wildcard):
+    if len(value) > MAX_HOST_LENGTH or not _HOST.fullmatch(value) or (value.startswith("*.") and not wildcard):
         return (
             "'%s' is not a DNS name; use lowercase labels of letters, digits and '-', dotted, like shop.acme.apps.example.com"
             % value

@@ -13,7 +13,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._app_objects imp
     config_checksum,
     render_app,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._app_policy import render_hostname_policy
 from ansible_collections.platykus.platform.plugins.module_utils._apps import validate_app, validate_catalog
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import (
     CATALOG,
@@ -151,13 +150,3 @@ def test_config_change_changes_the_pod_template_checksum():
 def test_without_external_secrets_no_secret_objects():
     objects = by_key(render_app(APP, RenderOptions(release=1, external_secrets=False)))
     assert "ExternalSecret/shop-secrets" not in objects
-
-
-def test_hostname_policy_checks_rules_tls_dns_annotations_and_certificates():
-    policy, binding = render_hostname_policy()
-    assert policy["metadata"]["name"] == binding["spec"]["policyName"] == "platykus-tenant-hostnames"
-    assert len(policy["spec"]["validations"]) == 4
-    resources = {(r["apiGroups"][0], r["resources"][0]) for r in policy["spec"]["matchConstraints"]["resourceRules"]}
-    assert resources == {("networking.k8s.io", "ingresses"), ("", "services"), ("cert-manager.io", "certificates")}
-    assert binding["spec"]["validationActions"] == ["Deny"]
-    assert binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["key"] == "platykus.io/tenant"

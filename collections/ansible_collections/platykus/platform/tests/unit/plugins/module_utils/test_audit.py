@@ -211,7 +211,8 @@ class Identity:
 
 
 def audit(cluster, tenants, *args, **kwargs):
-    return run_audit(cluster, tenants, *args, impersonate=cluster.impersonate, **kwargs)
+    # The registered tenant admission policies have their own fake API server (test_audit_policies).
+    return run_audit(cluster, tenants, *args, impersonate=cluster.impersonate, policies=(), **kwargs)
 
 
 @pytest.fixture
