@@ -52,6 +52,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._errors import P
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError, KubeClient, Response
 from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_ROLES
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_STORE_NAME
+from ansible_collections.platykus.platform.plugins.module_utils._workload_policy import (
+    priority_attacks,
+    priority_controls,
+    render_priority_policy,
+    render_service_policy,
+    service_attacks,
+)
 
 EXTERNAL_SECRET_API = "external-secrets.io/v1"
 
@@ -94,6 +101,19 @@ REGISTRY: tuple[PolicyEntry, ...] = (
         "an admission policy refuses ExternalSecrets that write add-on connection Secrets",
         render_addon_externalsecret_policy,
         addon_externalsecret_attacks,
+    ),
+    PolicyEntry(
+        "SCHED-1",
+        "an admission policy refuses pods and pod templates outside the plan's PriorityClasses",
+        render_priority_policy,
+        priority_attacks,
+        priority_controls,
+    ),
+    PolicyEntry(
+        "SVC-1",
+        "an admission policy refuses Service externalIPs, ExternalName and chosen load balancer addresses",
+        render_service_policy,
+        service_attacks,
     ),
 )
 

@@ -262,6 +262,14 @@ def _workload(namespace: str, kind: str, name: str, spec: dict[str, Any]) -> dic
     return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": body}
 
 
+def priority_controls(namespace: str, domains: list[str]) -> list[tuple[str, dict]]:
+    """What the priority policy must admit in any tenant namespace: a workload with no class (priority 0)."""
+    del domains
+    return [
+        ("a Deployment whose pods name no class", _workload(namespace, "Deployment", "audit-prio-none", pod_spec()))
+    ]
+
+
 def priority_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict]]:
     """Objects the priority policy itself must refuse in ``namespace`` (``domains`` unused).
 

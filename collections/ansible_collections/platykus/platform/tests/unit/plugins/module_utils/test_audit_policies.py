@@ -213,7 +213,7 @@ def test_a_weakened_or_missing_policy_fails_the_config_check(change, problem):
 
 
 def test_the_registry_holds_the_hostname_policy():
-    assert [e.check_id for e in REGISTRY] == ["HOST-1", "ADDON-2"]
+    assert [e.check_id for e in REGISTRY] == ["HOST-1", "ADDON-2", "SCHED-1", "SVC-1"]
     for entry in REGISTRY:
         rendered = entry.render()
         assert {o["kind"] for o in rendered} == {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
