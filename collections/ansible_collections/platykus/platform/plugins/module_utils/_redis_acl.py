@@ -30,7 +30,8 @@ patterns, or when it acts on the caller's own connection:
 5. :data:`ALSO_GRANTED`: SCRIPT LOAD, which adds to the content-addressed script cache as every EVAL
    does (redis-py's ``register_script`` needs it); a script runs with the caller's ACL.
 
-The list is computed once from the pinned server (lab/controllers.yml: Debian's redis-server 7.0)
+The list (and :data:`DESCRIBED`, how the server describes a user holding it, which ``ensure``
+compares with the add-on user's ACL GETUSER) is computed once from the pinned server (lab/controllers.yml: Debian's redis-server 7.0)
 and checked in: a reviewer sees every command an add-on gains, a newer server's new commands stay
 denied until the list is regenerated, and no ACL depends on a probe at run time. Regenerate with
 ``python -m platykus_lab.redis_acl --write`` against the lab; the lab test fails while the checked-in
@@ -178,13 +179,23 @@ def rules(ident: str, password: str, commands: Iterable[str] | None = None) -> l
     ]
 
 
-def command_rules_match(actual: str | list | None, commands: Iterable[str] | None = None) -> bool:
-    """Does ACL GETUSER's ``commands`` hold exactly ``-@all`` and the granted commands?
+def described(user: Mapping | None) -> set[str]:
+    """The command rules ACL GETUSER describes: one string, or redis-py's ``commands`` and
+    ``categories`` lists. Redis 7.0 describes from the user's command bitmap, not the rules as set:
+    a category whose commands are all granted reads ``+@string``, then single commands."""
+    tokens: set[str] = set()
+    for field in ("commands", "categories"):
+        value = (user or {}).get(field)
+        tokens |= set(value.split() if isinstance(value, str) else [str(v) for v in value or []])
+    return tokens
 
-    The server keeps the rules in its own command-table order, so they are compared as a set."""
-    tokens = actual.split() if isinstance(actual, str) else [str(t) for t in actual or []]
-    granted = COMMANDS if commands is None else tuple(commands)
-    return bool(tokens) and tokens[0] == "-@all" and set(tokens[1:]) == {"+%s" % n for n in granted}
+
+def command_rules_match(user: Mapping | None) -> bool:
+    """Does the user's described command rules equal what the server describes for :func:`rules`?
+
+    :data:`DESCRIBED` is that description, read from the pinned server when the list was
+    generated (a user with :func:`rules`, then ACL GETUSER); the lab test checks it still holds."""
+    return described(user) == set(DESCRIBED)
 
 
 def user_matches(user: Mapping | None, ident: str, digest: str) -> bool:
@@ -197,7 +208,7 @@ def user_matches(user: Mapping | None, ident: str, digest: str) -> bool:
         and list(user.get("passwords") or []) == [digest]
         and _patterns(user.get("keys")) == ["~%s" % prefix]
         and _patterns(user.get("channels")) == ["&%s" % prefix]
-        and command_rules_match(user.get("commands"))
+        and command_rules_match(user)
         and not user.get("selectors")
     )
 
@@ -433,5 +444,71 @@ COMMANDS: tuple[str, ...] = (
     "zscore",
     "zunion",
     "zunionstore",
+)
+# How that server describes a user holding them (ACL GETUSER), compared by ensure.
+DESCRIBED: tuple[str, ...] = (
+    "+@bitmap",
+    "+@blocking",
+    "+@connection",
+    "+@geo",
+    "+@hash",
+    "+@hyperloglog",
+    "+@keyspace",
+    "+@list",
+    "+@pubsub",
+    "+@set",
+    "+@sortedset",
+    "+@stream",
+    "+@string",
+    "+@transaction",
+    "+command|count",
+    "+command|docs",
+    "+command|getkeys",
+    "+command|getkeysandflags",
+    "+command|help",
+    "+command|info",
+    "+command|list",
+    "+eval",
+    "+eval_ro",
+    "+evalsha",
+    "+evalsha_ro",
+    "+fcall",
+    "+fcall_ro",
+    "+memory|usage",
+    "+script|load",
+    "-@all",
+    "-client|kill",
+    "-client|list",
+    "-client|no-evict",
+    "-client|pause",
+    "-client|tracking",
+    "-client|unblock",
+    "-client|unpause",
+    "-command",
+    "-copy",
+    "-dbsize",
+    "-flushall",
+    "-flushdb",
+    "-keys",
+    "-migrate",
+    "-move",
+    "-object|help",
+    "-pfdebug",
+    "-pfselftest",
+    "-pubsub|channels",
+    "-pubsub|numpat",
+    "-pubsub|numsub",
+    "-pubsub|shardchannels",
+    "-pubsub|shardnumsub",
+    "-randomkey",
+    "-restore",
+    "-restore-asking",
+    "-scan",
+    "-select",
+    "-sort",
+    "-sort_ro",
+    "-swapdb",
+    "-xgroup|help",
+    "-xinfo|help",
 )
 # END COMMANDS
