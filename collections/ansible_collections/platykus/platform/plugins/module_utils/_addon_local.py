@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``local`` provider: shared PostgreSQL, MariaDB and Redis servers the lab runs on 127.0.0.1.
 
-Each add-on gets its own database and login role (PostgreSQL: CONNECT revoked from PUBLIC, so no
-other add-on's user can open it), its own database and user with rights on it only (MariaDB), or
-its own ACL user whose keys and channels are ``<ident>:*`` only, with the commands that reach
-every key (KEYS, SCAN, FLUSHALL, ...) removed (Redis). Connection limits follow the plan's
-``connections``, so a resize changes them.
+Each add-on gets its own database and login role (PostgreSQL: every database of the server,
+``postgres`` and ``template1`` included, closed to PUBLIC, the add-on's own open to its role, and
+schema public closed to PUBLIC in it), its own database and user with rights on it only, granted on
+the escaped name (MariaDB: ``_`` and ``%`` are GRANT wildcards), or its own ACL user whose keys and
+channels are ``<ident>:*`` only and whose commands are those _redis_acl derives from the server's
+metadata (Redis: nothing server-wide). Each run repairs an add-on an older release left looser.
+Connection limits follow the plan's ``connections``, so a resize changes them.
 
 The admin records come from the lab (``<lab>/controllers/<server>/admin.json``, see
 lab/platykus_lab/dataservices.py). Client libraries: psycopg, PyMySQL, redis (requirements.txt).
