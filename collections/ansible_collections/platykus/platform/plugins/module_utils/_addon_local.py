@@ -119,8 +119,8 @@ def public_holds(acl: list[str] | None) -> bool:
 
 def _role_connects(acl: list[str] | None, role: str) -> bool:
     for item in acl or []:
-        grantee, _, rest = item.partition("=")
-        if grantee.strip('"') == role and "c" in rest.partition("/")[0]:
+        grantee, rights = item.split("=", 1) if "=" in item else (item, "")
+        if grantee.strip('"') == role and "c" in rights.split("/", 1)[0]:
             return True
     return False
 
