@@ -31,8 +31,8 @@ patterns, or when it acts on the caller's own connection:
    does (redis-py's ``register_script`` needs it); a script runs with the caller's ACL.
 
 The list (and :data:`DESCRIBED`, how the server describes a user holding it, which ``ensure``
-compares with the add-on user's ACL GETUSER) is computed once from the pinned server (lab/controllers.yml: Debian's redis-server 7.0)
-and checked in: a reviewer sees every command an add-on gains, a newer server's new commands stay
+compares with the add-on user's ACL GETUSER) is computed once from the pinned server
+(lab/controllers.yml: Debian's redis-server 7.0) and checked in: a reviewer sees every command an add-on gains, a newer server's new commands stay
 denied until the list is regenerated, and no ACL depends on a probe at run time. Regenerate with
 ``python -m platykus_lab.redis_acl --write`` against the lab; the lab test fails while the checked-in
 list differs from what the running server derives.

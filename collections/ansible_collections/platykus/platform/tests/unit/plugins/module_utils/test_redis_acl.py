@@ -41,9 +41,12 @@ COMMAND = [
     entry("subscribe", ["pubsub", "slow"]),
     entry("time", ["fast"]),
     entry("function", ["slow"], subs=[entry("function|flush", ["write", "slow", "scripting"])]),
-    entry("script", ["slow"], subs=[entry("script|flush", ["slow", "scripting"]), entry("script|load", ["slow", "scripting"])]),
+    entry("script", ["slow"], subs=[entry("script|flush", ["slow", "scripting"]),
+                                    entry("script|load", ["slow", "scripting"])]),
     entry("pubsub", ["slow"], subs=[entry("pubsub|channels", ["pubsub", "slow"])]),
-    entry("client", ["slow"], subs=[entry("client|setname", ["slow", "connection"]), entry("client|tracking", ["slow", "connection"]), entry("client|kill", ["admin", "slow", "dangerous", "connection"])]),
+    entry("client", ["slow"], subs=[entry("client|setname", ["slow", "connection"]),
+                                    entry("client|tracking", ["slow", "connection"]),
+                                    entry("client|kill", ["admin", "slow", "dangerous", "connection"])]),
     entry("config", ["slow"], subs=[entry("config|set", ["admin", "slow", "dangerous"])]),
 ]  # fmt: skip
 DOCS = [
