@@ -132,7 +132,7 @@ def test_redis_addon_user_reaches_no_server_wide_state_nor_the_other_addon(lab):
             ("CONFIG", "GET", "*"), ("CONFIG", "SET", "maxmemory", "1"), ("DEBUG", "SLEEP", "0"), ("INFO",),
             ("CLIENT", "LIST"), ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "TRACKING", "on", "BCAST"),
             ("ACL", "LIST"), ("ACL", "SETUSER", mine["user"], "+@all"), ("MEMORY", "STATS"), ("SAVE",),
-            ("PUBSUB", "CHANNELS"), ("PUBSUB", "NUMSUB", their + "news"), ("PUBLISH", their + "news", "x"),
+            ("PUBSUB", "CHANNELS"), ("PUBSUB", "NUMSUB", their + "news"), ("PUBLISH", their + "news", "x"), ("SPUBLISH", their + "news", "x"),
             ("GET", their + "k"), ("SET", their + "k", "mine"), ("OBJECT", "FREQ", their + "k"),
             ("SORT", my + "list", "BY", "nosort", "GET", their + "*"),
             ("EVALSHA", sha, "1", their + "k"),
@@ -147,8 +147,9 @@ def test_redis_addon_user_reaches_no_server_wide_state_nor_the_other_addon(lab):
             if attack[0] not in ("EVAL", "EVALSHA"):  # the script's own calls are refused, above
                 verdict = admin.execute_command("ACL", "DRYRUN", mine["user"], *attack)
                 assert verdict != "OK" and "no permissions" in verdict, (attack, verdict)
-        with pytest.raises(redis.ResponseError, match="no permissions"):
-            redis.Redis.from_url(mine["url"], socket_timeout=5).execute_command("SUBSCRIBE", their + "news")
+        for subscribe in (("SUBSCRIBE", their + "news"), ("PSUBSCRIBE", "*"), ("SSUBSCRIBE", their + "news")):
+            with pytest.raises(redis.ResponseError, match="no permissions"):
+                redis.Redis.from_url(mine["url"], socket_timeout=5).execute_command(*subscribe)
 
         # The other add-on is untouched: its key, its script, the function, its subscription.
         assert them.get(their + "k") == "theirs"
