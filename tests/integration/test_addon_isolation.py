@@ -67,8 +67,22 @@ OLD_REDIS_COMMANDS = (
 PLAN = {"kafka": "basic-0"}
 
 
+MADE: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _removed_after(lab):
+    """The add-ons a test made leave the servers after it (they count against the tenants' quota)."""
+    yield
+    while MADE:
+        name = MADE.pop()
+        for tenant in ("acme", "initech"):
+            _remove(lab, tenant, name)
+
+
 def _pair(lab, name: str, kind: str) -> tuple[dict, dict]:
     """acme's and initech's add-on ``name`` made anew; their Secrets' values."""
+    MADE.append(name)
     for tenant in ("acme", "initech"):
         _remove(lab, tenant, name)
     for tenant in ("acme", "initech"):
@@ -222,6 +236,7 @@ def test_redis_acl_is_what_the_running_server_derives_and_existing_users_get_it(
 
     # An add-on made by an older release (its ACL with +@scripting): the next run rewrites the ACL.
     name = "old-redis"
+    MADE.append(name)
     _remove(lab, "acme", name)
     assert _addon(lab, "acme", name, "redis")[0] == "CHANGED"
     creds = _secret(lab, "acme", name)
@@ -235,7 +250,6 @@ def test_redis_acl_is_what_the_running_server_derives_and_existing_users_get_it(
     _redis_refused(me, "FUNCTION", "LIST")
     assert _secret(lab, "acme", name) == creds and write_read("redis", creds, "kept") == "kept"
     assert _redis_acl.command_rules_match(admin.acl_getuser(creds["user"]))
-    _remove(lab, "acme", name)
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------
