@@ -8,9 +8,10 @@ nothing allowed without an ACL) is shared by every add-on. An add-on ``<ident>``
 
 - a SCRAM-SHA-512 credential for the user ``<ident>`` (AddonRef.ident);
 - ALLOW ACLs for the principal ``User:<ident>`` on the PREFIXED resource patterns topic
-  ``<ident>.`` (read, write, describe, describe configs) and group ``<ident>.`` (read, describe,
-  delete) -- nothing on the cluster, on other prefixes, or on transactional ids; so another
-  add-on's user is refused with an authorization error;
+  ``<ident>.`` (read, write, describe, describe configs), group ``<ident>.`` (read, describe,
+  delete) and transactional id ``<ident>.`` (write, describe) -- nothing on the cluster or on other
+  prefixes; so another add-on's user is refused with an authorization error, and the user's
+  metadata, group and transaction listings show its own only (the broker filters them by DESCRIBE);
 - its plan enforced by the broker: the topics of the request (``topics: [orders]``, default
   ``events``) made by the platform as ``<ident>.<name>`` with the plan's ``partitions`` and
   retention (``retention.bytes`` per partition, ``retention.ms``); the user may not create,
@@ -77,10 +78,13 @@ SECURITY_PROTOCOL = "SASL_PLAINTEXT"
 SCRAM_ITERATIONS = 8192
 TIMEOUT = 15.0
 # What an add-on's user may do on its own prefix, per resource type.
-# No CREATE, DELETE or ALTER_CONFIGS on topics: the platform makes them to the plan.
+# No CREATE, DELETE or ALTER_CONFIGS on topics: the platform makes them to the plan. Transactional
+# ids on the prefix (transactional producers, exactly-once). Nothing on the cluster: no describing or
+# altering its configs, ACLs or SCRAM users (the broker's metadata lists the add-on's topics only).
 OPERATIONS = {
     "TOPIC": ("DESCRIBE", "DESCRIBE_CONFIGS", "READ", "WRITE"),
     "GROUP": ("DELETE", "DESCRIBE", "READ"),
+    "TRANSACTIONAL_ID": ("DESCRIBE", "WRITE"),
 }
 # The plan() keys that mean a change besides the password.
 CHANGE_KEYS = (

@@ -3,11 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``local`` provider: shared PostgreSQL, MariaDB and Redis servers the lab runs on 127.0.0.1.
 
-Each add-on gets its own database and login role (PostgreSQL: CONNECT revoked from PUBLIC, so no
-other add-on's user can open it), its own database and user with rights on it only (MariaDB), or
-its own ACL user whose keys and channels are ``<ident>:*`` only, with the commands that reach
-every key (KEYS, SCAN, FLUSHALL, ...) removed (Redis). Connection limits follow the plan's
-``connections``, so a resize changes them.
+Each add-on gets its own database and login role (PostgreSQL: every database of the server,
+``postgres`` and ``template1`` included, closed to PUBLIC, the add-on's own open to its role, and
+schema public closed to PUBLIC in it), its own database and user with rights on it only, granted on
+the escaped name (MariaDB: ``_`` and ``%`` are GRANT wildcards), or its own ACL user whose keys and
+channels are ``<ident>:*`` only and whose commands are those _redis_acl derives from the server's
+metadata (Redis: nothing server-wide). Each run repairs an add-on an older release left looser.
+Connection limits follow the plan's ``connections``, so a resize changes them.
 
 The admin records come from the lab (``<lab>/controllers/<server>/admin.json``, see
 lab/platykus_lab/dataservices.py). Client libraries: psycopg, PyMySQL, redis (requirements.txt).
@@ -30,6 +32,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._addon_providers
     register,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._redis_acl import rules as redis_rules
+from ansible_collections.platykus.platform.plugins.module_utils._redis_acl import user_matches as redis_user_matches
 
 try:
     import psycopg
@@ -47,9 +51,6 @@ except ImportError:  # pragma: no cover
 
 ADMIN_FILE = "admin.json"
 TIMEOUT = 10
-# Commands a Redis add-on user may not run: those that see or wipe every key, and the server's admin.
-REDIS_DENIED = "-@all +@read +@write +@string +@hash +@list +@set +@sortedset +@stream +@bitmap +@hyperloglog +@geo " \
-    "+@pubsub +@transaction +@connection +@scripting -@dangerous -@admin -keys -scan -randomkey -select -swapdb -move -migrate"  # fmt: skip
 
 
 def load_servers(folder: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
@@ -111,6 +112,27 @@ class _Base:
 # -- PostgreSQL ---------------------------------------------------------------------------------
 
 
+def public_holds(acl: list[str] | None) -> bool:
+    """Does an ACL (aclitem[] as text) give PUBLIC anything? NULL is the default, which does."""
+    return acl is None or any(item.startswith("=") for item in acl)
+
+
+def _role_connects(acl: list[str] | None, role: str) -> bool:
+    for item in acl or []:
+        grantee, rights = item.split("=", 1) if "=" in item else (item, "")
+        if grantee.strip('"') == role and "c" in rights.split("/", 1)[0]:
+            return True
+    return False
+
+
+def database_grant_fixes(rows: list[tuple[str, list[str] | None]], own: str) -> list[tuple[str, str]]:
+    """(database, action) making every connectable database closed to PUBLIC and the add-on's own
+    open to its role: ``revoke-public`` (REVOKE ALL ... FROM PUBLIC) and ``grant-own``, sorted."""
+    fixes = [(name, "revoke-public") for name, acl in rows if public_holds(acl)]
+    fixes += [(name, "grant-own") for name, acl in rows if name == own and not _role_connects(acl, own)]
+    return sorted(fixes)
+
+
 class PostgresProvider(_Base):
     scheme = "postgresql"
 
@@ -144,6 +166,32 @@ class PostgresProvider(_Base):
             limit, has_db = self._state(conn, addon)
         return limit is not None or has_db
 
+    def _grant_steps(self, conn, addon: AddonRef, has_db: bool) -> list[Any]:
+        """The server-wide part: no database of the server open to PUBLIC (postgres, template1,
+        every add-on's), the add-on's own open to its role."""
+        rows = conn.execute("SELECT datname, datacl::text[] FROM pg_database WHERE datallowconn").fetchall()
+        if not has_db:  # about to be made, owned by the role (REVOKE follows the CREATE)
+            rows = [*rows, (addon.ident, ["%s=CTc/%s" % (addon.ident, addon.ident), "=Tc/%s" % addon.ident])]
+        steps: list[Any] = []
+        for database, action in database_grant_fixes(rows, addon.ident):
+            if action == "revoke-public":
+                steps.append(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database)))
+            else:
+                steps.append(
+                    sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+                        sql.Identifier(database), sql.Identifier(addon.ident)
+                    )
+                )
+        return steps
+
+    def _schema_open(self, addon: AddonRef, has_db: bool) -> bool:
+        """Does PUBLIC hold a right on the add-on database's schema public? (a new database: yes)"""
+        if not has_db:
+            return True
+        with self._admin(addon.ident) as conn:
+            row = conn.execute("SELECT nspacl::text[] FROM pg_namespace WHERE nspname = 'public'").fetchone()
+        return row is not None and public_holds(row[0])
+
     def ensure(self, addon: AddonRef, password: str, check_mode: bool) -> bool:
         role = sql.Identifier(addon.ident)
         limit = int(addon.plan_spec.get("connections") or -1)
@@ -160,16 +208,20 @@ class PostgresProvider(_Base):
                 steps.append(sql.SQL("ALTER ROLE {} CONNECTION LIMIT {}").format(role, sql.Literal(limit)))
             if not has_db:
                 steps.append(sql.SQL("CREATE DATABASE {} OWNER {}").format(role, role))
-                steps.append(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(role))
             if current is not None and has_db and not self._password_works(addon, password):
                 steps.append(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(password)))
             elif current is not None and not has_db:
                 steps.append(sql.SQL("ALTER ROLE {} PASSWORD {}").format(role, sql.Literal(password)))
-            if check_mode or not steps:
-                return bool(steps)
+            steps += self._grant_steps(conn, addon, has_db)
+            schema = self._schema_open(addon, has_db)
+            if check_mode or not (steps or schema):
+                return bool(steps) or schema
             try:
                 for step in steps:
                     conn.execute(step)
+                if schema:
+                    with self._admin(addon.ident) as own:
+                        own.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             except psycopg.Error as err:
                 raise PlatykusError(
                     "Failed to create %s: %s" % (self._where(addon), err.diag.message_primary or type(err).__name__)
@@ -199,6 +251,23 @@ class PostgresProvider(_Base):
 # -- MariaDB / MySQL ----------------------------------------------------------------------------
 
 
+def grant_pattern(database: str) -> str:
+    """A database name as GRANT reads it: ``_`` and ``%`` are wildcards there, so they are escaped
+    (a grant on ``acme_db`` would also cover ``acmeXdb``, databases the user could then create)."""
+    return database.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
+def _quoted(pattern: str) -> str:
+    """A backtick-quoted identifier for a statement PyMySQL formats (``%`` doubled)."""
+    return "`%s`" % pattern.replace("`", "``").replace("%", "%%")
+
+
+def grant_fixes(granted: list[str], database: str) -> tuple[list[str], bool]:
+    """(patterns to revoke, grant needed): the user keeps one grant, on its own database only."""
+    wanted = grant_pattern(database)
+    return sorted(p for p in granted if p != wanted), wanted not in granted
+
+
 class MysqlProvider(_Base):
     scheme = "mysql"
 
@@ -220,6 +289,11 @@ class MysqlProvider(_Base):
         row = cur.fetchone()
         cur.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (addon.ident,))
         return (int(row[0]) if row else None), cur.fetchone() is not None
+
+    def _grants(self, cur, addon: AddonRef) -> list[str]:
+        """The database patterns the user holds privileges on (mysql.db, as GRANT wrote them)."""
+        cur.execute("SELECT Db FROM mysql.db WHERE User = %s AND Host = '%%'", (addon.ident,))
+        return [row[0] for row in cur.fetchall()]
 
     def _password_works(self, addon: AddonRef, password: str) -> bool:
         try:
@@ -255,8 +329,11 @@ class MysqlProvider(_Base):
                     steps.append(("ALTER USER %s@'%%' WITH MAX_USER_CONNECTIONS " + str(limit), (ident,)))
                 if not has_db or not self._password_works(addon, password):
                     steps.append(("ALTER USER %s@'%%' IDENTIFIED BY %s", (ident, password)))
-            if current is None or not has_db:
-                steps.append(("GRANT ALL PRIVILEGES ON `%s`.* TO %%s@'%%%%'" % ident, (ident,)))
+            revoke, grant = grant_fixes(self._grants(cur, addon) if current is not None else [], ident)
+            for pattern in revoke:
+                steps.append(("REVOKE ALL PRIVILEGES ON %s.* FROM %%s@'%%%%'" % _quoted(pattern), (ident,)))
+            if grant:
+                steps.append(("GRANT ALL PRIVILEGES ON %s.* TO %%s@'%%%%'" % _quoted(grant_pattern(ident)), (ident,)))
             if check_mode or not steps:
                 return bool(steps)
             for statement, args in steps:
@@ -313,26 +390,15 @@ class RedisProvider(_Base):
         finally:
             client.close()
 
-    def _rules(self, addon: AddonRef, password: str) -> list[str]:
-        prefix = "%s:*" % addon.ident
-        return ["reset", "on", ">%s" % password, "~%s" % prefix, "&%s" % prefix, *REDIS_DENIED.split()]
-
     def ensure(self, addon: AddonRef, password: str, check_mode: bool) -> bool:
         client = self._admin()
         try:
             user = self._user(client, addon)
             digest = hashlib.sha256(password.encode()).hexdigest()
-            prefix = "%s:*" % addon.ident
-            good = (
-                user is not None
-                and "on" in (user.get("flags") or [])
-                and list(user.get("passwords") or []) == [digest]
-                and _patterns(user.get("keys")) == ["~%s" % prefix]
-                and _patterns(user.get("channels")) == ["&%s" % prefix]
-            )
+            good = redis_user_matches(user, addon.ident, digest)
             if good or check_mode:
                 return not good
-            client.execute_command("ACL", "SETUSER", addon.ident, *self._rules(addon, password))
+            client.execute_command("ACL", "SETUSER", addon.ident, *redis_rules(addon.ident, password))
             client.execute_command("ACL", "SAVE")
         except redis.RedisError as err:
             raise PlatykusError("Failed to create %s: %s" % (self._where(addon), err)) from err
@@ -357,13 +423,6 @@ class RedisProvider(_Base):
         finally:
             client.close()
         return True
-
-
-def _patterns(value: Any) -> list[str]:
-    """ACL GETUSER's keys/channels: a list in some versions, one space-separated string in others."""
-    if isinstance(value, str):
-        return value.split()
-    return [str(v) for v in value or []]
 
 
 register("local", "postgresql", PostgresProvider)

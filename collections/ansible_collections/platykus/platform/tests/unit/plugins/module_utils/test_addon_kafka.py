@@ -29,11 +29,12 @@ def test_desired_acls_cover_only_the_addons_prefix():
     by_resource = {}
     for acl in acls:
         by_resource.setdefault(acl.resource, set()).add(acl.operation)
-    # Nothing on the cluster, on transactional ids, and no ALL: the operations are listed one by one.
+    # Nothing on the cluster, and no ALL: the operations are listed one by one.
     # No CREATE, DELETE or ALTER_CONFIGS on topics: the platform makes them to the plan.
     assert by_resource == {
         "TOPIC": {"READ", "WRITE", "DESCRIBE", "DESCRIBE_CONFIGS"},
         "GROUP": {"READ", "DESCRIBE", "DELETE"},
+        "TRANSACTIONAL_ID": {"WRITE", "DESCRIBE"},
     }
 
 
