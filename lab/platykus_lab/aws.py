@@ -174,7 +174,11 @@ class _Snapshots:
             if not mutates(environ, body):
                 return app(environ, start_response)
             with self.lock:
-                response = list(app(environ, start_response))
+                result = app(environ, start_response)
+                try:
+                    response = list(result)  # the whole change happens under the lock
+                finally:
+                    getattr(result, "close", lambda: None)()
             self.dirty.set()
             return response
 
