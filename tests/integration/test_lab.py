@@ -53,10 +53,22 @@ def lab_command(lab, command: str, *args: str) -> subprocess.CompletedProcess:
     return platykus_lab(command, *args, "--name", lab.lab.name, "--home", str(lab.lab.home))
 
 
+def _exited(pid: int) -> bool:
+    """Every thread of the process is gone (its sockets closed): a killed Go server's main thread
+    is a zombie while its other threads still hold the listening socket for a moment."""
+    try:
+        return (
+            len(os.listdir(f"/proc/{pid}/task")) <= 1
+            and "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        )
+    except OSError:
+        return True
+
+
 def kill(lab, component: str) -> int:
     pid = lab.lab.pid(component)
     os.kill(pid, signal.SIGKILL)
-    _wait(lambda: lab.lab.pid(component) is None, timeout=15, what=f"{component} to die")
+    _wait(lambda: lab.lab.pid(component) is None and _exited(pid), timeout=15, what=f"{component} to die")
     return pid
 
 
@@ -408,7 +420,7 @@ def test_a_crashed_aws_comes_back_with_every_tenant_and_the_same_admin_key(lab, 
     time.sleep(lab_aws.SNAPSHOT_DELAY + 1.5)  # the snapshot after the last change onboarding made
     aws_pid = lab_controllers.pid(lab.lab, "aws")
     os.kill(aws_pid, signal.SIGKILL)
-    _wait(lambda: lab_controllers.pid(lab.lab, "aws") is None, timeout=15, what="aws to die")
+    _wait(lambda: lab_controllers.pid(lab.lab, "aws") is None and _exited(aws_pid), timeout=15, what="aws to die")
     repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert lab_controllers.pid(lab.lab, "aws") not in (None, aws_pid)

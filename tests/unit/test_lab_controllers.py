@@ -194,7 +194,8 @@ def test_a_client_of_the_api_server_is_restarted_when_it_restarts_or_moves(
     assert _restart_decision(tmp_path, monkeypatch, identity, api_restarted, upstream) == ["stop", "spawn"]
 
 
-def test_every_controller_without_an_identity_is_no_client_of_the_api_server():
+def test_every_controller_without_an_identity_is_no_client_of_the_api_server(monkeypatch):
+    monkeypatch.delenv("PLATYKUS_LAB_CONTROLLERS", raising=False)
     kept = {runner.name for runner in controllers.runners() if not controllers.dials_api(runner)}
     assert {"aws", "postgresql", "mariadb", "redis", "kafka", "alertmanager"} <= kept
     assert "external-dns" not in kept
