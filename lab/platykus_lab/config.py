@@ -241,7 +241,12 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on the port now: no one listens there. With SO_REUSEADDR, as
+    every lab server binds (Go's net, werkzeug, Java's ServerSocketChannel, PostgreSQL...): the
+    connections a killed server leaves in TIME_WAIT do not move it to another port (the lab's AWS
+    kept its state over a crash but moved, and the endpoint `env` had exported went stale)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -646,8 +646,9 @@ def _ensure_running(
     record = ctx.lab.state().get(STARTED_KEY, {}).get(runner.name) or {}
     running = pid(ctx.lab, runner.name)
     # Started by this lab with today's command line (ports, API server endpoint, flags) and healthy: keep.
-    # A restarted API server, even on the same port, leaves clients in a back-off: restart them too.
-    why = "the API server restarted" if api_restarted else None
+    # A restarted API server, even on the same port, leaves clients in a back-off: restart them too;
+    # a controller that never calls it (no identity: the lab's AWS, the data servers) is no client.
+    why = "the API server restarted" if api_restarted and dials_api(runner) else None
     if running and not why:
         why = _stale(ctx, runner, record, running) or (None if runner.health(ctx) is None else "unhealthy")
         if why is None:
@@ -657,12 +658,18 @@ def _ensure_running(
         _stop_pid(ctx.lab, runner.name)
     started = _spawn(ctx, runner)
     state = ctx.lab.state()
-    record = {"pid": started, "command": command(ctx, runner), "upstream": ctx.server}
+    record = {"pid": started, "command": command(ctx, runner), "upstream": ctx.server if dials_api(runner) else None}
     state.setdefault(STARTED_KEY, {})[runner.name] = record
     ctx.lab._save_state(state)
     _wait_healthy(ctx, runner, timeout)
     log(f"{runner.name} {ctx.spec.version} running (pid {started}, ports {ctx.own or '-'})")
     return True
+
+
+def dials_api(runner: Runner) -> bool:
+    """Whether the controller calls the API server (it has an identity there): only those depend
+    on its endpoint and are restarted after it restarts."""
+    return runner.identity is not None
 
 
 def _stale(ctx: Context, runner: Runner, record: dict, running: int) -> str | None:
@@ -673,7 +680,7 @@ def _stale(ctx: Context, runner: Runner, record: dict, running: int) -> str | No
         return "started without a record of how"
     if record.get("command") != command(ctx, runner):
         return "started with another command line"
-    if record.get("upstream") != ctx.server:
+    if dials_api(runner) and record.get("upstream") != ctx.server:
         return f"dials {record.get('upstream')}, but the current endpoint is {ctx.server}"
     return None
 

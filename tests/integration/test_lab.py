@@ -17,6 +17,8 @@ import pytest
 import yaml
 from conftest import LAB_INVENTORY, ROOT
 
+from platykus_lab import aws as lab_aws
+from platykus_lab import controllers as lab_controllers
 from platykus_lab.cluster import COMPONENTS, Lab
 from platykus_lab.config import node_pools_from_inventory
 
@@ -51,10 +53,22 @@ def lab_command(lab, command: str, *args: str) -> subprocess.CompletedProcess:
     return platykus_lab(command, *args, "--name", lab.lab.name, "--home", str(lab.lab.home))
 
 
+def _exited(pid: int) -> bool:
+    """Every thread of the process is gone (its sockets closed): a killed Go server's main thread
+    is a zombie while its other threads still hold the listening socket for a moment."""
+    try:
+        return (
+            len(os.listdir(f"/proc/{pid}/task")) <= 1
+            and "Z" in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        )
+    except OSError:
+        return True
+
+
 def kill(lab, component: str) -> int:
     pid = lab.lab.pid(component)
     os.kill(pid, signal.SIGKILL)
-    _wait(lambda: lab.lab.pid(component) is None, timeout=15, what=f"{component} to die")
+    _wait(lambda: lab.lab.pid(component) is None and _exited(pid), timeout=15, what=f"{component} to die")
     return pid
 
 
@@ -347,3 +361,67 @@ def test_two_labs_side_by_side_and_clean_stop(lab):
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     assert all(other.pid(c) is None for c in COMPONENTS)
     assert lab.lab.readyz()
+
+
+# -- the lab's AWS keeps its state across `up` ---------------------------------------------------
+def _aws_state(admin: dict) -> dict:
+    """What onboarding made in the lab's AWS: the tenants' IAM users with their keys, the buckets."""
+    import boto3
+
+    iam, s3 = boto3.client("iam", **admin), boto3.client("s3", **admin)
+    users = [u["UserName"] for u in iam.list_users()["Users"] if "-tenant-" in u["UserName"]]
+    return {
+        "users": {
+            user: sorted(k["AccessKeyId"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"])
+            for user in users
+        },
+        "buckets": sorted(b["Name"] for b in s3.list_buckets()["Buckets"]),
+    }
+
+
+@pytest.fixture(scope="module")
+def tenants_in_aws(lab):
+    """The inventory's tenants onboarded, with their AWS slice (IAM user, key, bucket) in the lab's AWS."""
+    run = lab.playbook("playbooks/tenant-onboarding.yml")
+    assert run.ok, run.output[-3000:]
+    exports = lab_aws.env_exports(lab.lab)
+    state = _aws_state(lab_aws.client_kwargs(lab.lab))
+    assert len(state["users"]) >= 3 and all(state["users"].values()), state
+    return exports, state
+
+
+def _assert_aws_kept(lab, exports: dict, state: dict) -> None:
+    # The keys a shell read from `env` before still work, and reach the same tenants' users and buckets.
+    assert lab_aws.env_exports(lab.lab) == exports
+    admin = {
+        "endpoint_url": exports["AWS_ENDPOINT_URL"],
+        "region_name": exports["AWS_REGION"],
+        "aws_access_key_id": exports["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": exports["AWS_SECRET_ACCESS_KEY"],
+    }
+    assert _aws_state(admin) == state
+    again = lab.playbook("playbooks/tenant-onboarding.yml")
+    assert again.ok and again.changed == 0, again.output[-3000:]
+
+
+def test_up_after_the_api_server_is_killed_keeps_the_aws_running_with_every_tenant(lab, tenants_in_aws):
+    exports, state = tenants_in_aws
+    aws_pid = lab_controllers.pid(lab.lab, "aws")
+    kill(lab, "kube-apiserver")
+    repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert "restarting aws" not in repaired.stdout
+    assert lab_controllers.pid(lab.lab, "aws") == aws_pid
+    _assert_aws_kept(lab, exports, state)
+
+
+def test_a_crashed_aws_comes_back_with_every_tenant_and_the_same_admin_key(lab, tenants_in_aws):
+    exports, state = tenants_in_aws
+    time.sleep(lab_aws.SNAPSHOT_DELAY + 1.5)  # the snapshot after the last change onboarding made
+    aws_pid = lab_controllers.pid(lab.lab, "aws")
+    os.kill(aws_pid, signal.SIGKILL)
+    _wait(lambda: lab_controllers.pid(lab.lab, "aws") is None and _exited(aws_pid), timeout=15, what="aws to die")
+    repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert lab_controllers.pid(lab.lab, "aws") not in (None, aws_pid)
+    _assert_aws_kept(lab, exports, state)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from platykus_lab import aws, chart_rbac
+from platykus_lab.config import LAB_DIR, free_port
+
+_FORM = "application/x-www-form-urlencoded; charset=utf-8"
 
 
 @dataclass
@@ -69,3 +76,103 @@ def test_for_account_keeps_only_what_the_chart_grants_that_account():
         ("ServiceAccount", "ctl"), ("ClusterRole", "ctl-role"), ("Role", "leader"),
         ("ClusterRoleBinding", "ctl"), ("RoleBinding", "leader"),
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "environ, body, changes",
+    [
+        ({"REQUEST_METHOD": "POST", "CONTENT_TYPE": _FORM}, b"Action=CreateUser&UserName=a", True),
+        ({"REQUEST_METHOD": "POST", "CONTENT_TYPE": _FORM}, b"Action=ListUsers&Version=2010-05-08", False),
+        ({"REQUEST_METHOD": "POST", "CONTENT_TYPE": _FORM}, b"Action=GetCallerIdentity", False),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "secretsmanager.PutSecretValue"}, b"{}", True),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "secretsmanager.GetSecretValue"}, b"{}", False),
+        ({"REQUEST_METHOD": "GET", "QUERY_STRING": "Action=DeleteUser&UserName=a"}, b"", True),
+        ({"REQUEST_METHOD": "PUT"}, b"object body", True),  # S3 PutObject, CreateBucket
+        ({"REQUEST_METHOD": "DELETE"}, b"", True),
+        ({"REQUEST_METHOD": "GET"}, b"", False),  # S3 GetObject, Route53 ListResourceRecordSets
+        ({"REQUEST_METHOD": "HEAD"}, b"", False),
+    ],
+)
+def test_requests_that_may_change_the_state_are_told_from_reads(environ, body, changes):
+    assert aws.mutates(environ, body) is changes
+
+
+def _serve(workdir: Path, port: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(LAB_DIR))
+    cmd = [sys.executable, "-m", "platykus_lab.aws", "--workdir", str(workdir), "--port", str(port)]
+    return subprocess.Popen(cmd, env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _started(workdir: Path, proc: subprocess.Popen, timeout: float = 60.0) -> dict:
+    """The credentials the server wrote once its admin works (this process's pid in them)."""
+    deadline = time.monotonic() + timeout
+    path = workdir / aws.CREDENTIALS_FILE
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode()
+        creds = json.loads(path.read_text()) if path.exists() else {}
+        if creds.get("pid") == proc.pid:
+            return creds
+        time.sleep(0.2)
+    raise AssertionError(f"the lab's AWS did not start within {timeout:.0f}s")
+
+
+def _client(service: str, creds: dict, **keys):
+    import boto3
+
+    keys = keys or {k: creds[k] for k in ("aws_access_key_id", "aws_secret_access_key")}
+    return boto3.client(service, endpoint_url=creds["endpoint"], region_name="us-east-1", **keys)
+
+
+def test_a_killed_aws_comes_back_with_its_state_and_the_same_admin_key(tmp_path):
+    """The fault of a crash (SIGKILL, no chance to save): what was made before is there after."""
+    port = free_port()
+    first = _serve(tmp_path, port)
+    try:
+        creds = _started(tmp_path, first)
+        iam, s3 = _client("iam", creds), _client("s3", creds)
+        iam.create_user(UserName="acme-tenant")
+        key = iam.create_access_key(UserName="acme-tenant")["AccessKey"]
+        s3.create_bucket(Bucket="acme-bucket")
+        s3.put_object(Bucket="acme-bucket", Key="kept", Body=b"data")
+        _client("secretsmanager", creds).create_secret(Name="acme/db", SecretString="s3cret")
+        time.sleep(aws.SNAPSHOT_DELAY + 1.5)  # the snapshot after the last change
+    finally:
+        first.kill()
+        first.wait()
+    second = _serve(tmp_path, port)
+    try:
+        again = _started(tmp_path, second)
+        assert {k: again[k] for k in ("aws_access_key_id", "aws_secret_access_key", "endpoint")} == {
+            k: creds[k] for k in ("aws_access_key_id", "aws_secret_access_key", "endpoint")
+        }
+        users = {u["UserName"] for u in _client("iam", again).list_users()["Users"]}
+        assert users == {aws.ADMIN_USER, "acme-tenant"}
+        assert _client("s3", again).get_object(Bucket="acme-bucket", Key="kept")["Body"].read() == b"data"
+        assert _client("secretsmanager", again).get_secret_value(SecretId="acme/db")["SecretString"] == "s3cret"
+        tenant = {"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"]}
+        assert _client("sts", again, **tenant).get_caller_identity()["Arn"].endswith(":user/acme-tenant")
+        # IAM still applies from the first request: no bootstrap window after a restore.
+        from botocore.exceptions import ClientError
+
+        with pytest.raises(ClientError, match="InvalidClientTokenId"):
+            _client("iam", again, aws_access_key_id="AKIAFORGED", aws_secret_access_key="x").list_users()
+        assert (tmp_path / aws.STATE_FILE).stat().st_mode & 0o077 == 0
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+
+
+def test_an_unreadable_snapshot_is_kept_aside_and_the_aws_starts_empty(tmp_path):
+    (tmp_path / aws.STATE_FILE).write_bytes(b"not a pickle")
+    (tmp_path / aws.CREDENTIALS_FILE).write_text(
+        json.dumps({"aws_access_key_id": "AKIAOLD", "aws_secret_access_key": "old", "pid": 1, "endpoint": "x"})
+    )
+    proc = _serve(tmp_path, free_port())
+    try:
+        creds = _started(tmp_path, proc)
+        assert creds["aws_access_key_id"] != "AKIAOLD"
+        assert {u["UserName"] for u in _client("iam", creds).list_users()["Users"]} == {aws.ADMIN_USER}
+        assert (tmp_path / "state.unreadable").read_bytes() == b"not a pickle"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

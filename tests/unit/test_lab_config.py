@@ -209,3 +209,23 @@ def test_kubeconfig_shape(tmp_path):
     kc = config.kubeconfig("c", "https://127.0.0.1:1", tmp_path / "ca.crt", "u", tmp_path / "u.crt", tmp_path / "u.key")
     assert kc["current-context"] == "c"
     assert kc["users"][0]["user"]["client-certificate"].endswith("u.crt")
+
+
+def test_a_port_left_in_time_wait_by_a_dead_server_is_free_but_a_listening_one_is_not():
+    import socket
+
+    from platykus_lab.config import port_is_free
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    assert not port_is_free(port)
+    conn.close()  # the server side closes first: its end of the connection stays in TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    assert port_is_free(port)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -140,3 +141,61 @@ def test_a_lab_may_run_only_the_named_controllers(monkeypatch):
     monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "grafana")
     with pytest.raises(LabConfigError, match="grafana"):
         controllers.runners()
+
+
+class _StateLab:
+    """Just what `_ensure_running` reads of a lab: its home and state.json."""
+
+    def __init__(self, home: Path):
+        self.home, self.name, self.state_data = home, "unit", {}
+
+    def state(self) -> dict:
+        return json.loads(json.dumps(self.state_data))
+
+    def _save_state(self, state: dict) -> None:
+        self.state_data = state
+
+
+def _restart_decision(tmp_path, monkeypatch, identity, api_restarted: bool, upstream: str) -> list[str]:
+    """What `_ensure_running` does to a healthy running controller: [] (kept) or the calls it made."""
+    lab, calls = _StateLab(tmp_path), []
+    spec = controllers.BuildSpec(name="unit-ctl", version="v1", way="python", source="platykus_lab.unit")
+    runner = controllers.Runner(
+        name="unit-ctl", identity=identity, ports=(), args=lambda _ctx: ["--flag"], health=lambda _ctx: None
+    )
+    ctx = controllers.Context(lab, spec, {}, {"apiserver": 6443}, None)
+    lab.state_data = {
+        controllers.STARTED_KEY: {
+            "unit-ctl": {"pid": 4242, "command": controllers.command(ctx, runner), "upstream": upstream}
+        }
+    }
+    monkeypatch.setattr(controllers, "pid", lambda _lab, _name: 4242)
+    monkeypatch.setattr(controllers, "kubectl_apply", lambda _lab, _objects: calls.append("apply"))
+    monkeypatch.setattr(controllers, "_stop_pid", lambda _lab, _name: calls.append("stop"))
+    monkeypatch.setattr(controllers, "_spawn", lambda _ctx, _runner: calls.append("spawn") or 4343)
+    monkeypatch.setattr(controllers, "_wait_healthy", lambda *_args: None)
+    controllers._ensure_running(ctx, runner, 1.0, lambda _msg: None, api_restarted)
+    return [call for call in calls if call != "apply"]
+
+
+@pytest.mark.parametrize("api_restarted, upstream", [(True, "https://127.0.0.1:6443"), (False, "https://127.0.0.1:1")])
+def test_a_controller_that_never_calls_the_api_server_stays_when_it_restarts_or_moves(
+    tmp_path, monkeypatch, api_restarted, upstream
+):
+    # The lab's AWS once went down with the API server: every tenant's IAM user and key with it.
+    assert _restart_decision(tmp_path, monkeypatch, None, api_restarted, upstream) == []
+
+
+@pytest.mark.parametrize("api_restarted, upstream", [(True, "https://127.0.0.1:6443"), (False, "https://127.0.0.1:1")])
+def test_a_client_of_the_api_server_is_restarted_when_it_restarts_or_moves(
+    tmp_path, monkeypatch, api_restarted, upstream
+):
+    identity = controllers.Identity("platykus-system", "unit-ctl")
+    assert _restart_decision(tmp_path, monkeypatch, identity, api_restarted, upstream) == ["stop", "spawn"]
+
+
+def test_every_controller_without_an_identity_is_no_client_of_the_api_server(monkeypatch):
+    monkeypatch.delenv("PLATYKUS_LAB_CONTROLLERS", raising=False)
+    kept = {runner.name for runner in controllers.runners() if not controllers.dials_api(runner)}
+    assert {"aws", "postgresql", "mariadb", "redis", "kafka", "alertmanager"} <= kept
+    assert "external-dns" not in kept

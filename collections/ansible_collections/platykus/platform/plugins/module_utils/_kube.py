@@ -58,6 +58,8 @@ PAGE_SIZE = 500
 # Statuses that mean "the server did not act on it; ask again later".
 _RETRY_STATUSES = frozenset((429, 502, 503, 504))
 _BACKOFF_SECONDS = 0.5
+# The longest a request waits for its TCP connection and TLS handshake (request_timeout if shorter).
+CONNECT_TIMEOUT_SECONDS = 10.0
 # A dry run of an object whose namespace this batch creates is validated in this namespace,
 # which every cluster has (a dry run writes nothing there).
 _DRY_RUN_NAMESPACE = "default"
@@ -246,13 +248,27 @@ class KubeClient:
                 auth_settings=["BearerToken"],
                 _preload_content=False,
                 _return_http_data_only=True,
-                _request_timeout=(min(10.0, self.timeout), self.timeout),
+                _request_timeout=self.timeouts,
             )
         except ApiException as err:
             if not err.status:  # the client reports TLS failures as status 0
                 raise OSError(err.reason) from err
             return Response(err.status, _decode(err.body) or err.reason)
         return Response(200, _decode(response.data))
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """(connect, read) seconds of every request: the connect timeout, which also bounds the TLS
+        handshake, is request_timeout up to CONNECT_TIMEOUT_SECONDS; the read timeout is request_timeout."""
+        return min(CONNECT_TIMEOUT_SECONDS, self.timeout), self.timeout
+
+    def _timeouts_text(self) -> str:
+        """The timeouts as they applied: urllib3 calls a stalled TLS handshake a read timeout of
+        the connect timeout's length, so both are named when they differ."""
+        connect, read = self.timeouts
+        if connect == read:
+            return "a %gs timeout" % read
+        return "a %gs connect timeout (the TLS handshake included) and a %gs read timeout" % (connect, read)
 
     def call(
         self,
@@ -278,9 +294,9 @@ class KubeClient:
                         verb or method.lower(),
                         target or path,
                         None,
-                        "no answer from the API server after %d attempt(s) with a %gs timeout (%s); "
+                        "no answer from the API server after %d attempt(s) with %s (%s); "
                         "check that the API server is up and reachable, or raise request_timeout"
-                        % (attempt + 1, self.timeout, _transport_cause(err)),
+                        % (attempt + 1, self._timeouts_text(), _transport_cause(err)),
                     ) from err
             else:
                 if response.status not in _RETRY_STATUSES or last:

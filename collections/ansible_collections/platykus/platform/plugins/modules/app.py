@@ -120,7 +120,7 @@ options:
 EXAMPLES = r"""
 - name: Deploy an app as its tenant
   platykus.platform.app:
-    spec: "{{ lookup('ansible.builtin.file', 'inventories/lab/apps/acme/shop.yml') | from_yaml }}"
+    spec: "{{ query('platykus.platform.tenant_specs', 'inventories/lab/apps/acme/shop.yml', kind='app') | first }}"
     catalog: "{{ platykus_app_catalog }}"
     tenant_domains: [acme.apps.platykus-lab.test]
     kubeconfig: /tmp/acme-ci.kubeconfig

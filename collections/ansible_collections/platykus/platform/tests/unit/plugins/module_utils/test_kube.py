@@ -149,3 +149,23 @@ def test_impersonate_keeps_the_connection_and_adds_the_headers():
     assert acting.api_client.configuration == "cluster-config"
     assert acting.api_client.headers == {"Impersonate-User": "audit-acme-viewer", "Impersonate-Group": "acme-auditors"}
     assert (acting.timeout, acting.retries) == (5, 1) and client.api_client.headers == {}
+
+
+@pytest.mark.parametrize(
+    ("timeout", "said"),
+    [
+        (30, "with a 10s connect timeout (the TLS handshake included) and a 30s read timeout ("),
+        (3, "with a 3s timeout ("),
+    ],
+)
+def test_no_answer_names_the_timeouts_that_applied(timeout, said):
+    # A stalled TLS handshake is reported by urllib3 as "(read timeout=10)": the message must not
+    # say 30s alone then.
+    api = FakeApiServer([ns("a")])
+    client = api.client(retries=0, timeout=timeout)
+    client.resource("v1", "Namespace")
+    api.faults = [urllib3.exceptions.ReadTimeoutError(None, "/api", "Read timed out. (read timeout=10)")]
+    with pytest.raises(KubeApiError) as raised:
+        client.get("v1", "Namespace", "a")
+    assert "no answer from the API server after 1 attempt(s) " + said in str(raised.value)
+    assert client.timeouts == (min(10.0, timeout), timeout)
