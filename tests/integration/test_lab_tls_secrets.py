@@ -250,7 +250,14 @@ def test_tenant_cannot_read_another_tenants_prefix(lab, admin, tenant_keys):
     sm = boto3.client("secretsmanager", **admin)
     put_secret(sm, "platykus/globex/db", "globex-only")
     lab.apply(external_secret("acme-prod", "stolen", "platykus/globex/db"))
+    try:
+        _refused_in_cluster_and_by_iam(lab, admin, tenant_keys)
+    finally:
+        # Other modules on the same session lab read acme-prod's ExternalSecrets.
+        lab.kubectl("delete", "externalsecret", "stolen", "-n", "acme-prod", "--ignore-not-found")
 
+
+def _refused_in_cluster_and_by_iam(lab, admin, tenant_keys):
     def refused():
         status = lab.get_json("externalsecret", "stolen", "-n", "acme-prod").get("status", {})
         return [c for c in status.get("conditions", []) if c["type"] == "Ready" and c["status"] == "False"]
