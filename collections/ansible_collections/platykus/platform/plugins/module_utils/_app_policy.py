@@ -447,7 +447,10 @@ def hostname_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict
     """What the policy must refuse in ``namespace`` of a tenant owning ``domains`` (items 1 and 2 of issue 27)."""
     own = domains[0] if domains else "platykus-audit-own.invalid"
     foreign = FOREIGN_HOST
-    cert = lambda **spec: _certificate(namespace, own, **spec)  # noqa: E731
+
+    def cert(**spec: Any) -> dict[str, Any]:
+        return _certificate(namespace, own, **spec)
+
     attacks: list[tuple[str, dict[str, Any]]] = [
         ("Certificate isCA", cert(isCA=True)),
         ("Certificate literalSubject", cert(literalSubject="CN=%s" % foreign)),

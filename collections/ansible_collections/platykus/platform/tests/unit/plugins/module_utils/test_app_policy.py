@@ -26,8 +26,8 @@ POLICY, BINDING = render_hostname_policy()
 OWN = "acme.apps.example.com"
 
 
-def expressions(policy=POLICY) -> str:
-    spec = policy["spec"]
+def expressions(policy=None) -> str:
+    spec = (policy or POLICY)["spec"]
     return "\n".join(
         [v["expression"] for v in spec["variables"]]
         + [v["expression"] for v in spec["validations"]]

@@ -158,7 +158,7 @@ def test_conservation_to_the_cent(seed):
     nodes, overcommitted = {}, False
     for n in range(4):
         pods, used = [], [0.0, 0.0]
-        for _ in range(rng.randrange(0, 7)):
+        for _index in range(rng.randrange(0, 7)):
             start, end = sorted(rng.sample(range(8, 19), 2))
             minute = rng.randrange(60) if end < 18 else 0
             cpu, mem = rng.choice(["0", "10m", "250m", "1", "3"]), rng.choice(["16Mi", "1Gi", "6Gi"])
