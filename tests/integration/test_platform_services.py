@@ -127,7 +127,7 @@ def test_values_merge_catalog_provider_and_inventory(converged):
 def test_stage_objects_are_applied(lab, converged):
     issuer = lab.get_json("clusterissuer", "platykus-default")
     assert issuer["spec"] == {"ca": {"secretName": "platykus-ca"}}
-    # The platform made the CA it signs with (module platform_ca; tests/integration/test_platform_ca.py).
+    # The platform made the CA it signs with (module platform_ca; tests/integration/test_lab_platform_ca.py).
     ca_secret = lab.get_json("secret", "-n", "platykus-system", "platykus-ca")
     assert ca_secret["type"] == "kubernetes.io/tls"
     assert ca_secret["metadata"]["labels"]["platykus.io/platform-ca"] == "true"

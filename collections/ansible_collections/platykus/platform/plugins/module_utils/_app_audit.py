@@ -46,7 +46,8 @@ def policy_problems(policy: dict | None, want: dict) -> list[str]:
     problems = [
         "ValidatingAdmissionPolicy %s does not hold the platform's %s" % (name, key)
         for key in ("variables", "validations", "matchConditions")
-        if spec.get(key) != wanted.get(key)
+        # The API server omits an empty list: absent and [] are the same rule.
+        if (spec.get(key) or None) != (wanted.get(key) or None)
     ]
     match = spec.get("matchConstraints") or {}
     if _rules(match.get("resourceRules")) != _rules(wanted["matchConstraints"]["resourceRules"]):

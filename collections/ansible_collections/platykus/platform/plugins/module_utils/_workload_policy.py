@@ -273,15 +273,14 @@ def priority_controls(namespace: str, domains: list[str]) -> list[tuple[str, dic
 def priority_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict]]:
     """Objects the priority policy itself must refuse in ``namespace`` (``domains`` unused).
 
-    Pods name classes that exist on every cluster the platform runs (``system-*``, the platform's
-    own); an unknown class, a hand-set ``priority`` or ``preemptionPolicy`` on a pod is refused
-    earlier by the API server's Priority plugin, so those are tried on workload templates, which
-    only the policy reads. DaemonSets are left out: tenant roles cannot create them at all."""
+    Pods name the classes every cluster has (``system-*``). The platform's own class (not made yet on
+    a bare cluster), an unknown class, a hand-set ``priority`` or ``preemptionPolicy`` on a pod would
+    be refused earlier by the API server's Priority plugin, so those are tried on workload
+    templates, which only the policy reads. DaemonSets are left out: tenant roles cannot create them at all."""
     del domains
     pods = [
         ("system-cluster-critical", pod_spec("system-cluster-critical")),
         ("system-node-critical", pod_spec("system-node-critical")),
-        ("the platform's class", pod_spec("platykus-platform-critical")),
     ]
     attacks = [
         ("a pod in %s" % what, _pod(namespace, "audit-prio-%d" % index, spec))
@@ -294,6 +293,9 @@ def priority_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict
         spec = pod_spec("system-cluster-critical")
         attacks.append(("a %s whose pods are system-cluster-critical" % kind, _workload(namespace, kind, name, spec)))
     templates = [
+        # A template, not a pod: where the platform's classes are not made yet (a bare cluster), the
+        # Priority plugin would refuse such a pod before the policy, proving nothing.
+        ("in the platform's class", "platform", pod_spec("platykus-platform-critical")),
         ("in a class no plan knows", "made-up", pod_spec("made-up-priority")),
         ("setting spec.priority", "value", pod_spec(priority=2000000000)),
         (
