@@ -19,17 +19,13 @@ The audit (ADDON-1, next to the token policy's MTB-1.12) compares what the API s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX
-from ansible_collections.platykus.platform.plugins.module_utils._app_audit import binding_problems
-from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     ADDON_EXTERNALSECRET_POLICY_NAME,
     ADDON_LABEL,
     ADDON_SECRET_POLICY_NAME,
+    ADDON_SECRET_PREFIX,
     EXTERNAL_SECRETS_USER,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
@@ -42,8 +38,6 @@ API_VERSION = "admissionregistration.k8s.io/v1"
 # (--use-service-account-credentials) or its own user when it runs without them.
 CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
 CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
-CHECK_ID = "ADDON-1"
-DESCRIPTION = "admission policies refuse tenant changes to add-on connection Secrets and their ExternalSecrets"
 
 _IS_ADDON_SECRET = "has(oldObject.metadata.labels) && '%s' in oldObject.metadata.labels" % ADDON_LABEL
 # Who else counts as the platform: whoever RBAC lets `manage` the virtual resource
@@ -86,7 +80,7 @@ _ES_VARIABLES = [
 ES_MESSAGE = (
     "add-on ExternalSecrets (label %s) and the Secrets named %s* belong to the platform: tenants cannot change "
     "or delete them, nor make an ExternalSecret that writes one; name your ExternalSecret's target otherwise"
-    % (ADDON_LABEL, SECRET_PREFIX)
+    % (ADDON_LABEL, ADDON_SECRET_PREFIX)
 )
 MESSAGE = (
     "add-on connection Secrets (label %s) belong to the platform: tenants cannot change or delete them; "
@@ -142,7 +136,7 @@ def render_addon_externalsecret_policy() -> list[dict[str, Any]]:
             "validations": [
                 {
                     "expression": "%s || (!variables.platformOwned && !variables.target.startsWith('%s'))"
-                    % (_IS_PLATFORM_OR_ESO, SECRET_PREFIX),
+                    % (_IS_PLATFORM_OR_ESO, ADDON_SECRET_PREFIX),
                     "reason": "Forbidden",
                     "message": ES_MESSAGE,
                 }
@@ -171,59 +165,3 @@ def _binding(name: str) -> dict[str, Any]:
 def render_addon_policies() -> list[dict[str, Any]]:
     """Both policies and their bindings, as onboarding applies them."""
     return render_addon_secret_policy() + render_addon_externalsecret_policy()
-
-
-def _rules(rules: list | None) -> list[tuple]:
-    """The resource rules without the API server's defaults (scope)."""
-    keys = ("apiGroups", "apiVersions", "operations", "resources")
-    return sorted(tuple(tuple(sorted(rule.get(key) or [])) for key in keys) for rule in rules or [])
-
-
-def _rules_text(rules: list) -> str:
-    """``UPDATE and DELETE of secrets``: what a policy's rules match, for a problem's text."""
-    return "; ".join("%s of %s" % (" and ".join(rule["operations"]), ", ".join(rule["resources"])) for rule in rules)
-
-
-def addon_policy_problems(
-    policy: dict | None, binding: dict | None, wanted: list[dict[str, Any]] | None = None
-) -> list[str]:
-    """What keeps a policy (the Secret one unless ``wanted`` renders another) from refusing tenant
-    changes in every tenant namespace."""
-    want_policy, want_binding = wanted or render_addon_secret_policy()
-    name = want_policy["metadata"]["name"]
-    problems = []
-    if policy is None:
-        problems.append("ValidatingAdmissionPolicy %s does not exist" % name)
-    else:
-        spec, want = policy.get("spec") or {}, want_policy["spec"]
-        for key in ("matchConditions", "variables", "validations"):
-            if spec.get(key) != want.get(key):
-                problems.append("ValidatingAdmissionPolicy %s does not hold the platform's %s" % (name, key))
-        match = spec.get("matchConstraints") or {}
-        wanted_rules = want["matchConstraints"]["resourceRules"]
-        if _rules(match.get("resourceRules")) != _rules(wanted_rules):
-            problems.append("ValidatingAdmissionPolicy %s does not match %s" % (name, _rules_text(wanted_rules)))
-        if match.get("objectSelector") or match.get("excludeResourceRules") or match.get("namespaceSelector"):
-            problems.append("the policy's matchConstraints leave objects out (a selector or excludeResourceRules)")
-        if spec.get("failurePolicy") == "Ignore":
-            problems.append("failurePolicy is Ignore: a policy error would admit the change")
-    if binding is None:
-        problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % name)
-    else:
-        problems += binding_problems(binding.get("spec") or {}, want_binding["spec"])
-    return problems
-
-
-def addon_policy_checks(client: KubeClient, tenants: Iterable) -> list[Check]:
-    """ADDON-1 per tenant (the policies are cluster-wide, so every tenant's row tells the same)."""
-    problems: list[str] = []
-    for wanted in (render_addon_secret_policy(), render_addon_externalsecret_policy()):
-        name = wanted[0]["metadata"]["name"]
-        policy, policy_error = fetched(client, API_VERSION, "ValidatingAdmissionPolicy", name)
-        binding, binding_error = fetched(client, API_VERSION, "ValidatingAdmissionPolicyBinding", name)
-        problems += [e for e in (policy_error, binding_error) if e] or addon_policy_problems(policy, binding, wanted)
-    detail = summarize(problems) or (
-        "%s denies tenant UPDATE and DELETE of Secrets labelled %s; %s keeps tenants off add-on ExternalSecrets"
-        % (ADDON_SECRET_POLICY_NAME, ADDON_LABEL, ADDON_EXTERNALSECRET_POLICY_NAME)
-    )
-    return [Scope(tenant.name).check(CHECK_ID, DESCRIPTION, not problems, detail) for tenant in tenants]

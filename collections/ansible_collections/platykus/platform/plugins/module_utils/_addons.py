@@ -33,6 +33,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._names import (
     ADDON_LABEL,
     ADDON_PLAN_ANNOTATION,
     ADDON_PROVIDER_ANNOTATION,
+    ADDON_SECRET_PREFIX,
     DATA_SERVICE_LABEL,
     TENANT_LABEL,
 )
@@ -62,7 +63,6 @@ REQUEST_KEYS = ("name", "tenant", "environment", "type", "plan", "topics")
 APP_ADDON_KEYS = ("type", "plan", "as", "name", "topics")
 # Secret and Service names get the "addon-" prefix: keep them within a DNS label.
 ADDON_NAME_MAX = 40
-SECRET_PREFIX = "addon-"
 # What an app's ``as: DATABASE`` becomes: DATABASE_URL from the Secret's ``url`` key.
 URL_SUFFIX = "_URL"
 MAX_MONTHLY = Decimal(1_000_000)
@@ -117,7 +117,7 @@ class Addon:
 
     @property
     def secret_name(self) -> str:
-        return SECRET_PREFIX + self.name
+        return ADDON_SECRET_PREFIX + self.name
 
     def ref(self) -> AddonRef:
         return AddonRef(
@@ -444,7 +444,7 @@ def from_app(app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, st
         if variable in env:
             problems.add("%s.as" % path, "%s is given by another add-on; choose another prefix" % variable)
             continue
-        env[variable] = SECRET_PREFIX + str(name)
+        env[variable] = ADDON_SECRET_PREFIX + str(name)
         request = {
             "name": name,
             "tenant": app.get("tenant"),
@@ -482,7 +482,7 @@ def held_from_secret(secret: Mapping[str, Any]) -> Held | None:
     """The add-on a Secret stands for (its labels and annotations only), or None when it is not an add-on's."""
     meta = secret.get("metadata") or {}
     labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
-    if not str(meta.get("name", "")).startswith(SECRET_PREFIX) or ADDON_LABEL not in labels:
+    if not str(meta.get("name", "")).startswith(ADDON_SECRET_PREFIX) or ADDON_LABEL not in labels:
         return None
     return Held(
         labels.get(TENANT_LABEL, ""),

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX as ADDON_PREFIX
 from ansible_collections.platykus.platform.plugins.module_utils._addons import from_app
 from ansible_collections.platykus.platform.plugins.module_utils._domains import covered, hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._names import ADDON_SECRET_PREFIX
 from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_ROOT
 from ansible_collections.platykus.platform.plugins.module_utils._tenants import (
@@ -468,9 +468,9 @@ def _identity(problems: _Problems, spec: Mapping) -> dict[str, Any]:
     name = spec.get("name")
     # The add-ons' Secrets and Services are named addon-<name> in the same namespaces, and the
     # admission policy keeps addon-* ExternalSecret targets for the platform (_addon_policy.py).
-    if isinstance(name, str) and name.startswith(ADDON_PREFIX) and not dns_label_problem(name, APP_NAME_MAX):
+    if isinstance(name, str) and name.startswith(ADDON_SECRET_PREFIX) and not dns_label_problem(name, APP_NAME_MAX):
         problems.add(
-            "name", "%r starts with %r, which is kept for add-on objects; rename the app" % (name, ADDON_PREFIX)
+            "name", "%r starts with %r, which is kept for add-on objects; rename the app" % (name, ADDON_SECRET_PREFIX)
         )
     return out
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import addon_policy_checks
+from ansible_collections.platykus.platform.plugins.module_utils._audit_addon_secrets import addon_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import (
     Check,
     Scope,

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import render_addon_externalsecret_policy
-from ansible_collections.platykus.platform.plugins.module_utils._addons import SECRET_PREFIX
 from ansible_collections.platykus.platform.plugins.module_utils._app_audit import (
     CHECK_ID as HOSTNAME_CHECK_ID,
 )
@@ -50,7 +49,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit_admission
 from ansible_collections.platykus.platform.plugins.module_utils._audit_report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeApiError, KubeClient, Response
-from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_ROLES
+from ansible_collections.platykus.platform.plugins.module_utils._names import (
+    ADDON_SECRET_PREFIX,
+    AUDIT_LABEL,
+    TENANT_ROLES,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import SECRET_STORE_NAME
 from ansible_collections.platykus.platform.plugins.module_utils._workload_policy import (
     priority_attacks,
@@ -78,10 +81,10 @@ class PolicyEntry:
 
 
 def addon_externalsecret_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    """An ExternalSecret that would overwrite an add-on's connection Secret (names start with SECRET_PREFIX)."""
+    """An ExternalSecret that would overwrite an add-on's connection Secret (names start with ADDON_SECRET_PREFIX)."""
     spec = {
         "secretStoreRef": {"kind": "SecretStore", "name": SECRET_STORE_NAME},
-        "target": {"name": SECRET_PREFIX + "audit"},
+        "target": {"name": ADDON_SECRET_PREFIX + "audit"},
         "data": [{"secretKey": "password", "remoteRef": {"key": "platykus/audit", "property": "password"}}],
     }
     meta = {"generateName": "platykus-audit-", "namespace": namespace, "labels": {AUDIT_LABEL: "true"}}

@@ -10,10 +10,14 @@ them in the amazon.aws style.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_stack import issuer_host
+
+def issuer_host(issuer: str) -> str:
+    """The issuer URL without its scheme and trailing slash, as IAM names the provider."""
+    return re.sub(r"^https://", "", issuer).rstrip("/")
 
 
 def cluster_issuer(eks: Any, cluster: str) -> str | None:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws_oidc import issuer_host
 from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._names import (
     AWS_CLUSTER_TAG,
@@ -316,10 +317,6 @@ def stack_spec(
 def karpenter_spec(cluster: Mapping[str, Any]) -> dict[str, Any]:
     """Karpenter's node role (the EC2NodeClass names it) and its interruption queue (settings.interruptionQueue)."""
     return {"node_role": "KarpenterNodeRole-%s" % cluster["name"], "queue": cluster["name"], "tags": cluster["tags"]}
-
-
-def issuer_host(issuer: str) -> str:
-    return re.sub(r"^https://", "", issuer).rstrip("/")
 
 
 def irsa_trust(issuer: str, account_id: str, subjects: Iterable[Any], partition: str = "aws") -> dict[str, Any]:

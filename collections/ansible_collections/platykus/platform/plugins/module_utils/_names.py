@@ -138,3 +138,7 @@ MANAGED_SELECTOR = selector(MANAGED_BY_LABEL, MANAGED_BY_VALUE)
 
 def tenant_selector(tenant: str) -> str:
     return selector(TENANT_LABEL, tenant)
+
+
+# Every add-on connection Secret is named addon-<name> in the tenant's namespace.
+ADDON_SECRET_PREFIX = "addon-"

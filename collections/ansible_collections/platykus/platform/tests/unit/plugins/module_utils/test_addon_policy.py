@@ -12,9 +12,11 @@ import copy
 import pytest
 import yaml
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import (
+from ansible_collections.platykus.platform.plugins.module_utils._audit_addon_secrets import (
     addon_policy_checks,
     addon_policy_problems,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._addon_policy import (
     render_addon_externalsecret_policy,
     render_addon_secret_policy,
 )
