@@ -66,9 +66,13 @@ GIB = 2**30
 
 def find_binary(name: str, given: str | None) -> Path:
     sys.path.insert(0, str(ROOT / "lab"))
-    from platykus_lab import controllers
+    from platykus_lab import controller_build
 
-    candidates = [given, os.environ.get(name.upper()), str(controllers.binary_path(controllers.load_specs()[name]))]
+    candidates = [
+        given,
+        os.environ.get(name.upper()),
+        str(controller_build.binary_path(controller_build.load_specs()[name])),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return Path(candidate)

@@ -31,7 +31,7 @@ fi
 # Debian packages the lab's controllers come from (lab/controllers.yml: Alertmanager). RUNLEVEL=1:
 # their packages' services must not start; the lab runs them itself.
 missing=""
-for package in $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers --debian-packages); do
+for package in $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.controller_build --debian-packages); do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
 if [ -n "$missing" ]; then
@@ -44,5 +44,5 @@ fi
 bin/platykus-lab build
 # promtool of the Prometheus pin (lab/controllers.yml, built above) on the venv's PATH: `promtool check
 # rules` / `promtool test rules` for the platform's and the cost recording rules (docs/cost.md).
-ln -sf "$(PYTHONPATH=lab .venv/bin/python -c 'from platykus_lab import controllers as c; print(c.binary_path(c.load_specs()["promtool"]))')" .venv/bin/promtool
+ln -sf "$(PYTHONPATH=lab .venv/bin/python -c 'from platykus_lab import controller_build as c; print(c.binary_path(c.load_specs()["promtool"]))')" .venv/bin/promtool
 echo "setup: done in $((SECONDS - started))s"

@@ -38,8 +38,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .config import inventory_vars
-from .controllers import Context, Runner, register
-from .health import http_request
+from .controller_run import Context, controller, http_check, pid
 
 ACCOUNT_ID = "123456789012"  # moto's account
 DEFAULT_REGION = "us-east-1"
@@ -367,6 +366,16 @@ def client_kwargs(lab, keys: dict[str, str] | None = None) -> dict[str, str]:
     return {"endpoint_url": creds["endpoint"], "region_name": region(lab), **keys}
 
 
+def controller_env(lab, endpoints: tuple[str, ...] = ("AWS_ENDPOINT_URL",), **extra: str) -> dict[str, str]:
+    """What the AWS SDK in a controller of the lab reads to reach the lab's AWS: its endpoint (under
+    each name of ``endpoints``), the region, no instance metadata, then ``extra``; {} before it started."""
+    creds = credentials(lab)
+    if creds is None:
+        return {}
+    where = dict.fromkeys(endpoints, creds["endpoint"])
+    return {**where, "AWS_REGION": region(lab), "AWS_EC2_METADATA_DISABLED": "true", **extra}
+
+
 def env_exports(lab) -> dict[str, str]:
     """What `platykus-lab env` exports so the AWS CLI, boto3 and the controllers reach the lab's AWS."""
     creds = credentials(lab)
@@ -406,19 +415,20 @@ def _prepare(ctx: Context) -> None:
         path.write_text(json.dumps({"region": name}))
 
 
-def _health(ctx: Context) -> str | None:
-    from .controllers import pid
+_moto_api = http_check("http", "/moto-api/")
 
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['http']}/moto-api/", timeout=5)
-    if status != 200:
-        return f"/moto-api/ answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
+
+def _health(ctx: Context) -> str | None:
+    problem = _moto_api(ctx)
+    if problem:
+        return problem
     creds = credentials(ctx.lab)
     if not creds or creds.get("pid") != pid(ctx.lab, "aws"):
         return "the admin user is not bootstrapped yet"
     return None
 
 
-AWS = register(Runner(name="aws", identity=None, ports=("http",), args=_args, health=_health, prepare=_prepare))
+AWS = controller("aws", namespace=None, ports=("http",), args=_args, health=_health, prepare=_prepare)
 
 
 def main(argv: list[str] | None = None) -> int:

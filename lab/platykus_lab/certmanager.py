@@ -9,19 +9,15 @@ stage (module platform_ca) for the catalog's CA ClusterIssuer.
 
 from __future__ import annotations
 
-from . import chart_rbac
-from .controllers import Context, Identity, Runner, register, yaml_objects
-from .health import http_request
+from .controller_run import Context, controller, http_check, release_objects
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the cert-manager release
 RELEASE = "cert-manager"
 
 
 def _objects(ctx: Context) -> list[dict]:
-    crds = yaml_objects(ctx.share / "deploy" / "crds")
     values = {"global": {"leaderElection": {"namespace": NAMESPACE}}}
-    chart = chart_rbac.render(ctx.lab, ctx.share / "deploy" / "charts" / "cert-manager", RELEASE, NAMESPACE, values)
-    return crds + chart_rbac.for_account(chart, NAMESPACE, RELEASE)
+    return release_objects(ctx, "deploy/charts/cert-manager", NAMESPACE, RELEASE, values, crds=("deploy/crds",))
 
 
 def _args(ctx: Context) -> list[str]:
@@ -33,18 +29,11 @@ def _args(ctx: Context) -> list[str]:
     ]
 
 
-def _health(ctx: Context) -> str | None:
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['health']}/healthz", timeout=5)
-    return None if status == 200 else f"/healthz answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
-
-
-CERT_MANAGER = register(
-    Runner(
-        name="cert-manager",
-        identity=Identity(NAMESPACE, RELEASE),
-        ports=("health",),
-        args=_args,
-        health=_health,
-        objects=_objects,
-    )
+CERT_MANAGER = controller(
+    RELEASE,
+    namespace=NAMESPACE,
+    ports=("health",),
+    args=_args,
+    health=http_check("health", "/healthz"),
+    objects=_objects,
 )

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import aws, controllers, kafka
+from . import aws, controller_build, controller_run, kafka
 from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             # The Kubernetes binaries, then the platform controllers (each cached by its own pin).
             build(force=args.force)
-            controllers.build_all(force=args.force)
+            controller_build.build_all(force=args.force)
             return 0
         return COMMANDS[args.command](_lab(args), args)
-    except (LabError, LabConfigError, controllers.ControllerError) as err:
+    except (LabError, LabConfigError, controller_run.ControllerError) as err:
         print(f"platykus-lab: {err}", file=sys.stderr)
         return 2

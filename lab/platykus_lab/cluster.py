@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import controllers, pki
+from . import controller_run, pki
 from .config import (
     LAB_DIR,
     NodePool,
@@ -407,8 +407,8 @@ class Lab:
             component="kwok",
         )
         try:
-            controllers.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
-        except controllers.ControllerError as err:
+            controller_run.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
+        except controller_run.ControllerError as err:
             raise LabError(str(err)) from err
         elapsed = time.monotonic() - started
         log(f"lab '{self.name}' up in {elapsed:.1f}s with {len(wanted)} Ready nodes")
@@ -500,7 +500,7 @@ class Lab:
 
     def down(self, purge: bool = False, log=print) -> list[str]:
         """Stop every component (newest first); with purge, delete the lab's state as well."""
-        stopped = controllers.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
+        stopped = controller_run.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
         if purge and self.home.exists():
             import shutil
 
@@ -528,7 +528,7 @@ class Lab:
         node_states = {n["metadata"]["name"]: "Ready" if self.node_ready(n) else "NotReady" for n in nodes}
         problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
         problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
-        extra = controllers.status(self) if components["kube-apiserver"]["healthy"] else {}
+        extra = controller_run.status(self) if components["kube-apiserver"]["healthy"] else {}
         problems += [f"{name}: {info['problem']}" for name, info in extra.items() if info["problem"]]
         return {
             "name": self.name,

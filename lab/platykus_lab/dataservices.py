@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .controllers import Context, Runner, register
+from .controller_run import Context, controller
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ADMIN_FILE = "admin.json"
@@ -115,15 +115,8 @@ def _login(kind: str, record: dict) -> None:
 
 
 for _kind in ("postgresql", "mariadb", "redis"):
-    register(
-        Runner(
-            name=_kind,
-            identity=None,
-            ports=("server",),
-            args=_args(_kind),
-            health=_health(_kind),
-            prepare=_prepare(_kind),
-        )
+    controller(
+        _kind, namespace=None, ports=("server",), args=_args(_kind), health=_health(_kind), prepare=_prepare(_kind)
     )
 
 

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from . import aws, catalog, chart_rbac
-from .controllers import Context, Identity, Runner, _stop_pid, http_check, pid, register
+from . import aws, catalog
+from .controller_run import Context, _stop_pid, controller, http_check, pid, release_objects
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the external-dns release
 RELEASE = "external-dns"
@@ -93,8 +93,7 @@ def _prepare(ctx: Context) -> None:
 
 
 def _objects(ctx: Context) -> list[dict]:
-    chart = chart_rbac.render(ctx.lab, ctx.share / "charts" / "external-dns", RELEASE, NAMESPACE, CHART_VALUES)
-    return chart_rbac.for_account(chart, NAMESPACE, RELEASE)
+    return release_objects(ctx, "charts/external-dns", NAMESPACE, RELEASE, CHART_VALUES)
 
 
 def _args(ctx: Context) -> list[str]:
@@ -117,30 +116,26 @@ def _args(ctx: Context) -> list[str]:
 
 def _env(ctx: Context) -> dict[str, str]:
     """Route53 at the lab's AWS (the AWS SDK v2 reads AWS_ENDPOINT_URL) as its own IAM user."""
-    creds, key_file = aws.credentials(ctx.lab), ctx.workdir / KEY_FILE
-    if creds is None or not key_file.exists():
+    key_file = ctx.workdir / KEY_FILE
+    if not key_file.exists():
         return {}
     keys = json.loads(key_file.read_text())
-    return {
-        "AWS_ENDPOINT_URL": creds["endpoint"],
-        "AWS_REGION": aws.region(ctx.lab),
-        "AWS_ACCESS_KEY_ID": keys["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": keys["aws_secret_access_key"],
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-    }
-
-
-EXTERNAL_DNS = register(
-    Runner(
-        name=RELEASE,
-        identity=Identity(NAMESPACE, RELEASE),
-        ports=("metrics",),
-        args=_args,
-        health=http_check("metrics", "/healthz"),
-        env=_env,
-        objects=_objects,
-        prepare=_prepare,
+    return aws.controller_env(
+        ctx.lab,
+        AWS_ACCESS_KEY_ID=keys["aws_access_key_id"],
+        AWS_SECRET_ACCESS_KEY=keys["aws_secret_access_key"],
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
     )
+
+
+EXTERNAL_DNS = controller(
+    RELEASE,
+    namespace=NAMESPACE,
+    ports=("metrics",),
+    args=_args,
+    health=http_check("metrics", "/healthz"),
+    env=_env,
+    objects=_objects,
+    prepare=_prepare,
 )

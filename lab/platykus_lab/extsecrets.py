@@ -8,9 +8,8 @@ from its chart, bound to the ServiceAccount the chart creates.
 
 from __future__ import annotations
 
-from . import aws, chart_rbac
-from .controllers import Context, Identity, Runner, register, yaml_objects
-from .health import http_request
+from . import aws
+from .controller_run import Context, controller, http_check, release_objects
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the external-secrets release
 RELEASE = "external-secrets"
@@ -18,11 +17,8 @@ CHART_VALUES = {"installCRDs": False, "webhook": {"create": False}, "certControl
 
 
 def _objects(ctx: Context) -> list[dict]:
-    crds = yaml_objects(ctx.share / "deploy" / "crds" / "bundle.yaml")
-    chart = chart_rbac.render(
-        ctx.lab, ctx.share / "deploy" / "charts" / "external-secrets", RELEASE, NAMESPACE, CHART_VALUES
-    )
-    return crds + chart_rbac.for_account(chart, NAMESPACE, RELEASE)
+    chart = "deploy/charts/external-secrets"
+    return release_objects(ctx, chart, NAMESPACE, RELEASE, CHART_VALUES, crds=("deploy/crds/bundle.yaml",))
 
 
 def _args(ctx: Context) -> list[str]:
@@ -39,30 +35,15 @@ def _args(ctx: Context) -> list[str]:
 
 def _env(ctx: Context) -> dict[str, str]:
     """Secrets Manager and STS at the lab's AWS (the provider's AWS SDK v1 reads these)."""
-    creds = aws.credentials(ctx.lab)
-    if creds is None:
-        return {}
-    return {
-        "AWS_SECRETSMANAGER_ENDPOINT": creds["endpoint"],
-        "AWS_STS_ENDPOINT": creds["endpoint"],
-        "AWS_REGION": aws.region(ctx.lab),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    return aws.controller_env(ctx.lab, ("AWS_SECRETSMANAGER_ENDPOINT", "AWS_STS_ENDPOINT"))
 
 
-def _health(ctx: Context) -> str | None:
-    status, body = http_request(f"http://127.0.0.1:{ctx.own['metrics']}/metrics", timeout=5)
-    return None if status == 200 else f"/metrics answered {status or 'nothing'}: {body[:200].decode(errors='replace')}"
-
-
-EXTERNAL_SECRETS = register(
-    Runner(
-        name="external-secrets",
-        identity=Identity(NAMESPACE, RELEASE),
-        ports=("metrics",),
-        args=_args,
-        health=_health,
-        env=_env,
-        objects=_objects,
-    )
+EXTERNAL_SECRETS = controller(
+    RELEASE,
+    namespace=NAMESPACE,
+    ports=("metrics",),
+    args=_args,
+    health=http_check("metrics", "/metrics"),
+    env=_env,
+    objects=_objects,
 )

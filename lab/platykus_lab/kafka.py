@@ -27,7 +27,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .controllers import Context, ControllerError, Runner, cache_dir, register
+from .controller_build import cache_dir
+from .controller_run import Context, ControllerError, controller
 
 ADMIN_USER = "platykus-lab-admin"
 # A second SCRAM user written at format time, never used (random password, no ACL): with the admin
@@ -234,7 +235,7 @@ def _prepare(ctx: Context) -> None:
 
 
 def _args(ctx: Context) -> list[str]:
-    """java is the command (controllers.binary_path of a Maven entry); these are its arguments.
+    """java is the command (controller_build.binary_path of a Maven entry); these are its arguments.
 
     The configuration's digest is part of the command line, so `up` restarts a broker whose
     server.properties changed (the lab restarts a controller whose command line differs)."""
@@ -275,6 +276,6 @@ def _health(ctx: Context) -> str | None:
     return None
 
 
-KAFKA = register(
-    Runner(name="kafka", identity=None, ports=("broker", "controller"), args=_args, health=_health, prepare=_prepare)
+KAFKA = controller(
+    "kafka", namespace=None, ports=("broker", "controller"), args=_args, health=_health, prepare=_prepare
 )

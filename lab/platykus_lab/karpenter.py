@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .config import LAB_DIR, NodePool, inventory_vars, node_pools_from_inventory
-from .controllers import Context, Identity, Runner, chart_objects, http_check, register, yaml_objects
+from .controller_run import Context, chart_objects, controller, http_check, yaml_objects
 
 sys.path.insert(0, str(LAB_DIR.parent / "collections"))
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import PriceCatalog, validate_prices  # noqa: E402
@@ -107,16 +107,14 @@ def _env(ctx: Context) -> dict[str, str]:
     return {"KUBECONFIG": str(ctx.kubeconfig), "SYSTEM_NAMESPACE": NAMESPACE, "DISABLE_LEADER_ELECTION": "true"}
 
 
-KARPENTER = register(
-    Runner(
-        name="karpenter",
-        identity=Identity(NAMESPACE, "karpenter"),
-        # The health port first: the one the health check asks.
-        ports=("health", "metrics"),
-        args=_args,
-        env=_env,
-        health=http_check("health", "/readyz"),
-        objects=_objects,
-        prepare=_prepare,
-    )
+KARPENTER = controller(
+    "karpenter",
+    namespace=NAMESPACE,
+    # The health port first: the one the health check asks.
+    ports=("health", "metrics"),
+    args=_args,
+    env=_env,
+    health=http_check("health", "/readyz"),
+    objects=_objects,
+    prepare=_prepare,
 )

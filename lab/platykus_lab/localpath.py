@@ -13,7 +13,7 @@ from __future__ import annotations
 import yaml
 
 from . import catalog, chart_rbac
-from .controllers import Context, Identity, Runner, pid, register
+from .controller_run import Context, controller, pid
 
 NAMESPACE = "platykus-storage"  # the catalog's namespace for the release
 RELEASE = "local-path-provisioner"
@@ -62,13 +62,4 @@ def _health(ctx: Context) -> str | None:
     return None if STARTED in tail else f"no '{STARTED}' in {log} yet"
 
 
-LOCAL_PATH = register(
-    Runner(
-        name=RELEASE,
-        identity=Identity(NAMESPACE, RELEASE),
-        ports=(),
-        args=_args,
-        health=_health,
-        objects=_objects,
-    )
-)
+LOCAL_PATH = controller(RELEASE, namespace=NAMESPACE, args=_args, health=_health, objects=_objects)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from .controllers import Context, Identity, Runner, chart_objects, http_check, register
+from .controller_run import Context, chart_objects, controller, http_check
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the metrics-server release
 RELEASE = "metrics-server"
@@ -72,13 +72,6 @@ def _health(ctx: Context) -> str | None:
     return None
 
 
-METRICS_SERVER = register(
-    Runner(
-        name="metrics-server",
-        identity=Identity(NAMESPACE, "metrics-server"),
-        ports=("https",),
-        args=_args,
-        health=_health,
-        objects=_objects,
-    )
+METRICS_SERVER = controller(
+    RELEASE, namespace=NAMESPACE, ports=("https",), args=_args, health=_health, objects=_objects
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .controllers import Context, Identity, Runner, http_check, register
+from .controller_run import Context, controller, http_check
 from .health import CERT_DIRS
 
 NAMESPACE = "platykus-monitoring"  # the catalog's namespace for kube-prometheus-stack
@@ -204,24 +204,21 @@ def _alertmanager_args(ctx: Context) -> list[str]:
 
 _ready = http_check("web", "/-/ready")
 
-ALERTMANAGER = register(
-    Runner(
-        name="alertmanager",
-        identity=None,
-        ports=("web",),
-        args=_alertmanager_args,
-        health=_ready,
-        prepare=_alertmanager_prepare,
-    )
+ALERTMANAGER = controller(
+    "alertmanager",
+    namespace=None,
+    ports=("web",),
+    args=_alertmanager_args,
+    health=_ready,
+    prepare=_alertmanager_prepare,
 )
-PROMETHEUS = register(
-    Runner(
-        name="prometheus",
-        identity=Identity(NAMESPACE, PROMETHEUS_SA),
-        ports=("web",),
-        args=_prometheus_args,
-        health=_ready,
-        objects=lambda _ctx: prometheus_cluster_role(),
-        prepare=_prometheus_prepare,
-    )
+PROMETHEUS = controller(
+    "prometheus",
+    namespace=NAMESPACE,
+    account=PROMETHEUS_SA,
+    ports=("web",),
+    args=_prometheus_args,
+    health=_ready,
+    objects=lambda _ctx: prometheus_cluster_role(),
+    prepare=_prometheus_prepare,
 )

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import yaml
 
-from .controllers import Context, Identity, Runner, http_check, register
+from .controller_run import Context, controller, http_check
 from .health import http_request
 
 NAMESPACE = "platykus-monitoring"
@@ -384,25 +384,23 @@ def _operator_args(ctx: Context) -> list[str]:
 
 _healthz = http_check("http", "/healthz")
 
-STATE_METRICS = register(
-    Runner(
-        name="kube-state-metrics",
-        identity=Identity(NAMESPACE, "kps-kube-state-metrics"),
-        ports=("http",),
-        args=_state_metrics_args,
-        health=_healthz,
-        objects=_state_metrics_objects,
-    )
+STATE_METRICS = controller(
+    "kube-state-metrics",
+    namespace=NAMESPACE,
+    account="kps-kube-state-metrics",
+    ports=("http",),
+    args=_state_metrics_args,
+    health=_healthz,
+    objects=_state_metrics_objects,
 )
-OPERATOR = register(
-    Runner(
-        name="prometheus-operator",
-        identity=Identity(NAMESPACE, "kps-operator"),
-        ports=("http",),
-        args=_operator_args,
-        health=_healthz,
-        objects=_operator_objects,
-    )
+OPERATOR = controller(
+    "prometheus-operator",
+    namespace=NAMESPACE,
+    account="kps-operator",
+    ports=("http",),
+    args=_operator_args,
+    health=_healthz,
+    objects=_operator_objects,
 )
 
 if __name__ == "__main__":

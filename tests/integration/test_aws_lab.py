@@ -26,7 +26,7 @@ from aws_emulator import emulator, env, hand_over
 from conftest import RECAP_RE, ROOT, session_lab_name
 from standin_charts import ChartServer, build_repository
 
-from platykus_lab import controllers as lab_controllers
+from platykus_lab import controller_run
 from platykus_lab.cluster import Lab
 from platykus_lab.config import bin_dir, node_pools_from_inventory
 
@@ -77,7 +77,7 @@ def handed_over(tmp_path_factory):
     # Only the control plane and nodes: on the aws provider the platform's services are releases of
     # their own (stand-in charts here), not the lab's controllers.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lab_controllers, "up", lambda *args, **kwargs: [])
+        patch.setattr(controller_run, "up", lambda *args, **kwargs: [])
         lab.up(node_pools_from_inventory(ROOT / "inventories/lab"), log=lambda m: print(m, file=sys.stderr))
     tmp = tmp_path_factory.mktemp("aws-lab")
     try:

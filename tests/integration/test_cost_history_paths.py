@@ -40,7 +40,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus
 )
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
-from platykus_lab import controllers
+from platykus_lab import controller_build
 
 GIB = 2**30
 DAY0 = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=4)
@@ -50,10 +50,10 @@ NODES = {"n1": "m5.xlarge", "n2": "m5.large"}
 
 
 def binary(name: str) -> Path:
-    spec = controllers.load_specs()[name]
-    path = controllers.binary_path(spec)
+    spec = controller_build.load_specs()[name]
+    path = controller_build.binary_path(spec)
     if not path.exists():
-        controllers.build_one(spec)  # cached by the pin: scripts/setup.sh has built it already
+        controller_build.build_one(spec)  # cached by the pin: scripts/setup.sh has built it already
     return path
 
 

@@ -18,7 +18,7 @@ import yaml
 from conftest import LAB_INVENTORY, ROOT
 
 from platykus_lab import aws as lab_aws
-from platykus_lab import controllers as lab_controllers
+from platykus_lab import controller_run
 from platykus_lab.cluster import COMPONENTS, Lab
 from platykus_lab.config import node_pools_from_inventory
 
@@ -406,22 +406,22 @@ def _assert_aws_kept(lab, exports: dict, state: dict) -> None:
 
 def test_up_after_the_api_server_is_killed_keeps_the_aws_running_with_every_tenant(lab, tenants_in_aws):
     exports, state = tenants_in_aws
-    aws_pid = lab_controllers.pid(lab.lab, "aws")
+    aws_pid = controller_run.pid(lab.lab, "aws")
     kill(lab, "kube-apiserver")
     repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert "restarting aws" not in repaired.stdout
-    assert lab_controllers.pid(lab.lab, "aws") == aws_pid
+    assert controller_run.pid(lab.lab, "aws") == aws_pid
     _assert_aws_kept(lab, exports, state)
 
 
 def test_a_crashed_aws_comes_back_with_every_tenant_and_the_same_admin_key(lab, tenants_in_aws):
     exports, state = tenants_in_aws
     time.sleep(lab_aws.SNAPSHOT_DELAY + 1.5)  # the snapshot after the last change onboarding made
-    aws_pid = lab_controllers.pid(lab.lab, "aws")
+    aws_pid = controller_run.pid(lab.lab, "aws")
     os.kill(aws_pid, signal.SIGKILL)
-    _wait(lambda: lab_controllers.pid(lab.lab, "aws") is None and _exited(aws_pid), timeout=15, what="aws to die")
+    _wait(lambda: controller_run.pid(lab.lab, "aws") is None and _exited(aws_pid), timeout=15, what="aws to die")
     repaired = lab_command(lab, "up", "--inventory", str(LAB_INVENTORY))
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
-    assert lab_controllers.pid(lab.lab, "aws") not in (None, aws_pid)
+    assert controller_run.pid(lab.lab, "aws") not in (None, aws_pid)
     _assert_aws_kept(lab, exports, state)

@@ -26,7 +26,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka im
     desired_acls,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
-from platykus_lab import controllers as lab_controllers
+from platykus_lab import controller_run
 from platykus_lab import kafka as lab_kafka
 
 pytestmark = pytest.mark.lab
@@ -214,8 +214,8 @@ def test_credentials_survive_a_broker_restart_after_a_deletion(lab, server, prov
         provider.ensure(gone, password, check_mode=False)
         provider.ensure(kept, password, check_mode=False)
         provider.remove(gone, check_mode=False)
-        assert lab_controllers._stop_pid(lab.lab, "kafka")
-        lab_controllers.up(lab.lab, LAB_INVENTORY, log=lambda _msg: None)
+        assert controller_run._stop_pid(lab.lab, "kafka")
+        controller_run.up(lab.lab, LAB_INVENTORY, log=lambda _msg: None)
         restarted = KafkaLocalProvider(lab_kafka.admin_record(lab.lab))
         assert restarted.password_works(kept, password)
         assert restarted._acls(kept) == desired_acls(kept.ident)

@@ -18,7 +18,7 @@ import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._cost.publish import COST_RULES_NAME, rules_object
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.alerts import platform_rules
-from platykus_lab import controllers
+from platykus_lab import controller_build
 
 REPORT = {
     "currency": "USD",
@@ -39,10 +39,10 @@ REPORT = {
 
 @pytest.fixture(scope="module")
 def promtool() -> Path:
-    spec = controllers.load_specs()["promtool"]
-    path = controllers.binary_path(spec)
+    spec = controller_build.load_specs()["promtool"]
+    path = controller_build.binary_path(spec)
     if not path.exists():
-        controllers.build_one(spec)  # cached by the pin; scripts/setup.sh has built it already
+        controller_build.build_one(spec)  # cached by the pin; scripts/setup.sh has built it already
     return path
 
 

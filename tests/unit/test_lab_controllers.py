@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from platykus_lab import controllers, karpenter, pki
+from platykus_lab import controller_build, controller_run, karpenter, pki
 from platykus_lab.config import LabConfigError, NodePool, cache_root, load_pins
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_entry_parses_and_has_its_own_cache_folder():
-    specs = controllers.load_specs()
+    specs = controller_build.load_specs()
     assert {"metrics-server", "karpenter", "prometheus", "alertmanager"} <= set(specs)
-    folders = {controllers.cache_dir(spec) for spec in specs.values()}
+    folders = {controller_build.cache_dir(spec) for spec in specs.values()}
     assert len(folders) == len(specs)
     assert all(folder.parent == cache_root() / "lab" / "controllers" for folder in folders)
 
@@ -41,25 +41,25 @@ def test_controllers_stay_out_of_the_kubernetes_build_key(tmp_path):
 )
 def test_a_wrong_entry_names_the_field(raw, message):
     with pytest.raises(LabConfigError, match=message):
-        controllers._parse_spec("x", raw)
+        controller_build._parse_spec("x", raw)
 
 
 def test_the_cache_key_follows_the_pin_not_the_runner():
-    spec = controllers._parse_spec("x", {"version": "v1", "go_install": "a/b/cmd/x", "runner": "m"})
-    bumped = controllers._parse_spec("x", {"version": "v2", "go_install": "a/b/cmd/x", "runner": "m"})
-    moved = controllers._parse_spec("x", {"version": "v1", "go_install": "a/b/cmd/x", "runner": "other"})
-    assert controllers.spec_digest(spec) != controllers.spec_digest(bumped)
-    assert controllers.spec_digest(spec) == controllers.spec_digest(moved)
+    spec = controller_build._parse_spec("x", {"version": "v1", "go_install": "a/b/cmd/x", "runner": "m"})
+    bumped = controller_build._parse_spec("x", {"version": "v2", "go_install": "a/b/cmd/x", "runner": "m"})
+    moved = controller_build._parse_spec("x", {"version": "v1", "go_install": "a/b/cmd/x", "runner": "other"})
+    assert controller_build.spec_digest(spec) != controller_build.spec_digest(bumped)
+    assert controller_build.spec_digest(spec) == controller_build.spec_digest(moved)
 
 
 def test_every_entry_with_a_runner_registers_it():
-    names = [runner.name for runner in controllers.runners()]
-    assert names == [name for name, spec in controllers.load_specs().items() if spec.runner]
+    names = [runner.name for runner in controller_run.runners()]
+    assert names == [name for name, spec in controller_build.load_specs().items() if spec.runner]
 
 
 def test_identity_is_the_charts_service_account(tmp_path):
     pki.ensure_pki(tmp_path)
-    identity = controllers.Identity("platykus-system", "metrics-server")
+    identity = controller_run.Identity("platykus-system", "metrics-server")
     cert, _key = pki.ensure_client(tmp_path, "controllers/metrics-server", identity.username, identity.groups)
     subject = pki.load_cert(cert).subject.rfc4514_string()
     assert "CN=system:serviceaccount:platykus-system:metrics-server" in subject
@@ -135,12 +135,12 @@ def test_the_aggregation_proxy_has_a_ca_of_its_own(tmp_path):
 
 def test_a_lab_may_run_only_the_named_controllers(monkeypatch):
     monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "prometheus, metrics-server")
-    assert [r.name for r in controllers.runners()] == ["metrics-server", "prometheus"]
+    assert [r.name for r in controller_run.runners()] == ["metrics-server", "prometheus"]
     monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "none")
-    assert controllers.runners() == []
+    assert controller_run.runners() == []
     monkeypatch.setenv("PLATYKUS_LAB_CONTROLLERS", "grafana")
     with pytest.raises(LabConfigError, match="grafana"):
-        controllers.runners()
+        controller_run.runners()
 
 
 class _StateLab:
@@ -159,22 +159,22 @@ class _StateLab:
 def _restart_decision(tmp_path, monkeypatch, identity, api_restarted: bool, upstream: str) -> list[str]:
     """What `_ensure_running` does to a healthy running controller: [] (kept) or the calls it made."""
     lab, calls = _StateLab(tmp_path), []
-    spec = controllers.BuildSpec(name="unit-ctl", version="v1", way="python", source="platykus_lab.unit")
-    runner = controllers.Runner(
+    spec = controller_build.BuildSpec(name="unit-ctl", version="v1", way="python", source="platykus_lab.unit")
+    runner = controller_run.Runner(
         name="unit-ctl", identity=identity, ports=(), args=lambda _ctx: ["--flag"], health=lambda _ctx: None
     )
-    ctx = controllers.Context(lab, spec, {}, {"apiserver": 6443}, None)
+    ctx = controller_run.Context(lab, spec, {}, {"apiserver": 6443}, None)
     lab.state_data = {
-        controllers.STARTED_KEY: {
-            "unit-ctl": {"pid": 4242, "command": controllers.command(ctx, runner), "upstream": upstream}
+        controller_run.STARTED_KEY: {
+            "unit-ctl": {"pid": 4242, "command": controller_run.command(ctx, runner), "upstream": upstream}
         }
     }
-    monkeypatch.setattr(controllers, "pid", lambda _lab, _name: 4242)
-    monkeypatch.setattr(controllers, "kubectl_apply", lambda _lab, _objects: calls.append("apply"))
-    monkeypatch.setattr(controllers, "_stop_pid", lambda _lab, _name: calls.append("stop"))
-    monkeypatch.setattr(controllers, "_spawn", lambda _ctx, _runner: calls.append("spawn") or 4343)
-    monkeypatch.setattr(controllers, "_wait_healthy", lambda *_args: None)
-    controllers._ensure_running(ctx, runner, 1.0, lambda _msg: None, api_restarted)
+    monkeypatch.setattr(controller_run, "pid", lambda _lab, _name: 4242)
+    monkeypatch.setattr(controller_run, "kubectl_apply", lambda _lab, _objects: calls.append("apply"))
+    monkeypatch.setattr(controller_run, "_stop_pid", lambda _lab, _name: calls.append("stop"))
+    monkeypatch.setattr(controller_run, "_spawn", lambda _ctx, _runner: calls.append("spawn") or 4343)
+    monkeypatch.setattr(controller_run, "_wait_healthy", lambda *_args: None)
+    controller_run._ensure_running(ctx, runner, 1.0, lambda _msg: None, api_restarted)
     return [call for call in calls if call != "apply"]
 
 
@@ -190,12 +190,12 @@ def test_a_controller_that_never_calls_the_api_server_stays_when_it_restarts_or_
 def test_a_client_of_the_api_server_is_restarted_when_it_restarts_or_moves(
     tmp_path, monkeypatch, api_restarted, upstream
 ):
-    identity = controllers.Identity("platykus-system", "unit-ctl")
+    identity = controller_run.Identity("platykus-system", "unit-ctl")
     assert _restart_decision(tmp_path, monkeypatch, identity, api_restarted, upstream) == ["stop", "spawn"]
 
 
 def test_every_controller_without_an_identity_is_no_client_of_the_api_server(monkeypatch):
     monkeypatch.delenv("PLATYKUS_LAB_CONTROLLERS", raising=False)
-    kept = {runner.name for runner in controllers.runners() if not controllers.dials_api(runner)}
+    kept = {runner.name for runner in controller_run.runners() if not controller_run.dials_api(runner)}
     assert {"aws", "postgresql", "mariadb", "redis", "kafka", "alertmanager"} <= kept
     assert "external-dns" not in kept
