@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import controllers, pki
+from . import controllers, netpol, pki
 from .config import (
     LAB_DIR,
     NodePool,
@@ -408,6 +408,8 @@ class Lab:
         )
         try:
             controllers.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
+            if netpol.enabled(self):  # NetworkPolicy enforced: kept running (lab/platykus_lab/netpol.py)
+                netpol.up(self, timeout=timeout, log=log)
         except controllers.ControllerError as err:
             raise LabError(str(err)) from err
         elapsed = time.monotonic() - started
@@ -500,7 +502,7 @@ class Lab:
 
     def down(self, purge: bool = False, log=print) -> list[str]:
         """Stop every component (newest first); with purge, delete the lab's state as well."""
-        stopped = controllers.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
+        stopped = netpol.down(self, log) + controllers.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
         if purge and self.home.exists():
             import shutil
 
