@@ -262,10 +262,10 @@ def _eventually(node: StandInNode, source: str, target: str, reachable: bool) ->
 
 @pytest.fixture(scope="module")
 def enforced(lab):
-    if Path("/proc/sys/net/bridge/bridge-nf-call-iptables").exists() is False:
+    if not netpol.BRIDGE_SYSCTL.exists():
         pytest.fail("br_netfilter is not loaded: bridged traffic would bypass iptables (modprobe br_netfilter)")
     node = StandInNode(lab)
-    lab.kubectl("create", "namespace", INGRESS_NAMESPACE, check=False)
+    created_ingress = lab.kubectl("create", "namespace", INGRESS_NAMESPACE, check=False).returncode == 0
     _apply_tenants(lab, _tenants())
     try:
         node.create()
@@ -283,6 +283,8 @@ def enforced(lab):
                 "tenant",
                 {"state": "absent", "tenant": tenant, "confirm": tenant, "kubeconfig": str(lab.kubeconfig)},
             )
+        if created_ingress:
+            lab.kubectl("delete", "namespace", INGRESS_NAMESPACE, "--wait=false", check=False)
 
 
 def test_another_tenants_pod_is_refused_only_while_the_engine_enforces(lab, enforced):
