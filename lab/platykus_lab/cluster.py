@@ -531,6 +531,8 @@ class Lab:
         problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
         problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
         extra = controllers.status(self) if components["kube-apiserver"]["healthy"] else {}
+        if netpol.enabled(self) and components["kube-apiserver"]["healthy"]:
+            extra[netpol.NAME] = netpol.status(self)  # NetworkPolicy engine, when this lab runs it
         problems += [f"{name}: {info['problem']}" for name, info in extra.items() if info["problem"]]
         return {
             "name": self.name,

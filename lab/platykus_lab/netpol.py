@@ -262,9 +262,7 @@ def status(lab) -> dict | None:
         "pid": running,
         "ports": {"health": record["health_port"]},
         "log": str(lab.logs / f"{NAME}.log"),
-        "problem": None
-        if running and RUNNER.health(ctx) is None
-        else ("not running" if not running else RUNNER.health(ctx)),
+        "problem": RUNNER.health(ctx) if running else "not running",
     }
 
 
