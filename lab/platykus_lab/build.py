@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .config import GO_MODULE_DIR, LabConfigError, bin_dir, load_pins
 
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kubelet", "kube-proxy")
 BINARIES = ("etcd", *KUBERNETES_COMMANDS, "kwok", "helm")
 GO_INSTALLS = {"kwok": "sigs.k8s.io/kwok/cmd/kwok", "helm": "helm.sh/helm/v3/cmd/helm"}
 
