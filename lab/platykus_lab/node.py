@@ -55,6 +55,7 @@ REQUIRED_FILES = (
 REAL_NODE_TAINT_KEY = "platykus.io/real-node"
 REAL_NODE_LABEL = "platykus.io/node-kind"
 REAL_NODE_LABEL_VALUE = "real"
+REAL_NODE_INSTANCE_TYPE = "m5.large"
 NODE_PREFIX = "real"
 MAX_NODES = 4
 SLOTS = 250
@@ -163,6 +164,21 @@ def real_nodes_from_inventory(inventory: Path | None) -> int:
             if "platykus_lab_real_nodes" in data:
                 return parse_real_nodes(data["platykus_lab_real_nodes"], f"{path}: platykus_lab_real_nodes")
     return 1
+
+
+def node_labels() -> dict[str, str]:
+    """A real node's labels: its kind, and the EKS-style labels the platform's cost and scheduling
+    read from every node (a priced 2-vCPU instance type; the kubelet may set these under NodeRestriction)."""
+    return {
+        REAL_NODE_LABEL: REAL_NODE_LABEL_VALUE,
+        "type": REAL_NODE_LABEL_VALUE,
+        "node.kubernetes.io/instance-type": REAL_NODE_INSTANCE_TYPE,
+        "topology.kubernetes.io/zone": "us-east-1a",
+        "topology.kubernetes.io/region": "us-east-1",
+        "karpenter.sh/capacity-type": "on-demand",
+        "eks.amazonaws.com/capacityType": "ON_DEMAND",
+        "platykus.io/node-pool": REAL_NODE_LABEL_VALUE,
+    }
 
 
 def _toml(value) -> str:
@@ -624,7 +640,7 @@ class RealNodes:
                 f"--hostname-override={net.name}",
                 f"--node-ip={net.node_ip}",
                 f"--pod-infra-container-image={images.pause_image_name()}",
-                f"--node-labels={REAL_NODE_LABEL}={REAL_NODE_LABEL_VALUE},type={REAL_NODE_LABEL_VALUE}",
+                "--node-labels=" + ",".join(f"{k}={v}" for k, v in node_labels().items()),
                 "--v=1",
             ]
         return [binary, f"--config={paths['kube_proxy_config']}", "--v=1"]
