@@ -1,52 +1,56 @@
-"""NetworkPolicy enforced on the lab: kube-router's network policy controller, built from its pin.
+"""NetworkPolicy enforced on the lab's real nodes: kube-router's network policy controller, built
+from its pin (lab/controllers.yml), one per real node.
 
-kube-router (lab/controllers.yml, v2.1.0, the only version the Go module proxy serves) runs with
-its firewall alone, as its upstream firewall-only DaemonSet does (daemonset/kube-router-firewall-
-daemonset.yaml): no BGP router, no service proxy, no load balancer, no CNI configuration. It is a
-lab process on the host's network namespace (a DaemonSet pod with hostNetwork), for one node:
-it enforces the NetworkPolicies of the pods whose status.hostIP is that node's InternalIP, with
-iptables chains (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*) and ipsets (KUBE-SRC-*, KUBE-DST-*).
-Its identity is the ServiceAccount kube-system/kube-router of the upstream manifest, with the
-ClusterRole that manifest grants (generic-kuberouter.yaml), as a client certificate of the lab CA.
+kube-router runs with its firewall alone, as the firewall-only DaemonSet of its module does
+(daemonset/kube-router-firewall-daemonset.yaml): no BGP router, no service proxy, no load
+balancer, no CNI configuration. Like that DaemonSet's hostNetwork pod it runs in its node's
+network namespace (lab/platykus_lab/node.py: `nsenter --net=/run/netns/<node>`), where the pods'
+bridge is, and enforces the NetworkPolicies of the pods whose status.hostIP is the node's IP with
+iptables chains (KUBE-ROUTER-*, KUBE-POD-FW-*, KUBE-NWPLCY-*) and ipsets (KUBE-SRC-*, KUBE-DST-*)
+of that namespace, so labs and nodes side by side never touch each other's rules. Its identity is
+the ServiceAccount kube-system/kube-router of the upstream manifest, with the ClusterRole that
+manifest grants (daemonset/generic-kuberouter.yaml), as a client certificate of the lab CA.
 
-Those chains and sets belong to the network namespace, not to a lab: kube-router deletes every
-KUBE-POD-FW-/KUBE-NWPLCY- chain and KUBE-SRC-/KUBE-DST- set it did not write. Two engines in
-one network namespace would undo each other's rules, so one lab on the machine at a time runs it
-(a machine-wide owner file, refused with the owner's name otherwise); `stop` removes every chain,
-jump rule and set it wrote and restores the sysctl it needs (net.bridge.bridge-nf-call-iptables).
-
-    python -m platykus_lab.netpol up --name LAB --node NODE | down --name LAB | status --name LAB
+`up` starts it on every real node (after the node is Ready) and restarts it when it is not
+healthy or the API server restarted; `down` stops it and removes every chain, jump rule and set
+it wrote (before the node's namespace is removed). PLATYKUS_LAB_NETWORK_POLICY=off leaves
+NetworkPolicy unenforced.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
-from . import controllers
-from .config import LabConfigError, bin_dir, free_port
-from .controllers import Context, ControllerError, Identity, Runner, http_check
+import yaml
+
+from . import controllers, pki
+from . import node as realnode
+from .config import LabConfigError, kubeconfig
+from .controllers import ControllerError, Identity
+from .health import http_request
 
 NAME = "kube-router"
 NAMESPACE = "kube-system"
 IDENTITY = Identity(NAMESPACE, "kube-router")
-STATE_KEY = "netpol"
 RBAC_MANIFEST = "daemonset/generic-kuberouter.yaml"
 RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 CHAIN_PREFIXES = ("KUBE-ROUTER-", "KUBE-POD-FW-", "KUBE-NWPLCY-")
+TOP_CHAINS = ("KUBE-ROUTER-INPUT", "KUBE-ROUTER-FORWARD", "KUBE-ROUTER-OUTPUT")
 IPSET_PREFIXES = ("KUBE-SRC-", "KUBE-DST-")
 BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")
-# Bridged pod-to-pod traffic reaches iptables only with this on (br_netfilter).
-BRIDGE_SYSCTL = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
-OWNER_FILE = Path("/run/platykus/netpol-owner.json")
+# Its health port, in the node's own network namespace (no other lab's process is there).
+HEALTH_PORT = 20244
+SWITCH = "PLATYKUS_LAB_NETWORK_POLICY"
 
 
-def _spec():
+def wanted() -> bool:
+    return os.environ.get(SWITCH, "on").lower() not in ("off", "0", "false", "no")
+
+
+def _spec() -> controllers.BuildSpec:
     return controllers.load_specs()[NAME]
 
 
@@ -62,227 +66,148 @@ def rbac_objects(share: Path) -> list[dict]:
     return objects
 
 
-def _args(ctx: Context) -> list[str]:
-    from .cluster import SERVICE_CIDR
-
+def args(node: str, kubeconfig_path: Path, service_cidr: str) -> list[str]:
+    """kube-router's command line: the firewall-only DaemonSet's flags, and nothing else it could touch."""
     return [
-        # The firewall-only DaemonSet's three flags, and nothing else kube-router could touch.
         "--run-firewall=true",
         "--run-router=false",
         "--run-service-proxy=false",
         "--run-loadbalancer=false",
         "--enable-cni=false",
         "--enable-ipv6=false",
-        f"--kubeconfig={ctx.kubeconfig}",
-        f"--hostname-override={_node(ctx)}",
-        f"--health-port={ctx.own['health']}",
+        f"--kubeconfig={kubeconfig_path}",
+        f"--hostname-override={node}",
+        f"--health-port={HEALTH_PORT}",
         "--metrics-port=0",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        f"--service-cluster-ip-range={service_cidr}",
     ]
 
 
-def _node(ctx: Context) -> str:
-    return ctx.lab.state()[STATE_KEY]["node"]
-
-
-def _env(ctx: Context) -> dict[str, str]:
-    # kube-router finds its Node by NODE_NAME first (the DaemonSet sets it from spec.nodeName).
-    return {"NODE_NAME": _node(ctx)}
-
-
-_healthz = http_check("health", "/healthz")
-
-
-def _health(ctx: Context) -> str | None:
-    """Its /healthz (every controller's heartbeat fresh), and its chains in place."""
-    problem = _healthz(ctx)
-    if problem:
-        return problem
-    missing = [c for c in ("KUBE-ROUTER-INPUT", "KUBE-ROUTER-FORWARD", "KUBE-ROUTER-OUTPUT") if c not in chains()]
-    return f"iptables chains {', '.join(missing)} missing" if missing else None
-
-
-def _objects(ctx: Context) -> list[dict]:
-    return rbac_objects(ctx.share)
-
-
-RUNNER = Runner(
-    name=NAME,
-    identity=IDENTITY,
-    ports=("health",),
-    args=_args,
-    health=_health,
-    env=_env,
-    objects=_objects,
-)
-
-
-# ------------------------------------------------------------------------------ machine state
-def _iptables(*args: str, check: bool = True) -> str:
-    proc = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+# ----------------------------------------------------------------------- a node's network namespace
+def _run(netns: str, *cmd: str, check: bool = True) -> str:
+    proc = subprocess.run(realnode._in_ns(netns, *cmd), capture_output=True, text=True, timeout=60)
     if check and proc.returncode != 0:
-        raise ControllerError(f"iptables {' '.join(args)} failed: {proc.stderr.strip()}")
+        raise ControllerError(f"{' '.join(cmd)} in {netns} failed: {(proc.stderr or proc.stdout).strip()[-400:]}")
     return proc.stdout
 
 
-def chains() -> set[str]:
-    """kube-router's chains in the filter table."""
+def chains(netns: str) -> set[str]:
+    """kube-router's chains in the filter table of a node's namespace."""
+    rules = _run(netns, "iptables", "-w", "-t", "filter", "-S")
     return {
         line.split()[1]
-        for line in _iptables("-t", "filter", "-S").splitlines()
+        for line in rules.splitlines()
         if line.startswith("-N ") and line.split()[1].startswith(CHAIN_PREFIXES)
     }
 
 
-def ipsets() -> list[str]:
-    proc = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True)
-    return [name for name in proc.stdout.split() if name.startswith(IPSET_PREFIXES)]
+def ipsets(netns: str) -> list[str]:
+    return [name for name in _run(netns, "ipset", "list", "-n").split() if name.startswith(IPSET_PREFIXES)]
 
 
-def remove_rules() -> list[str]:
-    """Delete the jump rules from the built-in chains, then kube-router's chains, then its ipsets;
-    return what was removed."""
+def remove_rules(netns: str) -> list[str]:
+    """Delete the jumps from the built-in chains, then kube-router's chains, then its ipsets."""
     removed = []
-    for line in _iptables("-t", "filter", "-S").splitlines():
+    for line in _run(netns, "iptables", "-w", "-t", "filter", "-S").splitlines():
         words = shlex.split(line)
         if words[:1] == ["-A"] and words[1] in BUILTIN_CHAINS and "-j" in words:
             if words[words.index("-j") + 1].startswith(CHAIN_PREFIXES):
-                _iptables("-t", "filter", "-D", *words[1:])
+                _run(netns, "iptables", "-w", "-t", "filter", "-D", *words[1:])
                 removed.append(line)
-    ours = sorted(chains())
+    ours = sorted(chains(netns))
     for chain in ours:
-        _iptables("-t", "filter", "-F", chain)
+        _run(netns, "iptables", "-w", "-t", "filter", "-F", chain)
     for chain in ours:
-        _iptables("-t", "filter", "-X", chain)
+        _run(netns, "iptables", "-w", "-t", "filter", "-X", chain)
     removed += [f"chain {c}" for c in ours]
-    for name in ipsets():
-        subprocess.run(["ipset", "destroy", name], capture_output=True, text=True)
+    for name in ipsets(netns):
+        _run(netns, "ipset", "destroy", name)
         removed.append(f"ipset {name}")
     return removed
 
 
-def _owner() -> dict:
-    try:
-        return json.loads(OWNER_FILE.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _claim(lab) -> None:
-    """Make this lab the machine's one policy engine owner, or say which lab is."""
-    owner = _owner()
-    if owner and owner.get("home") != str(lab.home) and Path(owner.get("home", "/nonexistent")).exists():
-        pid_file = Path(owner["home"]) / "run" / f"{NAME}.pid"
-        alive = pid_file.exists() and Path(f"/proc/{pid_file.read_text().strip()}").exists()
-        if alive:
-            raise ControllerError(
-                f"lab {owner.get('lab')!r} runs the machine's NetworkPolicy engine (its iptables chains and "
-                f"ipsets are per network namespace, not per lab): `python -m platykus_lab.netpol down --name "
-                f"{owner.get('lab')}` first"
-            )
-    OWNER_FILE.parent.mkdir(parents=True, exist_ok=True)
-    OWNER_FILE.write_text(json.dumps({"lab": lab.name, "home": str(lab.home)}))
-
-
 # ---------------------------------------------------------------------------------- lab actions
-def _context(lab) -> Context:
-    state = lab.state()
-    record = state[STATE_KEY]
-    ports = {NAME: {"health": record["health_port"]}}
-    server = f"https://127.0.0.1:{state['ports']['apiserver']}"
-    kube = controllers.identity_kubeconfig(lab, NAME, IDENTITY, server)
-    return Context(lab, _spec(), ports, state["ports"], kube)
+def _kubeconfig(lab, net: realnode.NodeNet, nodes: realnode.RealNodes) -> Path:
+    """The identity's kubeconfig as seen from inside the node: the API server at the machine end
+    of the node's link (node.py forwards it), its certificate checked for `localhost`."""
+    cert, key = pki.ensure_client(lab.pki_dir, f"controllers/{NAME}", IDENTITY.username, IDENTITY.groups)
+    server = f"https://{net.host_ip}:{realnode.NODE_API_PORT}"
+    config = kubeconfig(f"platykus-{lab.name}", server, lab.pki_dir / "ca.crt", IDENTITY.username, cert, key)
+    config["clusters"][0]["cluster"]["tls-server-name"] = "localhost"
+    path = nodes.node_dir(net) / f"{NAME}.kubeconfig"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path
 
 
-def up(lab, node: str | None = None, timeout: float = 60.0, log=print) -> bool:
-    """Enforce NetworkPolicy for `node` (or the node recorded by an earlier `up`); start or restart
-    kube-router when it is not running healthy with today's command line. Returns whether it started."""
-    state = lab.state()
-    record = dict(state.get(STATE_KEY) or {})
-    if node is None and "node" not in record:
-        raise LabConfigError("netpol up: name the node whose pods it enforces (--node), e.g. real-0")
-    if node and node != record.get("node"):
-        record["node"] = node
-    if "bridge_sysctl" not in record:
-        record["bridge_sysctl"] = BRIDGE_SYSCTL.read_text().strip() if BRIDGE_SYSCTL.exists() else None
-    if not record.get("health_port") or not (
-        controllers.pid(lab, NAME) or controllers.port_is_free(record["health_port"])
-    ):
-        record["health_port"] = free_port()
-    _claim(lab)
-    state[STATE_KEY] = record
-    lab._save_state(state)
-    if BRIDGE_SYSCTL.exists():
-        BRIDGE_SYSCTL.write_text("1")
+def problem(nodes: realnode.RealNodes, net: realnode.NodeNet) -> str | None:
+    """Why the node's engine is not healthy (its /healthz, then its chains), or None."""
+    if not nodes.pid(net, NAME):
+        return "not running"
+    if not Path(f"/run/netns/{net.netns}").exists():
+        return f"its node's network namespace {net.netns} is gone"
+    url = f"http://{net.node_ip}:{HEALTH_PORT}/healthz"
+    status, body = http_request(url, timeout=5.0)
+    if status != 200:
+        return f"{url} answered {status or 'nothing'}: {body.decode(errors='replace')[:160]}"
+    missing = [c for c in TOP_CHAINS if c not in chains(net.netns)]
+    return f"iptables chains {', '.join(missing)} missing in {net.netns}" if missing else None
+
+
+def up(lab, timeout: float = 60.0, log=print, restart: bool = False) -> list[str]:
+    """Start (or keep, or restart) the engine on every real node of the lab; return where it started."""
+    from .cluster import SERVICE_CIDR
+
+    nodes = realnode.RealNodes(lab)
+    if not nodes.nets() or not wanted():
+        return []
     spec = _spec()
     if not controllers.is_built(spec):
         controllers.build_one(spec)
-    ctx = _context(lab)
-    status, _ = lab.api(f"/api/v1/nodes/{record['node']}")
-    if status != 200:
-        raise ControllerError(f"netpol: node {record['node']!r} is not registered (HTTP {status}); start it first")
-    controllers._CHILDREN.pop(NAME, None)
-    return controllers._ensure_running(ctx, RUNNER, timeout, log, api_restarted=False)
-
-
-def enabled(lab) -> bool:
-    return bool(lab.state().get(STATE_KEY))
+    controllers.kubectl_apply(lab, IDENTITY.objects() + rbac_objects(controllers.share_dir(spec)))
+    started = []
+    for net in nodes.nets():
+        cmd = [str(controllers.binary_path(spec)), *args(net.name, _kubeconfig(lab, net, nodes), SERVICE_CIDR)]
+        why = "the API server restarted" if restart else None
+        if nodes.pid(net, NAME) and not why:
+            why = problem(nodes, net)
+        if nodes.pid(net, NAME) and why:
+            log(f"restarting {net.name} {NAME}: {why}")
+            nodes._stop(net, NAME)
+        if not nodes.pid(net, NAME):
+            nodes._start(net, NAME, cmd)
+            started.append(net.name)
+    for net in nodes.nets():
+        nodes._wait(f"{net.name} {NAME}", lambda n=net: problem(nodes, n) is None, timeout, net, NAME)
+    if started:
+        log(f"{NAME} {spec.version} enforcing NetworkPolicy on {', '.join(started)}")
+    return started
 
 
 def down(lab, log=print) -> list[str]:
-    """Stop kube-router and remove every rule and set it wrote; restore the bridge sysctl."""
-    state = lab.state()
-    record = state.get(STATE_KEY)
-    if not record:
-        return []
-    stopped = controllers._stop_pid(lab, NAME)
-    removed = []
-    if _owner().get("home") in (str(lab.home), None):
-        removed = remove_rules()
-        OWNER_FILE.unlink(missing_ok=True)
-    if record.get("bridge_sysctl") is not None and BRIDGE_SYSCTL.exists():
-        BRIDGE_SYSCTL.write_text(record["bridge_sysctl"])
-    state.pop(STATE_KEY, None)
-    started = state.get(controllers.STARTED_KEY) or {}
-    started.pop(NAME, None)
-    lab._save_state(state)
-    if stopped or removed:
-        log(f"netpol: stopped {NAME}, removed {len(removed)} iptables rules, chains and ipsets")
-    return [NAME] if stopped else []
+    """Stop the engine on every real node and remove what it wrote there."""
+    nodes = realnode.RealNodes(lab)
+    stopped = []
+    for net in nodes.nets():
+        if nodes._stop(net, NAME):
+            stopped.append(f"{net.name}-{NAME}")
+        if Path(f"/run/netns/{net.netns}").exists():
+            removed = remove_rules(net.netns)
+            if removed:
+                log(f"{net.name}: removed {len(removed)} of {NAME}'s iptables rules, chains and ipsets")
+    return stopped
 
 
-def status(lab) -> dict | None:
-    record = lab.state().get(STATE_KEY)
-    if not record:
-        return None
-    running = controllers.pid(lab, NAME)
-    ctx = Context(lab, _spec(), {NAME: {"health": record["health_port"]}}, lab.state()["ports"], None)
+def status(lab) -> dict:
+    nodes = realnode.RealNodes(lab)
+    if not wanted():
+        return {}
     return {
-        "node": record["node"],
-        "pid": running,
-        "ports": {"health": record["health_port"]},
-        "log": str(lab.logs / f"{NAME}.log"),
-        "problem": RUNNER.health(ctx) if running else "not running",
+        f"{net.name}-{NAME}": {
+            "pid": nodes.pid(net, NAME),
+            "log": str(lab.logs / f"{net.name}-{NAME}.log"),
+            "ports": {"health": HEALTH_PORT, "node_ip": net.node_ip},
+            "problem": problem(nodes, net),
+        }
+        for net in nodes.nets()
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .cluster import Lab
-
-    parser = argparse.ArgumentParser(prog="python -m platykus_lab.netpol", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=("up", "down", "status"))
-    parser.add_argument("--name", default=os.environ.get("PLATYKUS_LAB_NAME", "default"))
-    parser.add_argument("--node", help="the node whose pods' NetworkPolicies it enforces (up)")
-    args = parser.parse_args(argv)
-    lab = Lab.named(args.name, binaries=bin_dir())
-    if args.action == "up":
-        up(lab, args.node)
-    elif args.action == "down":
-        down(lab)
-    else:
-        print(json.dumps(status(lab), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
