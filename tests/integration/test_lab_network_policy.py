@@ -1,14 +1,12 @@
-"""The tenants' NetworkPolicies enforced by a real engine (kube-router, lab/platykus_lab/netpol.py),
-proved with real TCP connections between network namespaces on this machine.
+"""The tenants' NetworkPolicies enforced on the lab's real node by a real engine (kube-router's
+network policy controller, lab/platykus_lab/netpol.py), proved with real connections between
+real pods (the lab's `labecho` image: `labecho serve :8080`, `labecho get URL` through
+`kubectl exec`).
 
-The policies are the ones the `tenant` module renders and applies to the lab's API server; the
-engine is kube-router's network policy controller built from its pin, with its own identity and
-RBAC. Until the lab has a real node (issue 22), the pods' network ends are stand-ins: the test
-plays the kubelet for a Node of its own (InternalIP on a bridge it creates), binds Pods to it,
-gives each a network namespace on that bridge with a TCP server, and records the namespace's
-address as the Pod's status.podIP — what kube-router reads to enforce. Everything it creates
-(bridge, veths, namespaces, an `outside` namespace for egress_cidrs, a mangle DROP that keeps
-these addresses on the machine, sysctls) is removed or restored at the end.
+The policies are the ones the `tenant` module renders and applies; the engine runs in the node's
+network namespace with its own identity and its upstream manifest's RBAC. For `egress_cidrs` the
+test makes an `outside` network namespace with two addresses, linked to the node's namespace by a
+veth pair of its own (removed at the end), so nothing leaves the machine.
 
 Every check is asserted both ways around a change: the engine stopped and started again, a
 tenant's allow_from_ingress and egress_cidrs flipped and restored.
@@ -17,51 +15,33 @@ tenant's allow_from_ingress and egress_cidrs flipped and restored.
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 import sys
+import tempfile
 import zlib
-from pathlib import Path
 
 import pytest
 import yaml
 from conftest import LAB_INVENTORY, ROOT, run_module, wait_for
 
 sys.path.insert(0, str(ROOT / "lab"))
-from platykus_lab import netpol  # noqa: E402
+from platykus_lab import images, netpol  # noqa: E402
+from platykus_lab import node as realnode  # noqa: E402
 
 pytestmark = pytest.mark.lab
 
 INGRESS_NAMESPACE = "platykus-ingress"
 PORT = 8080
-PREFIX = "10.253"  # the stand-in node's addresses: pods 10.253.1.0/24, outside 10.253.2/3.0/24
-GATEWAY = f"{PREFIX}.1.1"  # the bridge's address: the node's InternalIP
-ALLOWED, DENIED = f"{PREFIX}.2.2", f"{PREFIX}.3.2"  # the outside namespace's two addresses
-FORWARD_SYSCTL = Path("/proc/sys/net/ipv4/ip_forward")
-SERVER = (
-    "import socket,sys,threading\n"
-    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
-    "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(16)\n"
-    "def serve(c):\n"
-    "    c.sendall(('hello from %s\\n' % sys.argv[2]).encode()); c.close()\n"
-    "while True:\n"
-    "    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()\n"
-)
-CLIENT = (
-    "import socket,sys\n"
-    "try:\n"
-    "    c=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.5)\n"
-    "    print(c.recv(100).decode().strip())\n"
-    "except OSError as e:\n"
-    "    print('refused: %s' % e)\n"
-)
-# name -> (namespace, address); the tenants' namespaces are <tenant>-<environment>.
+PORT = 8080
+PREFIX = "10.253"  # the outside namespace: 10.253.2.2 (allowed to tenant npa) and 10.253.3.2
+ALLOWED, DENIED = f"{PREFIX}.2.2", f"{PREFIX}.3.2"
+# name -> namespace; the tenants' namespaces are <tenant>-<environment>.
 PODS = {
-    "a1": ("npa-dev", f"{PREFIX}.1.11"),
-    "a2": ("npa-dev", f"{PREFIX}.1.12"),
-    "a3": ("npa-prod", f"{PREFIX}.1.13"),
-    "b1": ("npb-dev", f"{PREFIX}.1.21"),
-    "router": (INGRESS_NAMESPACE, f"{PREFIX}.1.31"),
+    "a1": "npa-dev",
+    "a2": "npa-dev",
+    "a3": "npa-prod",
+    "b1": "npb-dev",
+    "router": INGRESS_NAMESPACE,
 }
 
 
@@ -105,178 +85,122 @@ def _apply_tenants(lab, tenants: list[dict]) -> None:
     assert status in ("CHANGED", "SUCCESS"), result
 
 
-class StandInNode:
-    """A Node of the test's own, its bridge, and a network namespace per Pod with a TCP server."""
+class RealPods:
+    """labecho pods on the lab's real node, and an outside namespace linked to that node."""
 
     def __init__(self, lab):
         self.lab = lab
+        self.net = realnode.RealNodes(lab.lab).nets()[0]
         tag = f"{zlib.crc32(lab.lab.name.encode()) & 0xFFFF:04x}"
-        self.node = f"netpol-{tag}"
-        self.bridge = f"pknp{tag}"
-        self.outside = f"pknp{tag}-out"
-        self.netns = {pod: f"pknp{tag}-{pod}" for pod in PODS}
-        self.servers: list[subprocess.Popen] = []
-        self.forward = FORWARD_SYSCTL.read_text().strip()
+        self.outside, self.link = f"pknp{tag}-out", f"pknp{tag}o"
+        self.image = images.program_image_name("labecho")
+        self.ips: dict[str, str] = {}
 
-    # -- machine side --------------------------------------------------------------------------
-    def create(self) -> None:
-        _sh("ip", "link", "add", self.bridge, "type", "bridge")
-        _sh("ip", "addr", "add", f"{GATEWAY}/24", "dev", self.bridge)
-        _sh("ip", "link", "set", self.bridge, "up")
-        for i, (pod, (_, address)) in enumerate(PODS.items()):
-            ns, host_end = self.netns[pod], f"{self.bridge}v{i}"
-            _sh("ip", "netns", "add", ns)
-            _sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns)
-            _sh("ip", "link", "set", host_end, "master", self.bridge, "up")
-            _sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-            _sh("ip", "-n", ns, "link", "set", "lo", "up")
-            _sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            _sh("ip", "-n", ns, "route", "add", "default", "via", GATEWAY)
-            self._serve(ns, pod)
-        # The outside: one namespace, two addresses, routed by this machine (ip_forward).
-        host_end = f"{self.bridge}o"
+    def start(self) -> None:
+        images.load(self.lab.lab, images.program_archive("labecho"))
+        for pod, namespace in PODS.items():
+            self.lab.apply(self._pod(pod, namespace))
+        for pod, namespace in PODS.items():
+            self.lab.kubectl("wait", "--for=condition=Ready", f"pod/{pod}", "-n", namespace, "--timeout=120s")
+            self.ips[pod] = self.lab.get_json("pod", pod, "-n", namespace)["status"]["podIP"]
+        # The outside: its own namespace, two addresses, a veth pair to the node's namespace.
+        node_ns = self.net.netns
         _sh("ip", "netns", "add", self.outside)
-        _sh("ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", self.outside)
+        _sh("ip", "link", "add", self.link, "type", "veth", "peer", "name", "eth0", "netns", self.outside)
+        _sh("ip", "link", "set", self.link, "netns", node_ns)
         for third in (2, 3):
-            _sh("ip", "addr", "add", f"{PREFIX}.{third}.1/24", "dev", host_end)
+            _sh("ip", "-n", node_ns, "addr", "add", f"{PREFIX}.{third}.1/24", "dev", self.link)
             _sh("ip", "-n", self.outside, "addr", "add", f"{PREFIX}.{third}.2/24", "dev", "eth0")
-        _sh("ip", "link", "set", host_end, "up")
+        _sh("ip", "-n", node_ns, "link", "set", self.link, "up")
         _sh("ip", "-n", self.outside, "link", "set", "lo", "up")
         _sh("ip", "-n", self.outside, "link", "set", "eth0", "up")
-        _sh("ip", "-n", self.outside, "route", "add", f"{PREFIX}.1.0/24", "via", f"{PREFIX}.2.1")
-        self._serve(self.outside, "outside")
-        # Nothing from these addresses leaves the machine, whatever the filter table says.
-        _sh(*self._keep_local("-I"))
-        FORWARD_SYSCTL.write_text("1")
-
-    def _keep_local(self, op: str) -> tuple[str, ...]:
-        return (
-            "iptables",
-            "-w",
-            "-t",
-            "mangle",
-            op,
-            "FORWARD",
-            "-s",
-            f"{PREFIX}.0.0/16",
-            "!",
-            "-d",
-            f"{PREFIX}.0.0/16",
-            "-j",
-            "DROP",
+        _sh("ip", "-n", self.outside, "route", "add", self.net.pod_cidr, "via", f"{PREFIX}.2.1")
+        self.server = subprocess.Popen(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.outside,
+                sys.executable,
+                "-m",
+                "http.server",
+                str(PORT),
+                "--directory",
+                tempfile.mkdtemp(),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
-    def _serve(self, ns: str, name: str) -> None:
-        self.servers.append(
-            subprocess.Popen(
-                ["ip", "netns", "exec", ns, sys.executable, "-c", SERVER, str(PORT), name],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
+    def _pod(self, name: str, namespace: str) -> dict:
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "spec": {
+                "nodeSelector": {realnode.REAL_NODE_LABEL: realnode.REAL_NODE_LABEL_VALUE},
+                "tolerations": [{"key": realnode.REAL_NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "labecho",
+                        "image": self.image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": ["serve", f":{PORT}"],
+                        "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "runAsNonRoot": True,
+                            "runAsUser": 10001,
+                            "capabilities": {"drop": ["ALL"]},
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                    }
+                ],
+            },
+        }
 
-    def remove(self) -> None:
-        for proc in self.servers:
-            proc.kill()
-            proc.wait()
-        for ns in [*self.netns.values(), self.outside]:
-            _sh("ip", "netns", "del", ns, check=False)
-        _sh("ip", "link", "del", self.bridge, check=False)
-        _sh("ip", "link", "del", f"{self.bridge}o", check=False)
-        while _sh(*self._keep_local("-D"), check=False).returncode == 0:
-            pass
-        FORWARD_SYSCTL.write_text(self.forward)
+    def stop(self) -> None:
+        if getattr(self, "server", None):
+            self.server.kill()
+            self.server.wait()
+        _sh("ip", "netns", "del", self.outside, check=False)  # its veth pair goes with it
+        for pod, namespace in PODS.items():
+            self.lab.kubectl("delete", "pod", pod, "-n", namespace, "--wait=true", "--timeout=60s", check=False)
 
-    # -- API side: the kubelet's part ------------------------------------------------------------
-    def register(self) -> None:
-        self.lab.apply(
-            {
-                "apiVersion": "v1",
-                "kind": "Node",
-                "metadata": {"name": self.node, "labels": {"platykus.io/node-kind": "netpol-standin"}},
-                # Nothing is scheduled here but the test's own Pods (bound by nodeName).
-                "spec": {"taints": [{"key": "platykus.io/netpol-standin", "value": "true", "effect": "NoSchedule"}]},
-            }
-        )
-        self._status("node", self.node, {"addresses": [{"type": "InternalIP", "address": GATEWAY}]})
-
-    def bind_pods(self) -> None:
-        for pod, (namespace, address) in PODS.items():
-            self.lab.apply(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {"name": pod, "namespace": namespace, "labels": {"app": pod}},
-                    "spec": {
-                        "nodeName": self.node,
-                        "tolerations": [{"operator": "Exists"}],
-                        "containers": [
-                            {
-                                "name": "server",
-                                "image": "platykus.local/netpol-standin:1",
-                                "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "runAsNonRoot": True,
-                                    "runAsUser": 10001,
-                                    "capabilities": {"drop": ["ALL"]},
-                                    "seccompProfile": {"type": "RuntimeDefault"},
-                                },
-                            }
-                        ],
-                    },
-                }
-            )
-            running = {"phase": "Running", "hostIP": GATEWAY, "podIP": address, "podIPs": [{"ip": address}]}
-            self._status("pod", pod, running, namespace)
-
-    def _status(self, kind: str, name: str, status: dict, namespace: str | None = None) -> None:
-        where = ["-n", namespace] if namespace else []
-        patch = json.dumps({"status": status})
-        self.lab.kubectl("patch", kind, name, *where, "--subresource=status", "--type=merge", "-p", patch)
-
-    def unregister(self) -> None:
-        for pod, (namespace, _) in PODS.items():
-            self.lab.kubectl("delete", "pod", pod, "-n", namespace, "--force", "--grace-period=0", check=False)
-        self.lab.kubectl("delete", "node", self.node, check=False)
-
-    # -- traffic --------------------------------------------------------------------------------
     def connect(self, source: str, address: str) -> str:
-        """What a TCP client in the source pod's namespace gets from address:PORT."""
-        ns = self.outside if source == "outside" else self.netns[source]
-        out = _sh("ip", "netns", "exec", ns, sys.executable, "-c", CLIENT, address, str(PORT))
-        return out.stdout.strip()
+        """What `labecho get` in the source pod gets from address:PORT (empty when refused)."""
+        out = self.lab.kubectl(
+            "exec", source, "-n", PODS[source], "--", "/labecho", "get", f"http://{address}:{PORT}/", check=False
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def _reaches(node: StandInNode, source: str, target: str) -> bool:
-    return node.connect(source, PODS[target][1] if target in PODS else target).startswith("hello from")
+def _reaches(pods: RealPods, source: str, target: str) -> bool:
+    return bool(pods.connect(source, pods.ips.get(target, target)))
 
 
-def _eventually(node: StandInNode, source: str, target: str, reachable: bool) -> None:
+def _eventually(pods: RealPods, source: str, target: str, reachable: bool) -> None:
     wait_for(
         f"{source} -> {target} {'reachable' if reachable else 'refused'}",
-        lambda: _reaches(node, source, target) == reachable,
+        lambda: _reaches(pods, source, target) == reachable,
         timeout=60,
     )
 
 
 @pytest.fixture(scope="module")
 def enforced(lab):
-    if not netpol.BRIDGE_SYSCTL.exists():
-        pytest.fail("br_netfilter is not loaded: bridged traffic would bypass iptables (modprobe br_netfilter)")
-    node = StandInNode(lab)
+    if not realnode.RealNodes(lab.lab).nets() or not netpol.status(lab.lab):
+        pytest.fail("the lab has no real node running kube-router: platykus_lab_real_nodes >= 1 and NetworkPolicy on")
+    pods = RealPods(lab)
     created_ingress = lab.kubectl("create", "namespace", INGRESS_NAMESPACE, check=False).returncode == 0
     _apply_tenants(lab, _tenants())
     try:
-        node.create()
-        node.register()
-        node.bind_pods()
-        netpol.up(lab.lab, node.node, log=lambda msg: print(msg, file=sys.stderr))
-        yield node
+        pods.start()
+        yield pods
     finally:
-        netpol.down(lab.lab, log=lambda msg: print(msg, file=sys.stderr))
-        node.unregister()
-        node.remove()
+        pods.stop()
+        netpol.up(lab.lab, log=lambda msg: print(msg, file=sys.stderr))  # running, whatever a test left
         for tenant in ("npa", "npb"):
             run_module(
                 lab,
@@ -292,10 +216,10 @@ def test_another_tenants_pod_is_refused_only_while_the_engine_enforces(lab, enfo
     _eventually(enforced, "a1", "b1", reachable=False)
     # The refusal is the engine's: stopped (its rules removed), the same connection passes ...
     netpol.down(lab.lab)
-    assert not netpol.chains() and not netpol.ipsets()
+    assert not netpol.chains(enforced.net.netns) and not netpol.ipsets(enforced.net.netns)
     _eventually(enforced, "b1", "a1", reachable=True)
     # ... and started again, it is refused again.
-    netpol.up(lab.lab, enforced.node)
+    netpol.up(lab.lab)
     _eventually(enforced, "b1", "a1", reachable=False)
 
 
@@ -325,14 +249,14 @@ def test_egress_cidrs_are_honoured(lab, enforced):
     _eventually(enforced, "a1", DENIED, reachable=False)
 
 
-def test_down_leaves_nothing_behind(lab, enforced):
-    bridge_before = netpol.BRIDGE_SYSCTL.read_text().strip()
-    recorded = lab.lab.state()[netpol.STATE_KEY]["bridge_sysctl"]
-    assert netpol.chains() and bridge_before == "1"
+def test_down_removes_every_rule_chain_and_set_it_wrote(lab, enforced):
+    netns = enforced.net.netns
+    assert netpol.TOP_CHAINS[0] in netpol.chains(netns) and netpol.ipsets(netns)
     netpol.down(lab.lab)
-    assert not netpol.chains() and not netpol.ipsets()
-    rules = _sh("iptables", "-w", "-S").stdout
+    assert not netpol.chains(netns) and not netpol.ipsets(netns)
+    rules = _sh("nsenter", f"--net=/run/netns/{netns}", "--", "iptables", "-w", "-S").stdout
     assert "KUBE-ROUTER" not in rules and "kube-router" not in rules
-    assert netpol.BRIDGE_SYSCTL.read_text().strip() == recorded
-    assert netpol.status(lab.lab) is None
-    netpol.up(lab.lab, enforced.node)  # for the fixture's own teardown
+    assert netpol.status(lab.lab)[f"{enforced.net.name}-{netpol.NAME}"]["problem"] == "not running"
+    # `up` (as the lab's own `platykus-lab up` does) brings it back and the policies hold again.
+    assert netpol.up(lab.lab) == [enforced.net.name]
+    _eventually(enforced, "b1", "a1", reachable=False)

@@ -3,10 +3,8 @@ command line, and the one-lab-per-machine ownership of the network namespace's c
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -54,31 +52,25 @@ def test_a_manifest_without_its_cluster_role_is_refused(tmp_path):
         netpol.rbac_objects(_share(tmp_path, [MANIFEST[0], MANIFEST[2]]))
 
 
-def test_only_the_firewall_runs(tmp_path):
-    lab = SimpleNamespace(state=lambda: {netpol.STATE_KEY: {"node": "real-0"}})
-    spec = controllers.load_specs()[netpol.NAME]
-    ctx = controllers.Context(lab, spec, {netpol.NAME: {"health": 20244}}, {"apiserver": 1}, tmp_path / "kc")
-    args = netpol.RUNNER.args(ctx)
+def test_only_the_firewall_runs():
+    args = netpol.args("real-0", Path("/lab/nodes/real-0/kube-router.kubeconfig"), "10.96.0.0/16")
     for flag in ("--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--run-loadbalancer=false"):
         assert flag in args
-    assert "--hostname-override=real-0" in args and "--health-port=20244" in args
-    assert netpol.RUNNER.env(ctx) == {"NODE_NAME": "real-0"}
+    assert "--enable-cni=false" in args and "--metrics-port=0" in args
+    assert "--hostname-override=real-0" in args and f"--health-port={netpol.HEALTH_PORT}" in args
+    assert "--service-cluster-ip-range=10.96.0.0/16" in args
 
 
-def _lab(tmp_path: Path, name: str) -> SimpleNamespace:
-    home = tmp_path / name
-    (home / "run").mkdir(parents=True)
-    return SimpleNamespace(name=name, home=home)
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("on", True), ("off", False), ("0", False), ("no", False)])
+def test_network_policy_can_be_switched_off(monkeypatch, value, on):
+    if value is None:
+        monkeypatch.delenv(netpol.SWITCH, raising=False)
+    else:
+        monkeypatch.setenv(netpol.SWITCH, value)
+    assert netpol.wanted() is on
 
 
-def test_a_second_lab_is_refused_while_the_owner_runs_and_takes_over_after(tmp_path, monkeypatch):
-    monkeypatch.setattr(netpol, "OWNER_FILE", tmp_path / "owner.json")
-    first, second = _lab(tmp_path, "first"), _lab(tmp_path, "second")
-    netpol._claim(first)
-    netpol._claim(first)  # its own claim again: fine
-    (first.home / "run" / f"{netpol.NAME}.pid").write_text(str(os.getpid()))  # a live process
-    with pytest.raises(controllers.ControllerError, match="lab 'first' runs the machine's NetworkPolicy engine"):
-        netpol._claim(second)
-    (first.home / "run" / f"{netpol.NAME}.pid").unlink()  # the owner's engine is gone
-    netpol._claim(second)
-    assert netpol._owner()["lab"] == "second"
+def test_the_engine_is_built_from_its_pin_with_its_manifests():
+    spec = controllers.load_specs()[netpol.NAME]
+    assert spec.way == "go_install" and spec.version == "v2.1.0" and spec.runner is None
+    assert netpol.RBAC_MANIFEST in spec.files
