@@ -22,7 +22,7 @@ import zlib
 
 import pytest
 import yaml
-from conftest import LAB_INVENTORY, ROOT, run_module, wait_for
+from conftest import LAB_INVENTORY, ROOT, SHARED_VARS, run_module, wait_for
 
 sys.path.insert(0, str(ROOT / "lab"))
 from platykus_lab import images, netpol  # noqa: E402
@@ -72,7 +72,7 @@ def _tenants(allow_b_from_ingress: bool = False, a_cidrs: tuple[str, ...] = (f"{
 
 def _apply_tenants(lab, tenants: list[dict]) -> None:
     cluster = yaml.safe_load((LAB_INVENTORY / "group_vars/all/cluster.yml").read_text())
-    plans = yaml.safe_load((LAB_INVENTORY / "group_vars/all/tenants.yml").read_text())["platykus_tenant_plans"]
+    plans = yaml.safe_load((SHARED_VARS / "tenants.yml").read_text())["platykus_tenant_plans"]
     args = {
         "tenants": tenants,
         "plans": plans,
