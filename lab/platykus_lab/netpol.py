@@ -159,7 +159,10 @@ def up(lab, timeout: float = 60.0, log=print, restart: bool = False) -> list[str
     from .cluster import SERVICE_CIDR
 
     nodes = realnode.RealNodes(lab)
-    if not nodes.nets() or not wanted():
+    if not wanted():
+        down(lab, log)  # switched off: no engine left from an earlier `up`
+        return []
+    if not nodes.nets():
         return []
     spec = _spec()
     if not controllers.is_built(spec):
