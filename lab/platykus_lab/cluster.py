@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from . import controller_run, pki
+from . import controller_run, netpol, pki
+from . import node as realnode
 from .config import (
     LAB_DIR,
     NodePool,
@@ -229,6 +230,8 @@ class Lab:
                 # ResourceQuota, ...) stays on; NodeRestriction is added as kubeadm does.
                 "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",
+                # logs/exec/port-forward: dial a real node at its IP, not its name (no DNS for it).
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
                 "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.home / 'apiserver-certs'}",
@@ -406,9 +409,24 @@ class Lab:
             timeout,
             component="kwok",
         )
+        # Real nodes (kubelet, containerd, kube-proxy) beside the kwok ones: lab/platykus_lab/node.py.
+        try:
+            wanted |= set(
+                realnode.RealNodes(self).up(
+                    realnode.real_nodes_from_inventory(inventory),
+                    ports["apiserver"],
+                    timeout,
+                    log,
+                    restart="kube-apiserver" in restarted,
+                )
+            )
+        except (realnode.NodeError, OSError) as err:
+            raise LabError(f"real nodes: {err}") from err
         try:
             controller_run.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
-        except controller_run.ControllerError as err:
+            # NetworkPolicy enforced on each real node (lab/platykus_lab/netpol.py).
+            netpol.up(self, timeout, log, restart="kube-apiserver" in restarted)
+        except (controller_run.ControllerError, realnode.NodeError) as err:
             raise LabError(str(err)) from err
         elapsed = time.monotonic() - started
         log(f"lab '{self.name}' up in {elapsed:.1f}s with {len(wanted)} Ready nodes")
@@ -500,7 +518,8 @@ class Lab:
 
     def down(self, purge: bool = False, log=print) -> list[str]:
         """Stop every component (newest first); with purge, delete the lab's state as well."""
-        stopped = controller_run.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
+        stopped = controller_run.down(self) + netpol.down(self, log) + realnode.RealNodes(self).down(log)
+        stopped += [c for c in reversed(COMPONENTS) if self._stop(c)]
         if purge and self.home.exists():
             import shutil
 
@@ -529,6 +548,8 @@ class Lab:
         problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
         problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
         extra = controller_run.status(self) if components["kube-apiserver"]["healthy"] else {}
+        extra.update(realnode.RealNodes(self).status())
+        extra.update(netpol.status(self))  # the NetworkPolicy engine on each real node
         problems += [f"{name}: {info['problem']}" for name, info in extra.items() if info["problem"]]
         return {
             "name": self.name,
