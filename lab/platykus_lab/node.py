@@ -22,6 +22,8 @@ exist here) unless it tolerates the taint and selects the label (docs/platform-s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -69,6 +71,8 @@ KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops
 HOST_DIRS = ("/var/log/containers", "/run/containerd")
 RUN_DIR = Path("/run/platykus-lab")
 HOST_RECORD = RUN_DIR / "host.json"
+# Held while a lab allocates a slot, records or restores the machine, and starts its kubelets.
+HOST_LOCK = Path("/run/lock/platykus-lab-nodes.lock")
 STATE_KEY = "real_nodes"
 
 
@@ -375,6 +379,18 @@ def _cgroup_dirs(root: str) -> list[Path]:
     return dirs
 
 
+@contextlib.contextmanager
+def host_lock():
+    """One lab at a time changes what labs share: slots, the host record, the kubelet's sysctls."""
+    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(HOST_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # --------------------------------------------------------------------------------- the nodes
 class RealNodes:
     """The real nodes of one lab (a cluster.Lab): set up, start, check, stop and remove them."""
@@ -558,10 +574,14 @@ class RealNodes:
     # -- up ----------------------------------------------------------------------------------------
     def up(self, count: int, api_port: int, timeout: float, log, restart: bool = False) -> list[str]:
         """Bring ``count`` real nodes to Ready (removing nodes beyond it); return their names."""
+        with host_lock():
+            return self._up(count, api_port, timeout, log, restart)
+
+    def _up(self, count: int, api_port: int, timeout: float, log, restart: bool) -> list[str]:
         record = self.record()
         if count == 0:
             if record:
-                self.down(log)
+                self._down(log)
             return []
         missing = [path for path in REQUIRED_FILES if not Path(path).exists()]
         if missing or not shutil.which("iptables") or not shutil.which("nsenter"):
@@ -739,6 +759,12 @@ class RealNodes:
     # -- down --------------------------------------------------------------------------------------
     def down(self, log=print) -> list[str]:
         """Stop and remove every real node of the lab; restore the machine as `up` found it."""
+        if not self.record():
+            return []
+        with host_lock():
+            return self._down(log)
+
+    def _down(self, log) -> list[str]:
         stopped = []
         for net in self.nets():
             stopped += self._remove(net, log)
