@@ -581,7 +581,10 @@ class RealNodes:
         record = self.record()
         if count == 0:
             if record:
+                names = [net.name for net in self.nets()]
                 self._down(log)
+                for name in names:
+                    self.lab.api(f"/api/v1/nodes/{name}", method="DELETE")
             return []
         missing = [path for path in REQUIRED_FILES if not Path(path).exists()]
         if missing or not shutil.which("iptables") or not shutil.which("nsenter"):
@@ -597,6 +600,7 @@ class RealNodes:
 
         for net in self.nets()[count:]:
             self._remove(net, log)
+            self.lab.api(f"/api/v1/nodes/{net.name}", method="DELETE")  # no longer in the inventory
         if "slot" not in record:
             record = {"slot": allocate_slot(self.lab.home, self._taken_slots())}
         record["count"] = count
