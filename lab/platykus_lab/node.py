@@ -45,7 +45,18 @@ CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
 RUNC = "/usr/sbin/runc"
 CNI_BIN_DIR = Path("/usr/lib/cni")
-DEBIAN_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "iptables", "ipset", "conntrack")
+# iproute2 (ip), procps (sysctl) and util-linux (nsenter) are on most machines; listed so a bare one gets them.
+DEBIAN_PACKAGES = (
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+    "iptables",
+    "ipset",
+    "conntrack",
+    "iproute2",
+    "procps",
+    "util-linux",
+)
 # What a real node needs from those packages (checked before anything is changed).
 REQUIRED_FILES = (
     CONTAINERD,
