@@ -194,9 +194,11 @@ def test_nothing_leaves_the_machine_from_a_pod(node_lab):
     forward = _lines("iptables", "-S", "FORWARD")
     assert any(f"-i {net.host_if} " in rule and rule.endswith("-j DROP") for rule in forward), forward
     assert any(f"-o {net.host_if} " in rule and rule.endswith("-j DROP") for rule in forward), forward
-    # The first FORWARD rules of the machine are the lab's drops, above anything added later.
-    first = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True).stdout.splitlines()[1:3]
-    assert all(net.host_if in rule and "DROP" in rule for rule in first), first
+    # Nothing above the lab's drops could accept the packets first: only other labs' drops sit there.
+    rules = subprocess.run(["iptables", "-S", "FORWARD"], capture_output=True, text=True).stdout.splitlines()[1:]
+    last_ours = max(i for i, rule in enumerate(rules) if net.host_if in rule)
+    above = [rule for rule in rules[:last_ours] if net.host_if not in rule]
+    assert all("platykus-lab" in rule and rule.endswith("-j DROP") for rule in above), rules
 
 
 def test_down_leaves_the_machine_as_it_was(node_lab, before):
