@@ -76,6 +76,8 @@ SLOTS = 250
 NODE_API_PORT = 6443
 KUBELET_PORT, KUBELET_HEALTHZ_PORT, PROXY_HEALTHZ_PORT = 10250, 10248, 10256
 COMPONENTS = ("containerd", "kubelet", "kube-proxy")
+# How long `up` lets a running kubelet's or kube-proxy's failing health check recover before restarting it.
+PROBE_GRACE_SECONDS = 10.0
 # Kernel sysctls the kubelet sets on the machine (not namespaced): restored by the last `down`.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
 # Directories the kubelet and containerd create whatever their configuration says.
@@ -362,6 +364,14 @@ def _api_jump(net: NodeNet, comment: str) -> list[str]:
     return ["-i", net.host_if, "-m", "comment", "--comment", comment, "-j", net.chain]
 
 
+def _write_if_changed(path: Path, text: str, mode: int | None = None) -> None:
+    """Rewrite a file only when its content changes: kube-proxy exits when its config file is written."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    if mode is not None:
+        path.chmod(mode)
+
+
 def _read_sysctl(name: str) -> str:
     return Path("/proc/sys", name).read_text().strip()
 
@@ -635,9 +645,12 @@ class RealNodes:
             images.import_archive(CTR, paths["socket"], pause)
             for component in ("kubelet", "kube-proxy"):
                 if self.pid(net, component) and self.problem(net, component):
-                    time.sleep(2.0)  # a starting component answers soon; give it a moment
-                    if self.problem(net, component):
-                        log(f"restarting {net.name} {component}: {self.problem(net, component)}")
+                    # A busy machine answers a health check late: a grace period, as for the control plane.
+                    deadline = time.monotonic() + PROBE_GRACE_SECONDS
+                    while (problem := self.problem(net, component)) and time.monotonic() < deadline:
+                        time.sleep(1.0)
+                    if problem:
+                        log(f"restarting {net.name} {component}: {problem}")
                         self._stop(net, component)
                 if not self.pid(net, component):
                     self._start(net, component, self._command(net, component))
@@ -743,10 +756,12 @@ class RealNodes:
         for key in ("root", "state", "opt", "runc", "cni_conf", "ipam", "kubelet_root", "pod_logs", "volume_plugins"):
             paths[key].mkdir(parents=True, exist_ok=True)
         paths["containerd_config"].parent.mkdir(parents=True, exist_ok=True)
-        paths["containerd_config"].write_text(containerd_config(paths, sandbox_image))
-        (paths["cni_conf"] / "10-platykus.conflist").write_text(json.dumps(cni_config(net, paths["ipam"]), indent=2))
+        _write_if_changed(paths["containerd_config"], containerd_config(paths, sandbox_image))
+        _write_if_changed(
+            paths["cni_conf"] / "10-platykus.conflist", json.dumps(cni_config(net, paths["ipam"]), indent=2)
+        )
         # No cluster DNS yet: pods get a resolver that answers nothing rather than the machine's.
-        paths["resolv_conf"].write_text("nameserver 127.0.0.1\noptions ndots:1\n")
+        _write_if_changed(paths["resolv_conf"], "nameserver 127.0.0.1\noptions ndots:1\n")
         pki_dir = self.lab.pki_dir
         client_cert, client_key = pki.ensure_client(
             pki_dir, f"node-{net.name}", f"system:node:{net.name}", ("system:nodes",)
@@ -763,12 +778,14 @@ class RealNodes:
             config = kubeconfig(f"platykus-{self.lab.name}", server, files["ca_cert"], user, cert, key)
             # The API server's certificate names localhost, not the veth's address.
             config["clusters"][0]["cluster"]["tls-server-name"] = "localhost"
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            path.chmod(0o600)
+            _write_if_changed(path, yaml.safe_dump(config, sort_keys=False), 0o600)
         kubelet_files = {**files, "serving_cert": serving_cert, "serving_key": serving_key}
-        paths["kubelet_config"].write_text(yaml.safe_dump(kubelet_config(net, paths, kubelet_files), sort_keys=False))
-        paths["kube_proxy_config"].write_text(
-            yaml.safe_dump(kube_proxy_config(net, paths["proxy_kubeconfig"]), sort_keys=False)
+        _write_if_changed(
+            paths["kubelet_config"], yaml.safe_dump(kubelet_config(net, paths, kubelet_files), sort_keys=False)
+        )
+        _write_if_changed(
+            paths["kube_proxy_config"],
+            yaml.safe_dump(kube_proxy_config(net, paths["proxy_kubeconfig"]), sort_keys=False),
         )
 
     # -- down --------------------------------------------------------------------------------------

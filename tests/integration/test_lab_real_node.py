@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LabHandle, session_lab_name, wait_for
+from conftest import ROOT, LabHandle, session_lab_name, wait_for
 
 from platykus_lab import images, node
 from platykus_lab.cluster import Lab
@@ -58,10 +59,7 @@ def before() -> dict:
 
 
 @pytest.fixture(scope="module")
-def node_lab(before, tmp_path_factory) -> LabHandle:
-    binaries = bin_dir()
-    if not (binaries / "kubelet").exists():
-        pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
+def inventory(tmp_path_factory) -> Path:
     inventory = tmp_path_factory.mktemp("inventory")
     (inventory / "group_vars").mkdir()
     pools = [
@@ -76,6 +74,14 @@ def node_lab(before, tmp_path_factory) -> LabHandle:
     (inventory / "group_vars" / "all.yml").write_text(
         yaml.safe_dump({"platykus_lab_node_pools": pools, "platykus_lab_real_nodes": 1})
     )
+    return inventory
+
+
+@pytest.fixture(scope="module")
+def node_lab(before, inventory) -> LabHandle:
+    binaries = bin_dir()
+    if not (binaries / "kubelet").exists():
+        pytest.fail(f"lab binaries missing in {binaries}: run `bin/platykus-lab build` (scripts/test.sh does)")
     lab = Lab.named(session_lab_name("-realnode"), binaries=binaries)
     saved = {key: os.environ.get(key) for key in ("PLATYKUS_LAB_CONTROLLERS", "PLATYKUS_LAB_REAL_NODES")}
     os.environ["PLATYKUS_LAB_CONTROLLERS"] = "none"
@@ -100,7 +106,7 @@ def labecho(node_lab) -> str:
     """The lab's test program as an image, built here and imported into the real node."""
     archive = images.program_archive("labecho")
     loaded = subprocess.run(
-        [str(Path(__file__).resolve().parents[2] / "bin" / "platykus-lab"), "image", "load", "--name", node_lab.lab.name,
+        [str(ROOT / "bin" / "platykus-lab"), "image", "load", "--name", node_lab.lab.name,
          "--home", str(node_lab.lab.home), str(archive)],
         capture_output=True, text=True,
     )  # fmt: skip
@@ -201,13 +207,47 @@ def test_nothing_leaves_the_machine_from_a_pod(node_lab):
     assert all("platykus-lab" in rule and rule.endswith("-j DROP") for rule in above), rules
 
 
+def test_status_reports_a_dead_kubelet_and_up_restarts_only_it(node_lab, inventory):
+    nodes = node.RealNodes(node_lab.lab)
+    [net] = nodes.nets()
+    others = {c: nodes.pid(net, c) for c in ("containerd", "kube-proxy")}
+    os.kill(nodes.pid(net, "kubelet"), signal.SIGKILL)
+    wait_for("the kubelet to be gone", lambda: nodes.pid(net, "kubelet") is None, timeout=30)
+    status = node_lab.lab.status()
+    assert not status["ready"] and "real-0-kubelet: not running" in status["problems"], status["problems"]
+    env = {**os.environ, "PLATYKUS_LAB_CONTROLLERS": "none"}
+    up = subprocess.run(
+        [str(ROOT / "bin" / "platykus-lab"), "up", "--name", node_lab.lab.name, "--home", str(node_lab.lab.home),
+         "--inventory", str(inventory)],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert nodes.pid(net, "kubelet") and {c: nodes.pid(net, c) for c in others} == others
+    assert node_lab.lab.status()["ready"]
+    # The pods kept running through the kubelet's restart and still answer.
+    cluster_ip = node_lab.get_json("service", "echo")["spec"]["clusterIP"]
+    wait_for(
+        "the Service to answer after the kubelet restart",
+        lambda: node_lab.kubectl("exec", "client", "--", "/labecho", "get", f"http://{cluster_ip}/", check=False).returncode == 0,
+        timeout=60,
+    )  # fmt: skip
+
+
 def test_down_leaves_the_machine_as_it_was(node_lab, before):
     [net] = node.RealNodes(node_lab.lab).nets()
     during = machine()
     assert net.host_if in during["links"] and net.netns in during["netns"]
     node_lab.lab.down(purge=True, log=lambda m: print(m, file=sys.stderr))
     after = machine()
-    ours = (net.host_if, net.chain, net.netns, net.pod_cidr, str(net.link), str(node_lab.lab.home), "/run/platykus-lab")
+    ours = (
+        net.host_if,
+        net.chain,
+        net.netns,
+        net.pod_cidr,
+        str(net.link),
+        str(node_lab.lab.home),
+        f"/run/platykus-lab/{net.host_if}/",
+    )
     for key in ("links", "netns", "routes", "iptables", "ip6tables", "mounts"):
         # Other engineers' labs may change the machine meanwhile: what matters is that ours is gone.
         left = {item for item in after[key] - before[key] if any(name in item for name in ours)}
