@@ -80,6 +80,10 @@ COMPONENTS = ("containerd", "kubelet", "kube-proxy")
 PROBE_GRACE_SECONDS = 10.0
 # Kernel sysctls the kubelet sets on the machine (not namespaced): restored by the last `down`.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
+# Raised (never lowered) by `up`: every kubelet, containerd and API server holds inotify instances,
+# and a machine with several labs exhausts the default 128 ("inotify_init: too many open files").
+RAISED_SYSCTLS = {"fs/inotify/max_user_instances": 1024}
+HOST_SYSCTLS = (*KUBELET_SYSCTLS, *RAISED_SYSCTLS)
 # Directories the kubelet and containerd create whatever their configuration says.
 HOST_DIRS = ("/var/log/containers", "/run/containerd")
 RUN_DIR = Path("/run/platykus-lab")
@@ -696,13 +700,16 @@ class RealNodes:
     def _record_host(self) -> None:
         """Before the first lab's kubelet: the machine's sysctls and which directories existed."""
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        if HOST_RECORD.exists():
-            return
-        record = {
-            "sysctls": {name: _read_sysctl(name) for name in KUBELET_SYSCTLS},
-            "dirs_existed": {path: Path(path).exists() for path in HOST_DIRS},
-        }
+        record = json.loads(HOST_RECORD.read_text()) if HOST_RECORD.exists() else {}
+        if not record:
+            record["dirs_existed"] = {path: Path(path).exists() for path in HOST_DIRS}
+        sysctls = record.setdefault("sysctls", {})
+        for name in HOST_SYSCTLS:
+            sysctls.setdefault(name, _read_sysctl(name))
         HOST_RECORD.write_text(json.dumps(record, indent=2))
+        for name, value in RAISED_SYSCTLS.items():
+            if int(_read_sysctl(name)) < value:
+                _write_sysctl(name, str(value))
 
     def _setup_network(self, net: NodeNet, api_port: int) -> None:
         comment = f"platykus-lab {self.lab.name} {net.name}"

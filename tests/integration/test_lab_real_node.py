@@ -24,7 +24,7 @@ from platykus_lab.config import bin_dir, node_pools_from_inventory
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a real node needs root")
 
-KUBELET_SYSCTLS = [name.replace("/", ".") for name in node.KUBELET_SYSCTLS]
+HOST_SYSCTLS = [name.replace("/", ".") for name in node.HOST_SYSCTLS]
 TOLERATE = {
     "tolerations": [{"key": node.REAL_NODE_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}],
     "nodeSelector": {node.REAL_NODE_LABEL: node.REAL_NODE_LABEL_VALUE},
@@ -43,7 +43,7 @@ def machine() -> dict[str, set[str] | dict[str, str]]:
         return {line.split(" [")[0] for line in _lines(tool) if not line.startswith("#")}
 
     return {
-        "sysctls": {name: Path("/proc/sys", name.replace(".", "/")).read_text().strip() for name in KUBELET_SYSCTLS},
+        "sysctls": {name: Path("/proc/sys", name.replace(".", "/")).read_text().strip() for name in HOST_SYSCTLS},
         "links": {line.split(":")[1].strip().split("@")[0] for line in _lines("ip", "-o", "link", "show")},
         "netns": {line.split()[0] for line in _lines("ip", "netns", "list") if line},
         "routes": _lines("ip", "route", "show"),
