@@ -22,6 +22,8 @@ exist here) unless it tolerates the taint and selects the label (docs/platform-s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -43,7 +45,18 @@ CONTAINERD = "/usr/bin/containerd"
 CTR = "/usr/bin/ctr"
 RUNC = "/usr/sbin/runc"
 CNI_BIN_DIR = Path("/usr/lib/cni")
-DEBIAN_PACKAGES = ("containerd", "runc", "containernetworking-plugins", "iptables", "ipset", "conntrack")
+# iproute2 (ip), procps (sysctl) and util-linux (nsenter) are on most machines; listed so a bare one gets them.
+DEBIAN_PACKAGES = (
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+    "iptables",
+    "ipset",
+    "conntrack",
+    "iproute2",
+    "procps",
+    "util-linux",
+)
 # What a real node needs from those packages (checked before anything is changed).
 REQUIRED_FILES = (
     CONTAINERD,
@@ -63,12 +76,20 @@ SLOTS = 250
 NODE_API_PORT = 6443
 KUBELET_PORT, KUBELET_HEALTHZ_PORT, PROXY_HEALTHZ_PORT = 10250, 10248, 10256
 COMPONENTS = ("containerd", "kubelet", "kube-proxy")
+# How long `up` lets a running kubelet's or kube-proxy's failing health check recover before restarting it.
+PROBE_GRACE_SECONDS = 10.0
 # Kernel sysctls the kubelet sets on the machine (not namespaced): restored by the last `down`.
 KUBELET_SYSCTLS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
+# Raised (never lowered) by `up`: every kubelet, containerd and API server holds inotify instances,
+# and a machine with several labs exhausts the default 128 ("inotify_init: too many open files").
+RAISED_SYSCTLS = {"fs/inotify/max_user_instances": 1024}
+HOST_SYSCTLS = (*KUBELET_SYSCTLS, *RAISED_SYSCTLS)
 # Directories the kubelet and containerd create whatever their configuration says.
 HOST_DIRS = ("/var/log/containers", "/run/containerd")
 RUN_DIR = Path("/run/platykus-lab")
 HOST_RECORD = RUN_DIR / "host.json"
+# Held while a lab allocates a slot, records or restores the machine, and starts its kubelets.
+HOST_LOCK = Path("/run/lock/platykus-lab-nodes.lock")
 STATE_KEY = "real_nodes"
 
 
@@ -347,6 +368,14 @@ def _api_jump(net: NodeNet, comment: str) -> list[str]:
     return ["-i", net.host_if, "-m", "comment", "--comment", comment, "-j", net.chain]
 
 
+def _write_if_changed(path: Path, text: str, mode: int | None = None) -> None:
+    """Rewrite a file only when its content changes: kube-proxy exits when its config file is written."""
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    if mode is not None:
+        path.chmod(mode)
+
+
 def _read_sysctl(name: str) -> str:
     return Path("/proc/sys", name).read_text().strip()
 
@@ -373,6 +402,18 @@ def _cgroup_dirs(root: str) -> list[Path]:
             dirs += sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
             dirs.append(top)
     return dirs
+
+
+@contextlib.contextmanager
+def host_lock():
+    """One lab at a time changes what labs share: slots, the host record, the kubelet's sysctls."""
+    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(HOST_LOCK, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------------- the nodes
@@ -558,10 +599,17 @@ class RealNodes:
     # -- up ----------------------------------------------------------------------------------------
     def up(self, count: int, api_port: int, timeout: float, log, restart: bool = False) -> list[str]:
         """Bring ``count`` real nodes to Ready (removing nodes beyond it); return their names."""
+        with host_lock():
+            return self._up(count, api_port, timeout, log, restart)
+
+    def _up(self, count: int, api_port: int, timeout: float, log, restart: bool) -> list[str]:
         record = self.record()
         if count == 0:
             if record:
-                self.down(log)
+                names = [net.name for net in self.nets()]
+                self._down(log)
+                for name in names:
+                    self.lab.api(f"/api/v1/nodes/{name}", method="DELETE")
             return []
         missing = [path for path in REQUIRED_FILES if not Path(path).exists()]
         if missing or not shutil.which("iptables") or not shutil.which("nsenter"):
@@ -577,6 +625,7 @@ class RealNodes:
 
         for net in self.nets()[count:]:
             self._remove(net, log)
+            self.lab.api(f"/api/v1/nodes/{net.name}", method="DELETE")  # no longer in the inventory
         if "slot" not in record:
             record = {"slot": allocate_slot(self.lab.home, self._taken_slots())}
         record["count"] = count
@@ -600,9 +649,12 @@ class RealNodes:
             images.import_archive(CTR, paths["socket"], pause)
             for component in ("kubelet", "kube-proxy"):
                 if self.pid(net, component) and self.problem(net, component):
-                    time.sleep(2.0)  # a starting component answers soon; give it a moment
-                    if self.problem(net, component):
-                        log(f"restarting {net.name} {component}: {self.problem(net, component)}")
+                    # A busy machine answers a health check late: a grace period, as for the control plane.
+                    deadline = time.monotonic() + PROBE_GRACE_SECONDS
+                    while (problem := self.problem(net, component)) and time.monotonic() < deadline:
+                        time.sleep(1.0)
+                    if problem:
+                        log(f"restarting {net.name} {component}: {problem}")
                         self._stop(net, component)
                 if not self.pid(net, component):
                     self._start(net, component, self._command(net, component))
@@ -648,13 +700,16 @@ class RealNodes:
     def _record_host(self) -> None:
         """Before the first lab's kubelet: the machine's sysctls and which directories existed."""
         RUN_DIR.mkdir(parents=True, exist_ok=True)
-        if HOST_RECORD.exists():
-            return
-        record = {
-            "sysctls": {name: _read_sysctl(name) for name in KUBELET_SYSCTLS},
-            "dirs_existed": {path: Path(path).exists() for path in HOST_DIRS},
-        }
+        record = json.loads(HOST_RECORD.read_text()) if HOST_RECORD.exists() else {}
+        if not record:
+            record["dirs_existed"] = {path: Path(path).exists() for path in HOST_DIRS}
+        sysctls = record.setdefault("sysctls", {})
+        for name in HOST_SYSCTLS:
+            sysctls.setdefault(name, _read_sysctl(name))
         HOST_RECORD.write_text(json.dumps(record, indent=2))
+        for name, value in RAISED_SYSCTLS.items():
+            if int(_read_sysctl(name)) < value:
+                _write_sysctl(name, str(value))
 
     def _setup_network(self, net: NodeNet, api_port: int) -> None:
         comment = f"platykus-lab {self.lab.name} {net.name}"
@@ -708,10 +763,12 @@ class RealNodes:
         for key in ("root", "state", "opt", "runc", "cni_conf", "ipam", "kubelet_root", "pod_logs", "volume_plugins"):
             paths[key].mkdir(parents=True, exist_ok=True)
         paths["containerd_config"].parent.mkdir(parents=True, exist_ok=True)
-        paths["containerd_config"].write_text(containerd_config(paths, sandbox_image))
-        (paths["cni_conf"] / "10-platykus.conflist").write_text(json.dumps(cni_config(net, paths["ipam"]), indent=2))
+        _write_if_changed(paths["containerd_config"], containerd_config(paths, sandbox_image))
+        _write_if_changed(
+            paths["cni_conf"] / "10-platykus.conflist", json.dumps(cni_config(net, paths["ipam"]), indent=2)
+        )
         # No cluster DNS yet: pods get a resolver that answers nothing rather than the machine's.
-        paths["resolv_conf"].write_text("nameserver 127.0.0.1\noptions ndots:1\n")
+        _write_if_changed(paths["resolv_conf"], "nameserver 127.0.0.1\noptions ndots:1\n")
         pki_dir = self.lab.pki_dir
         client_cert, client_key = pki.ensure_client(
             pki_dir, f"node-{net.name}", f"system:node:{net.name}", ("system:nodes",)
@@ -728,17 +785,25 @@ class RealNodes:
             config = kubeconfig(f"platykus-{self.lab.name}", server, files["ca_cert"], user, cert, key)
             # The API server's certificate names localhost, not the veth's address.
             config["clusters"][0]["cluster"]["tls-server-name"] = "localhost"
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            path.chmod(0o600)
+            _write_if_changed(path, yaml.safe_dump(config, sort_keys=False), 0o600)
         kubelet_files = {**files, "serving_cert": serving_cert, "serving_key": serving_key}
-        paths["kubelet_config"].write_text(yaml.safe_dump(kubelet_config(net, paths, kubelet_files), sort_keys=False))
-        paths["kube_proxy_config"].write_text(
-            yaml.safe_dump(kube_proxy_config(net, paths["proxy_kubeconfig"]), sort_keys=False)
+        _write_if_changed(
+            paths["kubelet_config"], yaml.safe_dump(kubelet_config(net, paths, kubelet_files), sort_keys=False)
+        )
+        _write_if_changed(
+            paths["kube_proxy_config"],
+            yaml.safe_dump(kube_proxy_config(net, paths["proxy_kubeconfig"]), sort_keys=False),
         )
 
     # -- down --------------------------------------------------------------------------------------
     def down(self, log=print) -> list[str]:
         """Stop and remove every real node of the lab; restore the machine as `up` found it."""
+        if not self.record():
+            return []
+        with host_lock():
+            return self._down(log)
+
+    def _down(self, log) -> list[str]:
         stopped = []
         for net in self.nets():
             stopped += self._remove(net, log)
