@@ -29,11 +29,13 @@ description:
     deleted while the bucket holds objects, naming them, unless O(force).
   - Every tenant domain and every declared external secret is checked before anything is written; one error lists
     every problem (a domain outside C(<tenant>.<zone>), a secret key outside the tenant's prefix).
-  - AWS credentials and the endpoint come from the environment as boto3 reads them (C(AWS_ENDPOINT_URL) on the lab).
+  - AWS credentials and the endpoint come from the options below or the environment (C(AWS_ENDPOINT_URL) on the lab).
 author:
   - Platykus engineers (@platykus)
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
+  - platykus.platform.aws
+  - platykus.platform.aws.endpoint
 attributes:
   check_mode:
     support: full
@@ -93,15 +95,6 @@ options:
       - The platform's DNS zone; a tenant's hostnames are under C(<tenant>.<zone>).
     type: str
     required: true
-  region:
-    description:
-      - The AWS region of the tenants' secrets and buckets.
-    type: str
-    default: us-east-1
-  endpoint_url:
-    description:
-      - Another AWS endpoint (the lab's); default from C(AWS_ENDPOINT_URL) or AWS itself.
-    type: str
   account_id:
     description:
       - The AWS account; default from STS (the caller's).
@@ -200,13 +193,14 @@ unchanged:
 
 import traceback
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import (
     ARGUMENT_SPEC,
-    boto3_clients,
     run,
+    service_clients,
 )
 
 
@@ -217,7 +211,7 @@ def main() -> None:
         result = run(
             params,
             client_factory(params),
-            boto3_clients(params["region"], params["endpoint_url"]),
+            service_clients(clients(module)),
             module.check_mode,
             module._diff,
         )

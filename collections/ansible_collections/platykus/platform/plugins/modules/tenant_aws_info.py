@@ -14,7 +14,10 @@ description:
     the tenant each was made for (tag C(platykus:tenant)) and a user's active access keys.
   - M(platykus.platform.tenant_audit) takes them as O(platykus.platform.tenant_audit#module:aws.identities) and fails
     check C(PLK-AWS-2) for each one whose tenant is no longer in the inventory (playbooks/verify-tenants.yml).
-  - AWS credentials and the endpoint come from the environment as boto3 reads them (C(AWS_ENDPOINT_URL) on the lab).
+  - AWS credentials and the endpoint come from the options below or the environment (C(AWS_ENDPOINT_URL) on the lab).
+extends_documentation_fragment:
+  - platykus.platform.aws
+  - platykus.platform.aws.endpoint
 author:
   - Platykus engineers (@platykus)
 attributes:
@@ -30,15 +33,6 @@ options:
       - The cluster's name; tenants' identities are C(<cluster>-tenant-<tenant>).
     type: str
     required: true
-  region:
-    description:
-      - The AWS region.
-    type: str
-    default: us-east-1
-  endpoint_url:
-    description:
-      - Another AWS endpoint (the lab's); default from C(AWS_ENDPOINT_URL) or AWS itself.
-    type: str
 """
 
 EXAMPLES = r"""
@@ -60,25 +54,28 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import (
+    AWS_CREDENTIALS_SPEC,
+    AWS_ENDPOINT_SPEC,
+    clients,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_offboard import leftover_identities
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import boto3_clients
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import service_clients
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             cluster_name=dict(type="str", required=True),
-            region=dict(type="str", default="us-east-1"),
-            endpoint_url=dict(type="str"),
+            **AWS_ENDPOINT_SPEC,
+            **AWS_CREDENTIALS_SPEC,
         ),
         supports_check_mode=True,
     )
     params = module.params
     try:
-        identities = leftover_identities(
-            params["cluster_name"], boto3_clients(params["region"], params["endpoint_url"])
-        )
+        identities = leftover_identities(params["cluster_name"], service_clients(clients(module)))
     except PlatykusError as err:
         module.fail_json(msg=str(err), exception=traceback.format_exc())
     module.exit_json(changed=False, identities=identities)

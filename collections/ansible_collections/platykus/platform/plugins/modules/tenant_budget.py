@@ -25,6 +25,7 @@ description:
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
   - platykus.platform.usage
+  - platykus.platform.aws
 options:
   report:
     description:
@@ -54,7 +55,7 @@ options:
         description: The AWS account that holds the budgets. Read from STS when not set.
         type: str
       region:
-        description: Region of the Budgets endpoint.
+        description: Region of the Budgets endpoint (the credentials are the module's, O(profile) or O(access_key)).
         type: str
         default: us-east-1
       endpoint_url:
@@ -149,7 +150,9 @@ report:
 
 import copy
 import traceback
+from functools import partial
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._cost.budget_run import run_budgets
@@ -193,6 +196,7 @@ def main():
             check_mode=module.check_mode,
             diff=module._diff,
             warn=module.warn,
+            aws_connect=partial(clients, module),
         )
     except PlatykusError as err:
         module.fail_json(msg="Failed to evaluate tenant budgets: %s" % err, exception=traceback.format_exc())

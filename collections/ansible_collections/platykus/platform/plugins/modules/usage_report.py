@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - platykus.platform.kubeconfig
   - platykus.platform.usage
+  - platykus.platform.aws
 attributes:
   check_mode:
     support: full
@@ -133,7 +134,9 @@ report:
 """
 
 import traceback
+from functools import partial
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
 from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import (
@@ -146,7 +149,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.collect im
 def main():
     module = usage_module(USAGE_ARGUMENT_SPEC)
     try:
-        report = usage_report(module.params, client_factory(module.params))
+        report = usage_report(module.params, client_factory(module.params), aws_connect=partial(clients, module))
     except PlatykusError as err:
         module.fail_json(msg="Failed to report usage: %s" % err, exception=traceback.format_exc())
     module.exit_json(changed=False, report=report)

@@ -43,6 +43,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     AWS_MANAGED_BY_TAG,
     AWS_TENANT_TAG,
     DATA_SERVICE_LABEL,
+    EXTERNAL_SECRETS_API_VERSION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     TENANT_LABEL,
@@ -169,7 +170,7 @@ def render_external_secret(addon: Addon) -> dict[str, Any]:
     labels = external_secret_labels(addon)
     notes = {ADDON_PLAN_ANNOTATION: addon.plan.name, ADDON_PROVIDER_ANNOTATION: addon.provider}
     return {
-        "apiVersion": "external-secrets.io/v1",
+        "apiVersion": EXTERNAL_SECRETS_API_VERSION,
         "kind": "ExternalSecret",
         "metadata": {"name": addon.secret_name, "namespace": addon.namespace, "labels": labels, "annotations": notes},
         "spec": {

@@ -40,12 +40,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     ADDON_PLAN_ANNOTATION,
     DATA_SERVICE_LABEL,
     ES_FORCE_SYNC_ANNOTATION,
+    EXTERNAL_SECRETS_API_VERSION,
     TENANT_LABEL,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import _Problems
 
 Connect = Callable[[], KubeClient]
-ES_API = "external-secrets.io/v1"
 ES_KIND = "ExternalSecret"
 REFRESH_FIELD_MANAGER = "platykus-addon-rotate"
 
@@ -59,7 +59,7 @@ def held_external_secrets(client: KubeClient, tenant: str) -> list[tuple[Held, d
     """The aws add-ons of a tenant by their ExternalSecrets (their Secret may not be synced yet)."""
     selector = "%s,%s,%s=%s" % (DATA_SERVICE_LABEL, ADDON_LABEL, TENANT_LABEL, tenant)
     found = []
-    for item in client.list_all(ES_API, ES_KIND, label_selector=selector):
+    for item in client.list_all(EXTERNAL_SECRETS_API_VERSION, ES_KIND, label_selector=selector):
         meta = item.get("metadata") or {}
         labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
         held = Held(tenant, labels[ADDON_LABEL], labels[DATA_SERVICE_LABEL], notes.get(ADDON_PLAN_ANNOTATION, ""))
@@ -131,7 +131,7 @@ def remove(connect: Connect, requests: Any, catalog_raw: Any, check_mode: bool =
     client = connect()
     removed = []
     for addon in addons:
-        for api_version, kind in ((ES_API, ES_KIND), ("v1", "Secret")):
+        for api_version, kind in ((EXTERNAL_SECRETS_API_VERSION, ES_KIND), ("v1", "Secret")):
             obj = client.get(api_version, kind, addon.secret_name, addon.namespace)
             if _owned(obj, addon):
                 client.delete(api_version, kind, addon.secret_name, addon.namespace, dry_run=check_mode)
@@ -147,7 +147,7 @@ def refresh(connect: Connect, requests: Any, catalog_raw: Any, stamp: str, check
     missing = [
         "%s/%s" % (a.namespace, a.secret_name)
         for a in addons
-        if not _owned(client.get(ES_API, ES_KIND, a.secret_name, a.namespace), a)
+        if not _owned(client.get(EXTERNAL_SECRETS_API_VERSION, ES_KIND, a.secret_name, a.namespace), a)
     ]
     if missing:
         raise PlatykusError(
@@ -157,7 +157,7 @@ def refresh(connect: Connect, requests: Any, catalog_raw: Any, stamp: str, check
     refreshed = []
     for addon in addons:
         patch = {
-            "apiVersion": ES_API,
+            "apiVersion": EXTERNAL_SECRETS_API_VERSION,
             "kind": ES_KIND,
             "metadata": {
                 "name": addon.secret_name,

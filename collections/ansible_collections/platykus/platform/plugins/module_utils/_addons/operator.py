@@ -22,6 +22,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import topic_config
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    CNPG_API_VERSION,
+    MYSQL_OPERATOR_API_VERSION,
+    REDIS_OPERATOR_API_VERSION,
+    STRIMZI_API_VERSION,
+)
 
 OPERATOR_TYPES = ("postgresql", "mysql", "redis", "kafka")
 # The Service each operator creates for clients, and its port: the Secret's host and port.
@@ -88,7 +94,7 @@ def _postgresql(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
     }
     if _plan(addon, "connections", None):
         spec["postgresql"] = {"parameters": {"max_connections": str(_plan(addon, "connections", 100))}}
-    return [{"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": meta, "spec": spec}]
+    return [{"apiVersion": CNPG_API_VERSION, "kind": "Cluster", "metadata": meta, "spec": spec}]
 
 
 def _mysql(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
@@ -103,7 +109,7 @@ def _mysql(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
             "resources": {"requests": {"storage": _plan(addon, "storage", "1Gi")}},
         },
     }
-    return [{"apiVersion": "mysql.oracle.com/v2", "kind": "InnoDBCluster", "metadata": meta, "spec": spec}]
+    return [{"apiVersion": MYSQL_OPERATOR_API_VERSION, "kind": "InnoDBCluster", "metadata": meta, "spec": spec}]
 
 
 def _redis(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
@@ -129,14 +135,14 @@ def _redis(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
     }
     if kind == "RedisReplication":
         spec["clusterSize"] = 3
-    return [{"apiVersion": "redis.redis.opstreelabs.in/v1beta2", "kind": kind, "metadata": meta, "spec": spec}]
+    return [{"apiVersion": REDIS_OPERATOR_API_VERSION, "kind": kind, "metadata": meta, "spec": spec}]
 
 
 def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
     name = instance_name(addon)
     replicas = _replicas(addon)
     cluster = {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": STRIMZI_API_VERSION,
         "kind": "Kafka",
         "metadata": dict(meta, annotations={"strimzi.io/kraft": "enabled", "strimzi.io/node-pools": "enabled"}),
         "spec": {
@@ -158,7 +164,7 @@ def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
         },
     }
     pool = {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": STRIMZI_API_VERSION,
         "kind": "KafkaNodePool",
         "metadata": dict(meta, name=name + "-pool", labels=dict(meta["labels"], **{"strimzi.io/cluster": name})),
         "spec": {
@@ -183,7 +189,7 @@ def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
         object_name = addon.ident.replace("_", "-") + "-" + topic_name.replace(".", "-").replace("_", "-")
         topics.append(
             {
-                "apiVersion": "kafka.strimzi.io/v1beta2",
+                "apiVersion": STRIMZI_API_VERSION,
                 "kind": "KafkaTopic",
                 "metadata": dict(meta, name=object_name, labels=child),
                 "spec": spec,
@@ -191,7 +197,7 @@ def _kafka(addon: AddonRef, meta: dict, secret: str) -> list[dict]:
         )
     quotas = {_QUOTA_FIELDS[key]: limits[key] for key in _QUOTA_FIELDS if key in limits}
     user = {
-        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "apiVersion": STRIMZI_API_VERSION,
         "kind": "KafkaUser",
         "metadata": dict(meta, name=addon.ident.replace("_", "-"), labels=child),
         "spec": {

@@ -32,8 +32,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     PLATFORM_WRITER_GROUPS,
     TENANT_LABEL,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import ADMISSION_API_VERSION as API_VERSION
 
-API_VERSION = "admissionregistration.k8s.io/v1"
 # The control plane's controllers: kube-controller-manager's per-controller ServiceAccounts
 # (--use-service-account-credentials) or its own user when it runs without them.
 CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"

@@ -18,7 +18,10 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import CI_SERVICE_ACCOUNT
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    AUTHENTICATION_API_VERSION,
+    CI_SERVICE_ACCOUNT,
+)
 
 MIN_SECONDS = 600  # the API server refuses shorter TokenRequests
 
@@ -28,7 +31,7 @@ def request_token(client: KubeClient, namespace: str, seconds: int, account: str
         raise PlatykusError(
             "duration: %d seconds is below the API server's minimum of %d" % (seconds, MIN_SECONDS), field="duration"
         )
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
+    body = {"apiVersion": AUTHENTICATION_API_VERSION, "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
     target = "ServiceAccount %s/%s token" % (namespace, account)
     answer = client.checked(
         "create", target, "POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, account), body=body

@@ -22,11 +22,18 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, Process
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     APP_LABEL,
+    APPS_API_VERSION,
+    AUTOSCALING_API_VERSION,
+    BATCH_API_VERSION,
+    CERT_MANAGER_API_VERSION,
     CONFIG_CHECKSUM_ANNOTATION,
     ENVIRONMENT_LABEL,
+    EXTERNAL_SECRETS_API_VERSION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NETWORKING_API_VERSION,
     PLATFORM_CLUSTER_ISSUER,
+    POLICY_API_VERSION,
     PROCESS_LABEL,
     RELEASE_ANNOTATION,
     TENANT_LABEL,
@@ -34,8 +41,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import secret_store_ref
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import format_quantity
 
-EXTERNAL_SECRET_API = "external-secrets.io/v1"
-CERTIFICATE_API = "cert-manager.io/v1"
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 RUN_AS_USER = 10001
@@ -208,7 +213,7 @@ def render_deployment(app: App, process: Process, opts: RenderOptions, checksum:
     if process.autoscale is None:  # an autoscaled Deployment's replicas belong to its HPA
         spec["replicas"] = process.replicas
     meta = app_meta(app, object_name(app, process), process, **{RELEASE_ANNOTATION: str(opts.release)})
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+    return {"apiVersion": APPS_API_VERSION, "kind": "Deployment", "metadata": meta, "spec": spec}
 
 
 def render_pdb(app: App, process: Process) -> dict[str, Any] | None:
@@ -217,7 +222,7 @@ def render_pdb(app: App, process: Process) -> dict[str, Any] | None:
     if least < 2:
         return None
     return {
-        "apiVersion": "policy/v1",
+        "apiVersion": POLICY_API_VERSION,
         "kind": "PodDisruptionBudget",
         "metadata": app_meta(app, object_name(app, process), process),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(app, process)}},
@@ -229,11 +234,11 @@ def render_hpa(app: App, process: Process) -> dict[str, Any] | None:
         return None
     scale = process.autoscale
     return {
-        "apiVersion": "autoscaling/v2",
+        "apiVersion": AUTOSCALING_API_VERSION,
         "kind": "HorizontalPodAutoscaler",
         "metadata": app_meta(app, object_name(app, process), process),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name(app, process)},
+            "scaleTargetRef": {"apiVersion": APPS_API_VERSION, "kind": "Deployment", "name": object_name(app, process)},
             "minReplicas": scale.min,
             "maxReplicas": scale.max,
             "metrics": [
@@ -259,7 +264,7 @@ def _job_spec(app: App, process: Process, opts: RenderOptions, checksum: str) ->
 
 def render_cronjob(app: App, process: Process, opts: RenderOptions, checksum: str) -> dict[str, Any]:
     return {
-        "apiVersion": "batch/v1",
+        "apiVersion": BATCH_API_VERSION,
         "kind": "CronJob",
         "metadata": app_meta(app, object_name(app, process), process),
         "spec": {
@@ -278,7 +283,12 @@ def render_release_job(app: App, opts: RenderOptions, checksum: str) -> dict[str
     if process is None:
         return None
     meta = app_meta(app, release_job_name(app, opts.release), process, **{RELEASE_ANNOTATION: str(opts.release)})
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": _job_spec(app, process, opts, checksum)}
+    return {
+        "apiVersion": BATCH_API_VERSION,
+        "kind": "Job",
+        "metadata": meta,
+        "spec": _job_spec(app, process, opts, checksum),
+    }
 
 
 # -- config, secrets, storage, traffic ----------------------------------------------------------
@@ -303,7 +313,7 @@ def render_external_secret(app: App) -> dict[str, Any] | None:
             remote["property"] = ref.property
         data.append({"secretKey": ref.env, "remoteRef": remote})
     return {
-        "apiVersion": EXTERNAL_SECRET_API,
+        "apiVersion": EXTERNAL_SECRETS_API_VERSION,
         "kind": "ExternalSecret",
         "metadata": app_meta(app, names(app)["secrets"]),
         "spec": {
@@ -364,7 +374,7 @@ def render_ingress(app: App, web: Process, opts: RenderOptions) -> dict[str, Any
     if opts.ingress_class:
         spec["ingressClassName"] = opts.ingress_class
     meta = app_meta(app, names(app)["ingress"], web, **annotations)
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta, "spec": spec}
+    return {"apiVersion": NETWORKING_API_VERSION, "kind": "Ingress", "metadata": meta, "spec": spec}
 
 
 def render_certificate(app: App, opts: RenderOptions) -> dict[str, Any] | None:
@@ -375,7 +385,7 @@ def render_certificate(app: App, opts: RenderOptions) -> dict[str, Any] | None:
     if not app.domains or not opts.certificates:
         return None
     return {
-        "apiVersion": CERTIFICATE_API,
+        "apiVersion": CERT_MANAGER_API_VERSION,
         "kind": "Certificate",
         "metadata": app_meta(app, names(app)["tls"], app.process("web")),
         "spec": {

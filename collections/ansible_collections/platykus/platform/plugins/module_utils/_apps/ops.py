@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import (
-    CERTIFICATE_API,
-    EXTERNAL_SECRET_API,
     RenderOptions,
     names,
     object_name,
@@ -60,7 +58,15 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.kube impor
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     APP_LABEL,
+    APPS_API_VERSION,
+    AUTHENTICATION_API_VERSION,
+    AUTOSCALING_API_VERSION,
+    BATCH_API_VERSION,
+    CERT_MANAGER_API_VERSION,
+    EXTERNAL_SECRETS_API_VERSION,
+    NETWORKING_API_VERSION,
     PLATFORM_CLUSTER_ISSUER,
+    POLICY_API_VERSION,
     selector,
 )
 
@@ -84,16 +90,16 @@ APP_ARGUMENT_SPEC = dict(
 )
 # Every kind an app may own, in the order they are read and removed.
 APP_KINDS = (
-    ("networking.k8s.io/v1", "Ingress"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("batch/v1", "CronJob"),
-    ("apps/v1", "Deployment"),
-    ("batch/v1", "Job"),
+    (NETWORKING_API_VERSION, "Ingress"),
+    (AUTOSCALING_API_VERSION, "HorizontalPodAutoscaler"),
+    (POLICY_API_VERSION, "PodDisruptionBudget"),
+    (BATCH_API_VERSION, "CronJob"),
+    (APPS_API_VERSION, "Deployment"),
+    (BATCH_API_VERSION, "Job"),
     ("v1", "Service"),
     ("v1", "PersistentVolumeClaim"),
-    (EXTERNAL_SECRET_API, "ExternalSecret"),
-    (CERTIFICATE_API, "Certificate"),
+    (EXTERNAL_SECRETS_API_VERSION, "ExternalSecret"),
+    (CERT_MANAGER_API_VERSION, "Certificate"),
     ("v1", "ConfigMap"),
 )
 _ROLLOUT_KINDS = ("Deployment", "CronJob")
@@ -181,7 +187,7 @@ def _current(client: KubeClient, app: App, kinds: list[tuple[str, str]]) -> dict
 
 def whoami(client: KubeClient) -> str:
     """The user the API server sees (SelfSubjectReview, allowed to every authenticated user)."""
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    body = {"apiVersion": AUTHENTICATION_API_VERSION, "kind": "SelfSubjectReview"}
     response = client.call("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=body)
     if not response.ok or not isinstance(response.body, dict):
         return "unknown"
@@ -388,7 +394,7 @@ def deploy_app(
     if app.secrets and "ExternalSecret" not in es:
         raise PlatykusError(
             "secrets: app '%s' names secrets but this cluster does not serve ExternalSecrets (%s); install external-secrets or remove secrets"
-            % (app.name, EXTERNAL_SECRET_API),
+            % (app.name, EXTERNAL_SECRETS_API_VERSION),
             field="secrets",
         )
     current = _current(client, app, _kinds(es))

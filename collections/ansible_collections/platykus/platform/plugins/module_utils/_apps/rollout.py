@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import APPS_API_VERSION, BATCH_API_VERSION
 
 
 class RolloutFailed(Exception):
@@ -73,7 +74,7 @@ def wait_job(
     client: KubeClient, namespace: str, name: str, timeout: float, sleep=time.sleep, clock=time.monotonic
 ) -> None:
     def check() -> tuple[bool, str]:
-        finished, failure = job_state(client.get("batch/v1", "Job", name, namespace))
+        finished, failure = job_state(client.get(BATCH_API_VERSION, "Job", name, namespace))
         if failure:
             raise RolloutFailed("release Job %s failed (%s)" % (name, failure))
         return finished, "release Job %s has not completed" % name
@@ -87,7 +88,7 @@ def wait_deployments(
     def check() -> tuple[bool, str]:
         waiting = []
         for name in deployments:
-            done, why = deployment_state(client.get("apps/v1", "Deployment", name, namespace))
+            done, why = deployment_state(client.get(APPS_API_VERSION, "Deployment", name, namespace))
             if not done:
                 waiting.append("%s: %s" % (name, why))
         return not waiting, "; ".join(waiting)

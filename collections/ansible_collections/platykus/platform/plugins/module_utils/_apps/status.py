@@ -9,11 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import CERTIFICATE_API, names
+from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import names
 from ansible_collections.platykus.platform.plugins.module_utils._apps.releases import load_history, public
 from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, app_ref
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import APP_LABEL, PROCESS_LABEL, selector
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    APP_LABEL,
+    APPS_API_VERSION,
+    AUTOSCALING_API_VERSION,
+    BATCH_API_VERSION,
+    CERT_MANAGER_API_VERSION,
+    NETWORKING_API_VERSION,
+    PROCESS_LABEL,
+    selector,
+)
 
 EVENTS_SHOWN = 10
 
@@ -44,7 +53,7 @@ def _hpa_row(hpa: Mapping[str, Any]) -> dict[str, Any]:
 
 def _certificate(client: KubeClient, app: App) -> dict[str, Any] | None:
     try:
-        cert = client.get(CERTIFICATE_API, "Certificate", names(app)["tls"], app.namespace)
+        cert = client.get(CERT_MANAGER_API_VERSION, "Certificate", names(app)["tls"], app.namespace)
     except KubeApiError as err:
         if err.status in (403, 404):
             return None
@@ -77,10 +86,12 @@ def app_status(connect: Callable[[], KubeClient], spec: Any) -> dict[str, Any]:
     app = app_ref(spec)
     client = connect()
     sel = selector(APP_LABEL, app.name)
-    deployments = client.list_all("apps/v1", "Deployment", namespace=app.namespace, label_selector=sel)
-    hpas = client.list_all("autoscaling/v2", "HorizontalPodAutoscaler", namespace=app.namespace, label_selector=sel)
-    cronjobs = client.list_all("batch/v1", "CronJob", namespace=app.namespace, label_selector=sel)
-    ingresses = client.list_all("networking.k8s.io/v1", "Ingress", namespace=app.namespace, label_selector=sel)
+    deployments = client.list_all(APPS_API_VERSION, "Deployment", namespace=app.namespace, label_selector=sel)
+    hpas = client.list_all(
+        AUTOSCALING_API_VERSION, "HorizontalPodAutoscaler", namespace=app.namespace, label_selector=sel
+    )
+    cronjobs = client.list_all(BATCH_API_VERSION, "CronJob", namespace=app.namespace, label_selector=sel)
+    ingresses = client.list_all(NETWORKING_API_VERSION, "Ingress", namespace=app.namespace, label_selector=sel)
     history = load_history(client.get("v1", "ConfigMap", names(app)["releases"], app.namespace))
     hosts = [
         rule.get("host") for ing in ingresses for rule in (ing.get("spec") or {}).get("rules", []) if rule.get("host")

@@ -26,11 +26,14 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import CI_SERVICE_ACCOUNT, TENANT_ROLES
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    AUTHORIZATION_API_VERSION,
+    CI_SERVICE_ACCOUNT,
+    TENANT_ROLES,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import Tenant
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
-SAR_API_VERSION = "authorization.k8s.io/v1"
 WRITE_VERBS = ("create", "update", "patch", "delete")
 CLUSTER_RESOURCES = (
     ("", "nodes"),
@@ -69,7 +72,7 @@ def sar_body(user: str, groups: Iterable[str], attr: Attr) -> dict[str, Any]:
         if getattr(attr, key):
             resource[key] = getattr(attr, key)
     return {
-        "apiVersion": SAR_API_VERSION,
+        "apiVersion": AUTHORIZATION_API_VERSION,
         "kind": "SubjectAccessReview",
         "spec": {"user": user, "groups": list(groups), "resourceAttributes": resource},
     }

@@ -32,6 +32,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    ADMISSION_API_VERSION,
     AUDIT_LABEL,
     CI_SERVICE_ACCOUNT,
     SA_TOKEN_POLICY_NAME,
@@ -42,7 +43,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import Tenant
 
 PROBE_IMAGE = "registry.k8s.io/pause:3.10"
-ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 # Refusals that say nothing about the admission rule under test: the probe itself was wrong.
 _INCONCLUSIVE = ("exceeded quota", "must specify limits", "must specify requests", "not found", "already exists")

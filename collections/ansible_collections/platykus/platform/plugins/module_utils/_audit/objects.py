@@ -22,6 +22,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     CI_SERVICE_ACCOUNT,
+    NETWORKING_API_VERSION,
+    RBAC_API_VERSION,
     TENANT_LABEL,
     TENANT_ROLES,
 )
@@ -29,7 +31,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.rbac impor
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects import role_rules
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import Tenant
 
-RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
 # Every grant a tenant holds through Platykus; any RoleBinding in a tenant namespace beyond it
 # was added by hand (MTB-1.11).
 TENANT_GRANTS = [rule for role in TENANT_ROLES for rule in role_rules(role)]
@@ -283,7 +284,7 @@ def namespace_object_checks(client: KubeClient, tenant: Tenant, scope: Scope, na
     return (
         namespace_label_checks(scope, tenant, namespace)
         + [
-            network_policy_check(scope, Listing.of(client, "networking.k8s.io/v1", "NetworkPolicy", name)),
+            network_policy_check(scope, Listing.of(client, NETWORKING_API_VERSION, "NetworkPolicy", name)),
             quota_check(scope, Listing.of(client, "v1", "ResourceQuota", name)),
             limit_range_check(scope, Listing.of(client, "v1", "LimitRange", name)),
             cluster_admin_binding_check(scope, bindings),

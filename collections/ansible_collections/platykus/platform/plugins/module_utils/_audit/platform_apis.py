@@ -25,11 +25,12 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Check, Scope
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    CERT_MANAGER_API_VERSION,
+    EXTERNAL_SECRETS_API_VERSION,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import cluster_store_name
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import Tenant
-
-ESO_API = "external-secrets.io/v1"
-CERT_MANAGER_API = "cert-manager.io/v1"
 
 
 def _listed(client: KubeClient, api_version: str, kind: str, namespace: str | None = None) -> list[dict] | None:
@@ -68,7 +69,7 @@ def _foreign_refs(store: dict, namespace: str) -> list[str]:
 
 
 def _store_check(client: KubeClient, scope: Scope, namespace: str) -> Check:
-    stores = _listed(client, ESO_API, "SecretStore", namespace)
+    stores = _listed(client, EXTERNAL_SECRETS_API_VERSION, "SecretStore", namespace)
     if stores is None:
         return scope.check(
             "PLK-SEC-1", "secret stores use the namespace's own identity", True, "external-secrets not installed"
@@ -137,7 +138,7 @@ def _cluster_store_check(
 
 
 def _issuer_check(client: KubeClient, scope: Scope, namespace: str) -> Check:
-    issuers = _listed(client, CERT_MANAGER_API, "Issuer", namespace)
+    issuers = _listed(client, CERT_MANAGER_API_VERSION, "Issuer", namespace)
     if issuers is None:
         return scope.check("PLK-CERT-1", "no Issuer in the namespace", True, "cert-manager not installed")
     names = [i["metadata"]["name"] for i in issuers]
@@ -147,7 +148,7 @@ def _issuer_check(client: KubeClient, scope: Scope, namespace: str) -> Check:
 
 def platform_api_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check]:
     """PLK-SEC-1, PLK-SEC-2 and PLK-CERT-1 for every existing namespace of every tenant."""
-    cluster_stores = _listed(client, ESO_API, "ClusterSecretStore")
+    cluster_stores = _listed(client, EXTERNAL_SECRETS_API_VERSION, "ClusterSecretStore")
     checks = []
     for tenant in tenants:
         for namespace in tenant.namespaces:

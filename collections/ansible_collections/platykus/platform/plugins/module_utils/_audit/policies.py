@@ -63,9 +63,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     AUDIT_LABEL,
     TENANT_ROLES,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    EXTERNAL_SECRETS_API_VERSION as EXTERNAL_SECRET_API,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import SECRET_STORE_NAME
-
-EXTERNAL_SECRET_API = "external-secrets.io/v1"
 
 Render = Callable[[], list[dict[str, Any]]]
 Attacks = Callable[[str, list[str]], list[tuple[str, dict[str, Any]]]]

@@ -33,7 +33,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit.access import (
-    SAR_API_VERSION,
     role_checks,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.admission import (
@@ -52,7 +51,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.credentia
     leftover_checks,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.objects import (
-    RBAC_API_VERSION,
     cluster_binding_checks,
     namespace_object_checks,
 )
@@ -73,6 +71,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
     run_parallel,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    AUTHORIZATION_API_VERSION,
+    NETWORKING_API_VERSION,
+    RBAC_API_VERSION,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
     Tenant,
     select_tenants,
@@ -93,12 +96,12 @@ _KINDS = (
     ("v1", "ServiceAccount"),
     ("v1", "ResourceQuota"),
     ("v1", "LimitRange"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
+    (NETWORKING_API_VERSION, "NetworkPolicy"),
     (RBAC_API_VERSION, "Role"),
     (RBAC_API_VERSION, "RoleBinding"),
     (RBAC_API_VERSION, "ClusterRole"),
     (RBAC_API_VERSION, "ClusterRoleBinding"),
-    (SAR_API_VERSION, "SubjectAccessReview"),
+    (AUTHORIZATION_API_VERSION, "SubjectAccessReview"),
 )
 
 

@@ -18,11 +18,12 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import EXEC_CREDENTIAL_API_VERSION
+
 TOKEN_PREFIX = "k8s-aws-v1."
 CLUSTER_HEADER = "x-k8s-aws-id"
 # The API server accepts presigned URLs up to 15 minutes old; refresh well before.
 TOKEN_LIFETIME = datetime.timedelta(minutes=14)
-EXEC_API = "client.authentication.k8s.io/v1beta1"
 MODULE_PATH = "ansible_collections.platykus.platform.plugins.module_utils._aws.eks_auth"
 
 
@@ -49,7 +50,7 @@ def exec_credential(token: str, now: datetime.datetime) -> dict[str, Any]:
     expiry = (now + TOKEN_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "kind": "ExecCredential",
-        "apiVersion": EXEC_API,
+        "apiVersion": EXEC_CREDENTIAL_API_VERSION,
         "spec": {},
         "status": {"expirationTimestamp": expiry, "token": token},
     }
@@ -59,7 +60,7 @@ def exec_user(cluster: str, region: str, python: str, collections_path: str) -> 
     """The kubeconfig user that runs this file for a fresh token on every use."""
     return {
         "exec": {
-            "apiVersion": EXEC_API,
+            "apiVersion": EXEC_CREDENTIAL_API_VERSION,
             "command": python,
             "args": ["-m", MODULE_PATH, cluster, region],
             "env": [{"name": "PYTHONPATH", "value": collections_path}],

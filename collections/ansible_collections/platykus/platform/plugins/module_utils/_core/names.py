@@ -142,3 +142,29 @@ def tenant_selector(tenant: str) -> str:
 
 # Every add-on connection Secret is named addon-<name> in the tenant's namespace.
 ADDON_SECRET_PREFIX = "addon-"
+
+# -- API versions: each group/version the collection reads or writes, named once (the core group's
+# "v1" is written as is). cert-manager's is CERT_MANAGER_API_VERSION above. A unit test
+# (test_one_home.py) fails on a group/version string anywhere else in module_utils.
+ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
+APPS_API_VERSION = "apps/v1"
+AUTHENTICATION_API_VERSION = "authentication.k8s.io/v1"
+AUTHORIZATION_API_VERSION = "authorization.k8s.io/v1"
+AUTOSCALING_API_VERSION = "autoscaling/v2"
+BATCH_API_VERSION = "batch/v1"
+# The kubeconfig exec plugin's ExecCredential (_aws/eks_auth.py).
+EXEC_CREDENTIAL_API_VERSION = "client.authentication.k8s.io/v1beta1"
+EXTERNAL_SECRETS_API_VERSION = "external-secrets.io/v1"
+KARPENTER_API_VERSION = "karpenter.sh/v1"
+KARPENTER_KWOK_API_VERSION = "karpenter.kwok.sh/v1alpha1"
+METRICS_API_VERSION = "metrics.k8s.io/v1beta1"
+MONITORING_API_VERSION = "monitoring.coreos.com/v1"
+NETWORKING_API_VERSION = "networking.k8s.io/v1"
+POLICY_API_VERSION = "policy/v1"
+RBAC_API_VERSION = "rbac.authorization.k8s.io/v1"
+SCHEDULING_API_VERSION = "scheduling.k8s.io/v1"
+# The add-on operators' APIs (_addons/operator.py).
+CNPG_API_VERSION = "postgresql.cnpg.io/v1"
+MYSQL_OPERATOR_API_VERSION = "mysql.oracle.com/v2"
+REDIS_OPERATOR_API_VERSION = "redis.redis.opstreelabs.in/v1beta2"
+STRIMZI_API_VERSION = "kafka.strimzi.io/v1beta2"

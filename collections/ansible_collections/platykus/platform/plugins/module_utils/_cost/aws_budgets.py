@@ -7,7 +7,7 @@ Budget ``platykus-<tenant>``: COST, MONTHLY, limit = the tenant's budget, option
 cost-allocation tag ``<cost_center_tag>=<cost_center>``, with an ACTUAL notification at each
 threshold and a FORECASTED one at the ``exceeded`` threshold, all to the same subscribers.
 
-The boto3 ``budgets`` client is passed in (tests point it at moto). Budgets named ``platykus-*``
+The boto3 ``budgets`` client is passed in (made by ``_aws.module.clients``; tests point it at moto). Budgets named ``platykus-*``
 that no tenant wants any more are deleted when ``prune`` is true.
 """
 
@@ -26,7 +26,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
 from ansible_collections.platykus.platform.plugins.module_utils._core.redact import redact_text
 
 try:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     HAS_BOTO3 = True
@@ -188,13 +187,6 @@ def _paged(
 def require_boto3() -> None:
     if not HAS_BOTO3:
         raise PlatykusError(missing_required_lib("boto3", reason="for aws_budgets.enabled=true"))
-
-
-def budgets_clients(region: str, endpoint_url: str | None = None) -> tuple[Any, Any]:
-    """The boto3 ``budgets`` and ``sts`` clients for ``region`` (and another endpoint, like an emulator)."""
-    require_boto3()
-    session = boto3.session.Session(region_name=region)
-    return session.client("budgets", endpoint_url=endpoint_url), session.client("sts", endpoint_url=endpoint_url)
 
 
 def caller_account(sts_client: Any) -> str:

@@ -7,7 +7,7 @@ Everything Platykus makes in AWS for a tenant (bucket, IAM identity, databases, 
 is tagged ``AWS_TENANT_TAG=<tenant>`` (``_tenants.aws.tenant_tags``). Cost Explorer answers per UTC
 day, so the days asked are those the report window touches (whole days: Cost Explorer has no
 finer grain). Spend whose tag is empty (untagged) or names no known tenant is kept and reported,
-never dropped. The boto3 ``ce`` client is passed in (tests point it at moto).
+never dropped. The boto3 ``ce`` client is passed in (made by ``_aws.module.clients``; tests point it at moto).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.redact imp
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import Window
 
 try:
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     HAS_BOTO3 = True
@@ -72,10 +71,13 @@ def validate_aws_costs(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def cost_explorer_client(region: str, endpoint_url: str | None = None) -> Any:
+def cost_explorer_client(connect: Any, aws: dict[str, Any]) -> Any:
+    """The ``ce`` client of the checked ``aws_costs`` option, from ``connect`` (``_aws.module.AwsConnect``)."""
     if not HAS_BOTO3:
         raise PlatykusError("aws_costs: boto3 is required to read Cost Explorer; install boto3", field="aws_costs")
-    return boto3.session.Session(region_name=region).client("ce", endpoint_url=endpoint_url)
+    if connect is None:
+        raise PlatykusError("aws_costs.enabled: no AWS connection was given", field="aws_costs")
+    return connect(aws["region"], aws["endpoint_url"])("ce")
 
 
 def window_days(window: Window) -> tuple[str, str]:

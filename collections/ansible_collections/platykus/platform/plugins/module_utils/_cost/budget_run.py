@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import AwsConnect
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import BatchSummary, object_key
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
@@ -23,7 +24,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     TENANT_LABEL,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._cost.aws_budgets import (
-    budgets_clients,
     caller_account,
     require_boto3,
     sync_budgets,
@@ -89,10 +89,15 @@ def _aws_tenants(report: Mapping[str, Any]) -> list[dict]:
 
 
 def _sync_aws(
-    aws: Mapping[str, Any], report: Mapping[str, Any], thresholds: Mapping[str, Any], check_mode: bool
+    aws: Mapping[str, Any],
+    report: Mapping[str, Any],
+    thresholds: Mapping[str, Any],
+    check_mode: bool,
+    aws_connect: AwsConnect,
 ) -> Any:
-    budgets, sts = budgets_clients(aws.get("region") or "us-east-1", aws.get("endpoint_url"))
-    account_id = aws.get("account_id") or caller_account(sts)
+    clients = aws_connect(aws.get("region") or "us-east-1", aws.get("endpoint_url"))
+    budgets = clients("budgets")
+    account_id = aws.get("account_id") or caller_account(clients("sts"))
     notify = aws.get("notify") or {}
     return sync_budgets(
         budgets,
@@ -107,10 +112,10 @@ def _sync_aws(
     )
 
 
-def _report(params: Mapping[str, Any], client: Any) -> Mapping[str, Any]:
+def _report(params: Mapping[str, Any], client: Any, aws_connect: AwsConnect | None) -> Mapping[str, Any]:
     if params.get("report") is not None:
         return params["report"]
-    return usage_report(params, lambda: client)
+    return usage_report(params, lambda: client, aws_connect=aws_connect)
 
 
 def run_budgets(
@@ -119,8 +124,10 @@ def run_budgets(
     check_mode: bool = False,
     diff: bool = False,
     warn: Callable[[str], None] = lambda message: None,
+    aws_connect: AwsConnect | None = None,
 ) -> dict:
-    """tenant_budget's result for ``params`` (its options); ``warn`` receives what could not be checked."""
+    """tenant_budget's result for ``params`` (its options); ``warn`` receives what could not be checked;
+    ``aws_connect`` (``functools.partial(_aws.module.clients, module)``) makes the AWS clients."""
     thresholds = validate_thresholds(params.get("thresholds"))
     if params.get("report") is None and not params.get("prices"):
         raise PlatykusError(
@@ -129,8 +136,10 @@ def run_budgets(
     aws = params.get("aws_budgets") or {}
     if aws.get("enabled"):
         require_boto3()  # before anything is written to the cluster
+        if aws_connect is None:
+            raise PlatykusError("aws_budgets.enabled: no AWS connection was given", field="aws_budgets")
     client = connect()
-    report = _report(params, client)
+    report = _report(params, client, aws_connect)
     namespaces, quotas, counts = _read(client, report, bool(params.get("enforce")))
     budget_plan = plan(report, namespaces, quotas, counts, thresholds, bool(params.get("enforce")))
     current = {object_key(obj): obj for obj in list(namespaces.values()) + list(quotas.values())}
@@ -145,7 +154,7 @@ def run_budgets(
     )
     diffs = ns_summary.diffs + quota_summary.diffs
     if aws.get("enabled"):
-        changes = _sync_aws(aws, report, thresholds, check_mode)
+        changes = _sync_aws(aws, report, thresholds, check_mode, aws_connect)
         result["aws_budgets"] = dict(
             created=changes.created,
             updated=changes.updated,

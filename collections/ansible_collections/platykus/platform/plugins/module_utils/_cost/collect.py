@@ -19,9 +19,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
     Catalog,
     validate_catalog,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import AWS_CREDENTIALS_SPEC, AwsConnect
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import METRICS_API_VERSION
 from ansible_collections.platykus.platform.plugins.module_utils._core.redact import url_secrets
 from ansible_collections.platykus.platform.plugins.module_utils._cost.addons import (
     AddonCharges,
@@ -60,6 +62,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.times impo
 
 USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
     copy.deepcopy(KUBE_ARGUMENT_SPEC),
+    **copy.deepcopy(AWS_CREDENTIALS_SPEC),
     prices=dict(type="dict", required=True),
     tenants=dict(type="list", elements="dict", default=[]),
     platform_namespaces=dict(type="list", elements="str", default=[]),
@@ -178,12 +181,17 @@ def _history(params: Mapping[str, Any], window: Window, fetch: Fetch | None) -> 
 
 
 def usage_report(
-    params: Mapping[str, Any], connect: Callable[[], Any], fetch: Fetch | None = None, ce_client: Any = None
+    params: Mapping[str, Any],
+    connect: Callable[[], Any],
+    fetch: Fetch | None = None,
+    ce_client: Any = None,
+    aws_connect: AwsConnect | None = None,
 ) -> dict:
     """The report for ``params`` (the keys of :data:`USAGE_ARGUMENT_SPEC`).
 
-    ``connect()`` returns the KubeClient; it is called once the inputs are valid. ``fetch`` replaces
-    the HTTP GET to Prometheus and ``ce_client`` the boto3 Cost Explorer client (tests).
+    ``connect()`` returns the KubeClient; it is called once the inputs are valid. ``aws_connect``
+    (``functools.partial(_aws.module.clients, module)``) makes the Cost Explorer client. ``fetch``
+    replaces the HTTP GET to Prometheus and ``ce_client`` the boto3 Cost Explorer client (tests).
     """
     catalog = validate_prices(params["prices"], "prices", params.get("cpu_ram_weight"))
     window = make_window(
@@ -205,11 +213,11 @@ def usage_report(
     objects = _cluster_objects(client, history is not None)
     costs = None
     if aws is not None:
-        ce = ce_client or cost_explorer_client(aws["region"], aws["endpoint_url"])
+        ce = ce_client or cost_explorer_client(aws_connect, aws)
         costs = read_costs(ce, window, aws["tag_key"], aws["metric"], catalog.currency)
     usage = None
     if source == "metrics":
-        usage = usage_from_pod_metrics(client.list_all("metrics.k8s.io/v1beta1", "PodMetrics"))
+        usage = usage_from_pod_metrics(client.list_all(METRICS_API_VERSION, "PodMetrics"))
     elif endpoint is not None:
         usage = _prometheus_usage(endpoint, window, fetch)
     report = allocate(

@@ -31,6 +31,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     COST_RULES_NAME,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    MONITORING_API_VERSION,
     TENANT_LABEL,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._cost.report_render import to_html, to_json
@@ -124,7 +125,7 @@ def rules_object(report: Mapping[str, Any], metrics_format: str, namespace: str)
             # JSON is YAML: Prometheus reads it as a rule file, and module_utils needs no YAML library.
             "data": {"rules.yml": json.dumps(groups, indent=2) + "\n"},
         }
-    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta, "spec": groups}
+    return {"apiVersion": MONITORING_API_VERSION, "kind": "PrometheusRule", "metadata": meta, "spec": groups}
 
 
 def desired_objects(report: Any, metrics_format: str, metrics_namespace: str) -> list[dict[str, Any]]:

@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import MANAGED_BY_LABEL, MANAGED_BY_VALUE
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    KARPENTER_API_VERSION,
+    KARPENTER_KWOK_API_VERSION,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+)
 
 NODE_CLASS = "platykus-lab"
 NODE_POOL_LABEL = "platykus.io/node-pool"
@@ -48,7 +53,7 @@ def nodepool(pool: Mapping[str, Any], where: str, consolidate_after: str, priced
         )
     labels = {NODE_POOL_LABEL: pool["name"], **{str(k): str(v) for k, v in (pool.get("labels") or {}).items()}}
     return {
-        "apiVersion": "karpenter.sh/v1",
+        "apiVersion": KARPENTER_API_VERSION,
         "kind": "NodePool",
         "metadata": {"name": pool["name"], "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
         "spec": {
@@ -83,7 +88,7 @@ def lab_nodepools(
 ) -> list[dict]:
     """The KWOKNodeClass and one NodePool per inventory pool (the lab validated the pools at `up`)."""
     node_class = {
-        "apiVersion": "karpenter.kwok.sh/v1alpha1",
+        "apiVersion": KARPENTER_KWOK_API_VERSION,
         "kind": "KWOKNodeClass",
         "metadata": {"name": NODE_CLASS, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
     }

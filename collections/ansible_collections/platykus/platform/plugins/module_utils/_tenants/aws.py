@@ -28,6 +28,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     AWS_MANAGED_BY_TAG,
     AWS_TENANT_TAG,
     COST_CENTER_LABEL,
+    EXTERNAL_SECRETS_API_VERSION,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     TENANT_LABEL,
@@ -299,7 +300,7 @@ def render_cluster_secret_store(
     if key_id:
         meta["annotations"] = {AWS_ACCESS_KEY_ID_ANNOTATION: key_id}
     return {
-        "apiVersion": "external-secrets.io/v1",
+        "apiVersion": EXTERNAL_SECRETS_API_VERSION,
         "kind": "ClusterSecretStore",
         "metadata": meta,
         "spec": {
@@ -326,7 +327,7 @@ def render_secret_store(scope: TenantAws, namespace: str, irsa_service_account: 
             }
         }
     return {
-        "apiVersion": "external-secrets.io/v1",
+        "apiVersion": EXTERNAL_SECRETS_API_VERSION,
         "kind": "SecretStore",
         "metadata": _meta(scope, namespace, SECRET_STORE_NAME),
         "spec": {"provider": {"aws": {"service": "SecretsManager", "region": scope.region, "auth": auth}}},

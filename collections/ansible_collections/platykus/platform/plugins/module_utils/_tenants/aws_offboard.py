@@ -21,6 +21,7 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import EXTERNAL_SECRETS_API_VERSION
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import (
     KEY_NAMESPACE,
     TenantAws,
@@ -36,7 +37,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_app
     tagged_identities,
 )
 
-EXTERNAL_SECRET_API = "external-secrets.io/v1"
 _TENANT_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # How many of a refused bucket's objects the message names.
 NAMED_OBJECTS = 10
@@ -45,7 +45,7 @@ NAMED_OBJECTS = 10
 def _kube_parts(kube: KubeClient, tenant: str, key_namespace: str) -> list[tuple[str, str, str, str | None]]:
     """(apiVersion, kind, name, namespace) of the tenant's store and key Secret that exist."""
     wanted = [
-        (EXTERNAL_SECRET_API, "ClusterSecretStore", cluster_store_name(tenant), None),
+        (EXTERNAL_SECRETS_API_VERSION, "ClusterSecretStore", cluster_store_name(tenant), None),
         ("v1", "Secret", key_secret_name(tenant), key_namespace),
     ]
     return [w for w in wanted if kube.get(w[0], w[1], w[2], w[3]) is not None]

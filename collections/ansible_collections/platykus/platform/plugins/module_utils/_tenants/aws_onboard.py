@@ -6,7 +6,8 @@
 Data flows one way: tenant specs -> checks (every problem at once, before any connection) ->
 the tenants' scopes -> AWS (identity with the scoped policy, bucket) -> one batched apply of the
 credentials Secrets, SecretStores and ExternalSecrets. The logic is in _tenants.aws (scope,
-policy, checks, objects) and _tenants.aws_apply (AWS writes); this module orders them.
+policy, checks, objects), _tenants.aws_apply (AWS writes) and _tenants.aws_stores (the objects
+per tenant, the old stores' move); this module orders them.
 """
 
 from __future__ import annotations
@@ -18,25 +19,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import (
+    AWS_CREDENTIALS_SPEC,
+    AWS_ENDPOINT_SPEC,
+    Clients,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import BatchSummary, KubeClient, object_key
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import (
     ACCESS_KEY_ID_KEY,
-    CREDENTIALS_SECRET_NAME,
-    IRSA_ROLE_ANNOTATION,
-    IRSA_SERVICE_ACCOUNT,
     KEY_NAMESPACE,
-    SECRET_STORE_NAME,
     TenantAws,
     aws_tags,
     check_hostname,
     check_secret_key,
     key_secret_name,
-    render_cluster_secret_store,
-    render_key_secret,
-    render_secret_store,
-    resource_labels,
-    secret_store_ref,
     tenant_policy,
     validate_scope,
 )
@@ -50,19 +47,19 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_app
     retire_access_key,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_offboard import offboard
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_stores import (
+    TenantSlice,
+    irsa_objects,
+    migrate_old_stores,
+    render_external_secret,
+    tenant_objects,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import select_tenants, validate_tenants
 
-EXTERNAL_SECRET_API = "external-secrets.io/v1"
+# The clients onboard and offboard are handed, in this order.
+AWS_SERVICES = ("iam", "s3", "sts", "secretsmanager")
 # A key in use longer than this is replaced on the next onboarding run (the schedules rerun it daily).
 DEFAULT_KEY_MAX_AGE_HOURS = 24
-
-
-@dataclass(frozen=True)
-class TenantSlice:
-    """A tenant's AWS scope and the namespaces that get its SecretStore."""
-
-    scope: TenantAws
-    namespaces: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -243,36 +240,6 @@ def ensure_aws(iam: Any, s3: Any, item: TenantSlice, check_mode: bool) -> list[s
     return [name for name, changed in pending.items() if changed]
 
 
-# ----------------------------------------------------------------------------------- objects
-def render_external_secret(secret: dict) -> dict[str, Any]:
-    """An ExternalSecret the platform declares for a tenant, through the tenant's own store."""
-    scope: TenantAws = secret["scope"]
-    remote = {"key": secret["key"]}
-    if secret.get("property"):
-        remote["property"] = secret["property"]
-    return {
-        "apiVersion": "external-secrets.io/v1",
-        "kind": "ExternalSecret",
-        "metadata": {"name": secret["name"], "namespace": secret["namespace"], "labels": resource_labels(scope)},
-        "spec": {
-            "refreshInterval": secret.get("refresh_interval") or "1h",
-            "secretStoreRef": secret_store_ref(scope.tenant),
-            "target": {"name": secret["name"]},
-            "data": [{"secretKey": secret.get("secret_key") or "value", "remoteRef": remote}],
-        },
-    }
-
-
-def tenant_objects(
-    item: TenantSlice, key: tuple[str, str] | None, key_namespace: str, key_id: str
-) -> list[dict[str, Any]]:
-    """The tenant's ClusterSecretStore (naming the id of the key in use), and the key Secret in the
-    platform namespace when a new key was made."""
-    objects = [render_key_secret(item.scope.tenant, key_namespace, *key)] if key is not None else []
-    store = render_cluster_secret_store(item.scope, item.namespaces, key_namespace, key_id=key_id)
-    return objects + [store]
-
-
 # ------------------------------------------------------------------------------------------ run
 @dataclass
 class KeyPass:
@@ -305,20 +272,6 @@ def _key_pass(
     return found
 
 
-def irsa_objects(item: TenantSlice) -> list[dict[str, Any]]:
-    """IRSA (EKS): per namespace the ServiceAccount annotated with the tenant's role (made by
-    aws-provision's aws_tenants role, trusted by exactly these accounts) and the SecretStore using it;
-    the tenant's ClusterSecretStore through the first namespace's ServiceAccount. No key anywhere."""
-    scope, objects = item.scope, []
-    role_arn = "arn:%s:iam::%s:role/%s" % (scope.partition, scope.account_id, scope.identity)
-    for namespace in item.namespaces:
-        meta = {"name": IRSA_SERVICE_ACCOUNT, "namespace": namespace, "labels": resource_labels(scope)}
-        meta["annotations"] = {IRSA_ROLE_ANNOTATION: role_arn}
-        objects.append({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta})
-        objects.append(render_secret_store(scope, namespace, irsa_service_account=IRSA_SERVICE_ACCOUNT))
-    return objects + [render_cluster_secret_store(scope, item.namespaces, irsa_service_account=IRSA_SERVICE_ACCOUNT)]
-
-
 def _apply(kube: KubeClient, objects: list[dict], check_mode: bool, diff: bool) -> BatchSummary:
     absent: list[str] = []
     if check_mode:  # namespaces onboarding has not created yet: predicted as created
@@ -327,46 +280,6 @@ def _apply(kube: KubeClient, objects: list[dict], check_mode: bool, diff: bool) 
     summary.created += absent
     summary.changed = summary.changed or bool(absent)
     return summary
-
-
-def _uses_old_store(external_secret: dict) -> bool:
-    ref = (external_secret.get("spec") or {}).get("secretStoreRef") or {}
-    return ref.get("name") == SECRET_STORE_NAME and ref.get("kind", "SecretStore") == "SecretStore"
-
-
-def migrate_old_stores(kube: KubeClient, slices: list[TenantSlice], check_mode: bool) -> tuple[list[str], list[str]]:
-    """Lab and generic: the namespaced store and key Secret of before (its key readable by the tenant's
-    developers) go; the tenant's ExternalSecrets naming that store are moved to the tenant's
-    ClusterSecretStore (spec.secretStoreRef only). Returns (migrated ExternalSecrets, removed objects)."""
-    migrated, removed = [], []
-    for item in slices:
-        patch = {"spec": {"secretStoreRef": secret_store_ref(item.scope.tenant)}}
-        for namespace in item.namespaces:
-            if kube.get("v1", "Namespace", namespace) is None:
-                continue
-            for found in kube.list_all(EXTERNAL_SECRET_API, "ExternalSecret", namespace=namespace):
-                if not _uses_old_store(found):
-                    continue
-                name = found["metadata"]["name"]
-                migrated.append("ExternalSecret/%s/%s" % (namespace, name))
-                if not check_mode:
-                    kube.checked(
-                        "patch",
-                        "ExternalSecret %s/%s" % (namespace, name),
-                        "PATCH",
-                        kube.path(EXTERNAL_SECRET_API, "ExternalSecret", namespace, name),
-                        body=patch,
-                        content_type="application/merge-patch+json",
-                    )
-            for api_version, kind, name in (
-                (EXTERNAL_SECRET_API, "SecretStore", SECRET_STORE_NAME),
-                ("v1", "Secret", CREDENTIALS_SECRET_NAME),
-            ):
-                if kube.get(api_version, kind, name, namespace) is not None:
-                    removed.append("%s/%s/%s" % (kind, namespace, name))
-                    if not check_mode:
-                        kube.delete(api_version, kind, name, namespace)
-    return migrated, removed
 
 
 def onboard(
@@ -444,8 +357,8 @@ ARGUMENT_SPEC = dict(
     tenant=dict(type="str"),
     cluster_name=dict(type="str", required=True),
     zone=dict(type="str", required=True),
-    region=dict(type="str", default="us-east-1"),
-    endpoint_url=dict(type="str"),
+    **AWS_ENDPOINT_SPEC,
+    **AWS_CREDENTIALS_SPEC,
     account_id=dict(type="str"),
     irsa=dict(type="bool", default=False),
     key_namespace=dict(type="str", default=KEY_NAMESPACE, no_log=False),
@@ -456,21 +369,10 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def boto3_clients(region: str, endpoint_url: str | None) -> Callable[[], tuple[Any, ...]]:
-    """IAM, S3, STS and Secrets Manager clients (credentials and AWS_ENDPOINT_URL from the environment as
-    boto3 reads them)."""
-
-    def connect() -> tuple[Any, ...]:
-        try:
-            import boto3
-        except ImportError as err:
-            raise PlatykusError("boto3 is required to onboard the tenants' AWS (pip install boto3): %s" % err) from err
-        session = boto3.session.Session(region_name=region)
-        return tuple(
-            session.client(name, endpoint_url=endpoint_url or None) for name in ("iam", "s3", "sts", "secretsmanager")
-        )
-
-    return connect
+def service_clients(clients: Clients) -> Callable[[], tuple[Any, ...]]:
+    """IAM, S3, STS and Secrets Manager clients, made when first needed by ``clients``
+    (``_aws.module.clients(module)``: the module's profile, keys, region and endpoint)."""
+    return lambda: tuple(clients(name) for name in AWS_SERVICES)
 
 
 def _max_age(hours: Any) -> timedelta | None:

@@ -29,6 +29,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.workl
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.domains import namespace_annotations
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    ADMISSION_API_VERSION,
     ADOPTED_ANNOTATION,
     CI_SERVICE_ACCOUNT,
     COST_CENTER_LABEL,
@@ -37,9 +38,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     LIMITS_NAME,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
+    NETWORKING_API_VERSION,
     PLAN_LABEL,
     PRIORITY_QUOTA_NAME,
     QUOTA_NAME,
+    RBAC_API_VERSION,
     ROLE_NAMES,
     SA_TOKEN_POLICY_NAME,
     SA_TOKEN_SECRET_TYPE,
@@ -185,7 +188,7 @@ def render_service_accounts(tenant: Tenant, env: Environment) -> list[dict[str, 
 def render_roles(tenant: Tenant, env: Environment) -> list[dict[str, Any]]:
     return [
         {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "apiVersion": RBAC_API_VERSION,
             "kind": "Role",
             "metadata": _meta(tenant, env, ROLE_NAMES[role]),
             "rules": role_rules(role),
@@ -204,7 +207,7 @@ def render_role_bindings(tenant: Tenant, env: Environment) -> list[dict[str, Any
         ]
         bindings.append(
             {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "apiVersion": RBAC_API_VERSION,
                 "kind": "RoleBinding",
                 "metadata": _meta(tenant, env, ROLE_NAMES[role]),
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAMES[role]},
@@ -213,7 +216,7 @@ def render_role_bindings(tenant: Tenant, env: Environment) -> list[dict[str, Any
         )
     bindings.append(
         {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "apiVersion": RBAC_API_VERSION,
             "kind": "RoleBinding",
             "metadata": _meta(tenant, env, CI_SERVICE_ACCOUNT),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAMES["developer"]},
@@ -225,7 +228,7 @@ def render_role_bindings(tenant: Tenant, env: Environment) -> list[dict[str, Any
 
 def _policy(tenant: Tenant, env: Environment, name: str, spec: dict[str, Any]) -> dict[str, Any]:
     return {
-        "apiVersion": "networking.k8s.io/v1",
+        "apiVersion": NETWORKING_API_VERSION,
         "kind": "NetworkPolicy",
         "metadata": _meta(tenant, env, name),
         "spec": dict({"podSelector": {}}, **spec),
@@ -386,7 +389,7 @@ def render_tenancy_policies() -> list[dict[str, Any]]:
     """
     labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
     policy = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
+        "apiVersion": ADMISSION_API_VERSION,
         "kind": "ValidatingAdmissionPolicy",
         "metadata": {"name": SA_TOKEN_POLICY_NAME, "labels": labels},
         "spec": {
@@ -407,7 +410,7 @@ def render_tenancy_policies() -> list[dict[str, Any]]:
         },
     }
     binding = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
+        "apiVersion": ADMISSION_API_VERSION,
         "kind": "ValidatingAdmissionPolicyBinding",
         "metadata": {"name": SA_TOKEN_POLICY_NAME, "labels": labels},
         "spec": {

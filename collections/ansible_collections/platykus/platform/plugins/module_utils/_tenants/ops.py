@@ -31,7 +31,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     MANAGED_SELECTOR,
+    NETWORKING_API_VERSION,
     QUOTA_NAME,
+    RBAC_API_VERSION,
     TENANT_LABEL,
     tenant_selector,
 )
@@ -75,9 +77,9 @@ TERMINATING_WAIT_SECONDS = 180.0
 # The kinds onboarding writes into a namespace; offboarding an adopted namespace removes these.
 _NAMESPACED_KINDS = (
     ("v1", "ServiceAccount"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
+    (RBAC_API_VERSION, "Role"),
+    (RBAC_API_VERSION, "RoleBinding"),
+    (NETWORKING_API_VERSION, "NetworkPolicy"),
     ("v1", "ResourceQuota"),
     ("v1", "LimitRange"),
 )
@@ -275,7 +277,7 @@ def _excess_rbac(client: KubeClient, namespaces: set[str]) -> list[tuple[dict, l
     tenant-admin (a binding of the built-in ``admin`` ClusterRole added by hand, for example)."""
     if not namespaces:
         return []
-    rbac = "rbac.authorization.k8s.io/v1"
+    rbac = RBAC_API_VERSION
     roles = [role for role in client.list_all(rbac, "Role") if _meta_of(role).get("namespace") in namespaces]
     bindings = [item for item in client.list_all(rbac, "RoleBinding") if _meta_of(item).get("namespace") in namespaces]
     foreign_roles = [role for role in roles if not _is_managed(role)]
@@ -317,7 +319,7 @@ def _adoption_report(client: KubeClient, adopted: set[str]) -> dict[str, list[st
     """What each adopted namespace held that Platykus did not write: its Roles and RoleBindings."""
     report: dict[str, list[str]] = {namespace: [] for namespace in sorted(adopted)}
     for kind in ("Role", "RoleBinding"):
-        for item in client.list_all("rbac.authorization.k8s.io/v1", kind):
+        for item in client.list_all(RBAC_API_VERSION, kind):
             meta = item.get("metadata") or {}
             if meta.get("namespace") in adopted and not _is_managed(item):
                 report[meta["namespace"]].append(object_key(item))

@@ -1,14 +1,23 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The AWS modules' shared failure and diff handling (a fake module records what it is asked)."""
+"""The one AWS client factory (amazon.aws builds, every call retried) and the AWS modules' shared
+failure and diff handling (a fake module records what it is asked)."""
 
 from __future__ import annotations
 
 import botocore.exceptions
 import pytest
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, diff_result
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import (
+    AWS_CREDENTIALS_SPEC,
+    AWS_ENDPOINT_SPEC,
+    RetryingClient,
+    call_aws,
+    clients,
+    diff_result,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 
 
@@ -71,3 +80,87 @@ def test_diff_result(diff):
     result = diff_result(FakeModule(diff), {"changed": True, "before": {"a": "1"}, "tags": {"a": "2"}}, "tags")
     assert "before" not in result
     assert result.get("diff") == ({"before": {"tags": {"a": "1"}}, "after": {"tags": {"a": "2"}}} if diff else None)
+
+
+# -- the one client factory ------------------------------------------------------------------------
+class PlainModule(FakeModule):
+    """What clients() reads of a module that is not an AnsibleAWSModule: its params and fail_json."""
+
+    _name = "platykus.platform.tenant_aws"
+
+    def __init__(self, **params):
+        super().__init__()
+        self.params = dict({"profile": None, "access_key": None, "secret_key": None, "session_token": None}, **params)
+
+
+def test_a_client_is_made_from_the_modules_connection_options():
+    module = PlainModule(
+        access_key="AKIDTEST", secret_key="s3cr3t", region="eu-west-1", endpoint_url="http://127.0.0.1:9"
+    )
+    sts = clients(module)("sts")
+    assert isinstance(sts, RetryingClient)
+    assert sts.client.meta.region_name == "eu-west-1"
+    assert sts.client.meta.endpoint_url == "http://127.0.0.1:9"
+    assert sts.client._request_signer._credentials.access_key == "AKIDTEST"  # pylint: disable=protected-access
+
+
+def test_a_sections_region_and_endpoint_win_over_the_modules():
+    module = PlainModule(access_key="AKIDTEST", secret_key="s3cr3t")  # no region nor endpoint_url option
+    budgets = clients(module, "us-east-1", "http://127.0.0.1:5000")("budgets")
+    assert budgets.client.meta.region_name == "us-east-1"
+    assert budgets.client.meta.endpoint_url == "http://127.0.0.1:5000"
+
+
+def test_a_profile_with_keys_is_refused_as_amazon_aws_refuses_it():
+    module = PlainModule(profile="platykus", access_key="AKIDTEST", secret_key="s3cr3t", region="us-east-1")
+    with pytest.raises(Failed):
+        clients(module)("iam")
+    assert "profile and access tokens" in module.failure["msg"]
+
+
+def test_the_options_are_amazon_aws_own():
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import aws_argument_spec
+
+    theirs = aws_argument_spec()
+    for name, spec in AWS_CREDENTIALS_SPEC.items():
+        assert spec["aliases"] == theirs[name]["aliases"] and spec["fallback"] == theirs[name]["fallback"], name
+    assert AWS_CREDENTIALS_SPEC["secret_key"]["no_log"] and AWS_CREDENTIALS_SPEC["session_token"]["no_log"]
+    assert AWS_ENDPOINT_SPEC["endpoint_url"]["fallback"] == theirs["endpoint_url"]["fallback"]
+    assert AWS_ENDPOINT_SPEC["region"]["aliases"] == theirs["region"]["aliases"]
+
+
+class Flaky:
+    """A boto3-like client whose describe fails ``failures`` times with ``code``, then answers."""
+
+    def __init__(self, code: str, failures: int = 1):
+        self.code, self.failures, self.calls = code, failures, 0
+
+    def describe(self, **kwargs):
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise botocore.exceptions.ClientError({"Error": {"Code": self.code, "Message": "slow down"}}, "Describe")
+        return {"asked": kwargs}
+
+
+QUICK = AWSRetry.jittered_backoff(retries=3, delay=0, max_delay=0)
+
+
+def test_every_call_is_retried_on_throttling_without_aws_retry():
+    flaky = Flaky("Throttling", failures=2)
+    assert RetryingClient(flaky, QUICK).describe(Name="x") == {"asked": {"Name": "x"}}
+    assert flaky.calls == 3
+
+
+@pytest.mark.parametrize("code", ["AccessDenied", "NoSuchEntity"])
+def test_an_error_that_is_not_transient_is_raised_at_once(code):
+    flaky = Flaky(code)
+    with pytest.raises(botocore.exceptions.ClientError):
+        RetryingClient(flaky, QUICK).describe()
+    assert flaky.calls == 1
+
+
+def test_aws_retry_false_still_turns_retries_off():
+    flaky = Flaky("Throttling")
+    with pytest.raises(botocore.exceptions.ClientError):
+        RetryingClient(flaky, QUICK).describe(aws_retry=False)
+    assert flaky.calls == 1

@@ -6,6 +6,7 @@ identity, bucket, one key per identity, and the namespaces' credentials and Secr
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -38,7 +39,7 @@ def aws(monkeypatch):
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        yield onboard.boto3_clients("us-east-1", None)
+        yield onboard.service_clients(lambda name: boto3.client(name, region_name="us-east-1"))
 
 
 @pytest.fixture
