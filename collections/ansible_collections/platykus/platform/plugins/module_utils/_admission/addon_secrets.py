@@ -10,60 +10,38 @@ platykus.io/tenant, the policy refuses UPDATE and DELETE of Secrets carrying ADD
 Secret as stored, so removing the label is refused too) unless the request comes from the
 platform: a member of PLATFORM_WRITER_GROUPS, anyone RBAC lets `manage` addons.platykus.io in
 that namespace (cluster-admin does), or a control-plane controller (the namespace controller when
-a tenant is offboarded, the garbage collector). Create, resize, rotation and
-destroy (the addon module, as the platform's identity) are unaffected; tenants still read them.
+a tenant is offboarded, the garbage collector): :data:`_admission.common.IS_PLATFORM_REQUEST`.
+Create, resize, rotation and destroy (the addon module, as the platform's identity) are
+unaffected; tenants still read them.
 
-The audit (ADDON-1, next to the token policy's MTB-1.12) compares what the API server holds with
-:func:`render_addon_secret_policy`.
+The audit compares what the API server holds with :func:`render_addon_policies` (ADDON-1) and
+tries an ExternalSecret that would write an add-on Secret (ADDON-2): its entry in
+:data:`_audit.policies.REGISTRY`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._admission.common import (
+    IS_PLATFORM_REQUEST,
+    render_binding,
+    render_policy,
+    resource_rule,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_EXTERNALSECRET_POLICY_NAME,
     ADDON_LABEL,
     ADDON_SECRET_POLICY_NAME,
     ADDON_SECRET_PREFIX,
     EXTERNAL_SECRETS_USER,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
-    PLATFORM_WRITER_GROUPS,
-    TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import ADMISSION_API_VERSION as API_VERSION
-
-# The control plane's controllers: kube-controller-manager's per-controller ServiceAccounts
-# (--use-service-account-credentials) or its own user when it runs without them.
-CONTROLLER_USER_PREFIX = "system:serviceaccount:kube-system:"
-CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 
 _IS_ADDON_SECRET = "has(oldObject.metadata.labels) && '%s' in oldObject.metadata.labels" % ADDON_LABEL
-# Who else counts as the platform: whoever RBAC lets `manage` the virtual resource
-# addons.platykus.io in the namespace. cluster-admin (`*` on `*`) has it, so an EKS creator or an
-# access entry with AmazonEKSClusterAdminPolicy passes without being mapped to a group; tenant
-# roles never grant it, and RBAC's escalation check keeps a tenant admin from granting it.
-MANAGE_API_GROUP = "platykus.io"
-MANAGE_RESOURCE = "addons"
-MANAGE_VERB = "manage"
-_IS_PLATFORM = (
-    "(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in [%s])) "
-    "|| request.userInfo.username.startsWith('%s') || request.userInfo.username == '%s' "
-    "|| authorizer.group('%s').resource('%s').namespace(request.namespace).check('%s').allowed()"
-    % (
-        ", ".join("'%s'" % g for g in PLATFORM_WRITER_GROUPS),
-        CONTROLLER_USER_PREFIX,
-        CONTROLLER_MANAGER_USER,
-        MANAGE_API_GROUP,
-        MANAGE_RESOURCE,
-        MANAGE_VERB,
-    )
-)
 # external-secrets' controller writes the Secrets of the aws provider's add-on ExternalSecrets
 # (creation, refresh after a rotation): it may, since tenants can neither change those
 # ExternalSecrets nor make one that targets an add-on Secret (the companion policy below).
-_IS_PLATFORM_OR_ESO = "%s || request.userInfo.username == '%s'" % (_IS_PLATFORM, EXTERNAL_SECRETS_USER)
+_IS_PLATFORM_OR_ESO = "%s || request.userInfo.username == '%s'" % (IS_PLATFORM_REQUEST, EXTERNAL_SECRETS_USER)
 EXTERNAL_SECRETS_GROUP = "external-secrets.io"
 _ES_VARIABLES = [
     {
@@ -91,75 +69,31 @@ MESSAGE = (
 
 def render_addon_secret_policy() -> list[dict[str, Any]]:
     """The policy and its binding (Deny in every tenant namespace)."""
-    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
-    policy = {
-        "apiVersion": API_VERSION,
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": ADDON_SECRET_POLICY_NAME, "labels": labels},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [
-                    {
-                        "apiGroups": [""],
-                        "apiVersions": ["v1"],
-                        "operations": ["UPDATE", "DELETE"],
-                        "resources": ["secrets"],
-                    }
-                ]
-            },
-            "matchConditions": [{"name": "addon-secret", "expression": _IS_ADDON_SECRET}],
-            "validations": [{"expression": _IS_PLATFORM_OR_ESO, "reason": "Forbidden", "message": MESSAGE}],
-        },
-    }
-    return [policy, _binding(ADDON_SECRET_POLICY_NAME)]
+    policy = render_policy(
+        ADDON_SECRET_POLICY_NAME,
+        [resource_rule("", ["secrets"], ["UPDATE", "DELETE"])],
+        [{"expression": _IS_PLATFORM_OR_ESO, "reason": "Forbidden", "message": MESSAGE}],
+        match_conditions=[{"name": "addon-secret", "expression": _IS_ADDON_SECRET}],
+    )
+    return [policy, render_binding(ADDON_SECRET_POLICY_NAME)]
 
 
 def render_addon_externalsecret_policy() -> list[dict[str, Any]]:
     """The ExternalSecret companion and its binding: only the platform changes or deletes an add-on's
     ExternalSecret (label on the stored object) or makes one whose target is an add-on Secret name."""
-    labels = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
-    rule = {
-        "apiGroups": [EXTERNAL_SECRETS_GROUP],
-        "apiVersions": ["*"],
-        "operations": ["CREATE", "UPDATE", "DELETE"],
-        "resources": ["externalsecrets"],
+    validation = {
+        "expression": "%s || (!variables.platformOwned && !variables.target.startsWith('%s'))"
+        % (_IS_PLATFORM_OR_ESO, ADDON_SECRET_PREFIX),
+        "reason": "Forbidden",
+        "message": ES_MESSAGE,
     }
-    policy = {
-        "apiVersion": API_VERSION,
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": ADDON_EXTERNALSECRET_POLICY_NAME, "labels": labels},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": [rule]},
-            "variables": _ES_VARIABLES,
-            "validations": [
-                {
-                    "expression": "%s || (!variables.platformOwned && !variables.target.startsWith('%s'))"
-                    % (_IS_PLATFORM_OR_ESO, ADDON_SECRET_PREFIX),
-                    "reason": "Forbidden",
-                    "message": ES_MESSAGE,
-                }
-            ],
-        },
-    }
-    return [policy, _binding(ADDON_EXTERNALSECRET_POLICY_NAME)]
-
-
-def _binding(name: str) -> dict[str, Any]:
-    """Deny in every namespace labelled TENANT_LABEL."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name, "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE}},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
-            },
-        },
-    }
+    policy = render_policy(
+        ADDON_EXTERNALSECRET_POLICY_NAME,
+        [resource_rule(EXTERNAL_SECRETS_GROUP, ["externalsecrets"], ["CREATE", "UPDATE", "DELETE"], ("*",))],
+        [validation],
+        variables=_ES_VARIABLES,
+    )
+    return [policy, render_binding(ADDON_EXTERNALSECRET_POLICY_NAME)]
 
 
 def render_addon_policies() -> list[dict[str, Any]]:

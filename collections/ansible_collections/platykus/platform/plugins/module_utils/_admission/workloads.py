@@ -43,21 +43,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._admission.addon_secrets import (
-    _IS_PLATFORM as IS_PLATFORM_REQUEST,
+from ansible_collections.platykus.platform.plugins.module_utils._admission.common import (
+    IS_PLATFORM_REQUEST,
+    managed_labels,
+    render_binding,
+    render_policy,
+    resource_rule,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     DEFAULT_TENANT_PRIORITY_CLASSES,
-    MANAGED_BY_LABEL,
-    MANAGED_BY_VALUE,
     PRIORITY_CLASSES_ANNOTATION,
     PRIORITY_POLICY_NAME,
     SERVICE_POLICY_NAME,
-    TENANT_LABEL,
     TENANT_PRIORITY_CLASSES,
 )
 
-API_VERSION = "admissionregistration.k8s.io/v1"
 # Values below the platform's lowest class (platykus-platform-low, 10000, roles/platform_base) and
 # above the priority 0 of a pod with no class.
 TENANT_PRIORITY_VALUES = dict(zip(TENANT_PRIORITY_CLASSES, (1000, 2000)))
@@ -91,17 +91,13 @@ TEMPLATE_KINDS = {
 }
 
 
-def _labels() -> dict[str, str]:
-    return {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
-
-
 def render_priority_classes() -> list[dict[str, Any]]:
     """The tenant PriorityClasses (cluster-scoped, made by the platform; ``value`` is immutable)."""
     return [
         {
             "apiVersion": "scheduling.k8s.io/v1",
             "kind": "PriorityClass",
-            "metadata": {"name": name, "labels": _labels()},
+            "metadata": {"name": name, "labels": managed_labels()},
             "value": TENANT_PRIORITY_VALUES[name],
             "globalDefault": False,
             "preemptionPolicy": "Never",
@@ -128,40 +124,6 @@ def priority_quota_spec(classes: Iterable[str]) -> dict[str, Any]:
             ]
         },
     }
-
-
-def _binding(name: str) -> dict[str, Any]:
-    """Deny in every namespace labelled TENANT_LABEL."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": name, "labels": _labels()},
-        "spec": {
-            "policyName": name,
-            "validationActions": ["Deny"],
-            "matchResources": {
-                "namespaceSelector": {"matchExpressions": [{"key": TENANT_LABEL, "operator": "Exists"}]}
-            },
-        },
-    }
-
-
-def _policy(name: str, rules: list[dict], variables: list[dict], validations: list[dict]) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": name, "labels": _labels()},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": rules},
-            "variables": variables,
-            "validations": validations,
-        },
-    }
-
-
-def _rule(group: str, resources: list[str], operations: list[str]) -> dict[str, Any]:
-    return {"apiGroups": [group], "apiVersions": ["v1"], "operations": operations, "resources": resources}
 
 
 # -- scheduling ---------------------------------------------------------------------------------
@@ -210,14 +172,14 @@ _PRIORITY_VALIDATIONS = [
 def render_priority_policy() -> list[dict[str, Any]]:
     """The priority policy and its binding: pods on CREATE, pod templates on CREATE and UPDATE."""
     write = ["CREATE", "UPDATE"]
-    rules = [_rule("", ["pods"], ["CREATE"])]
+    rules = [resource_rule("", ["pods"], ["CREATE"])]
     by_group: dict[str, list[str]] = {}
     for group, resource in TEMPLATE_KINDS:
         by_group.setdefault(group, []).append(resource)
-    rules += [_rule(group, sorted(resources), write) for group, resources in sorted(by_group.items())]
+    rules += [resource_rule(group, sorted(resources), write) for group, resources in sorted(by_group.items())]
     return [
-        _policy(PRIORITY_POLICY_NAME, rules, _PRIORITY_VARIABLES, _PRIORITY_VALIDATIONS),
-        _binding(PRIORITY_POLICY_NAME),
+        render_policy(PRIORITY_POLICY_NAME, rules, _PRIORITY_VALIDATIONS, _PRIORITY_VARIABLES),
+        render_binding(PRIORITY_POLICY_NAME),
     ]
 
 
@@ -349,8 +311,8 @@ _SERVICE_VALIDATIONS = [
 
 def render_service_policy() -> list[dict[str, Any]]:
     """The Service policy and its binding (CREATE and UPDATE of Services)."""
-    rules = [_rule("", ["services"], ["CREATE", "UPDATE"])]
-    return [_policy(SERVICE_POLICY_NAME, rules, [], _SERVICE_VALIDATIONS), _binding(SERVICE_POLICY_NAME)]
+    rules = [resource_rule("", ["services"], ["CREATE", "UPDATE"])]
+    return [render_policy(SERVICE_POLICY_NAME, rules, _SERVICE_VALIDATIONS, []), render_binding(SERVICE_POLICY_NAME)]
 
 
 def _service(namespace: str, name: str, spec: dict[str, Any], annotations: dict | None = None) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._audit.addon_secrets import addon_policy_checks
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import (
     Check,
     Scope,
@@ -200,10 +199,9 @@ def token_policy_checks(client: KubeClient, tenants: list[Tenant]) -> list[Check
         SA_TOKEN_SECRET_TYPE,
     )
     description = "an admission policy refuses service-account-token Secrets"
-    checks = [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
-    # add-ons: their Secrets are the platform's (_admission.addon_secrets); the registered tenant policies
-    # (hostnames and certificates, ...) are _audit.policies', wired in _audit.run
-    return checks + addon_policy_checks(client, tenants)
+    # the registered tenant policies (hostnames and certificates, add-on Secrets, ...) are
+    # _audit.policies', wired in _audit.run
+    return [Scope(tenant.name).check("MTB-1.12", description, not problems, detail) for tenant in tenants]
 
 
 # -- the token Secret policy at work ----------------------------------------------------------------

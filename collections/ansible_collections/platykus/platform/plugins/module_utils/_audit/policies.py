@@ -8,9 +8,10 @@ ValidatingAdmissionPolicies and bindings (``render() -> [policy, binding, ...]``
 installs them) and the attacks it must refuse (``attacks(namespace, domains) -> [(what, object)]``).
 For every entry the audit checks, under the entry's id:
 
-1. per tenant (``-``/``*``): each policy exists with the platform's variables, validations,
-   matchConditions and resource rules, no selector leaving objects out, failurePolicy Fail; each
-   binding denies in every tenant namespace (:func:`_audit.hostnames.binding_problems`);
+1. per tenant (``-``/``*``), under ``config_id`` when the entry has one: each policy exists with the
+   platform's variables, validations, matchConditions and resource rules, no selector leaving
+   objects out, failurePolicy Fail; each binding denies in every tenant namespace
+   (:func:`pair_problems`);
 2. per tenant namespace and role: every attack, dry-run created as each owner group of the role
    (impersonating ``audit-<tenant>-<role>``, :mod:`_audit.admission`), is refused, either by RBAC
    (the role may not create that kind at all) or by a message naming one of the entry's policies.
@@ -19,7 +20,8 @@ For every entry the audit checks, under the entry's id:
 3. per tenant namespace (``-``), when the entry has ``controls``: legitimate objects are admitted
    (as the audit's identity), so a policy that refuses everything does not pass for a strict one.
 
-To add a policy, append an entry to :data:`REGISTRY`. Every create is ``dryRun=All``.
+To add a policy family, render it in ``_admission/<family>.py`` (with :mod:`_admission.common`) and
+append an entry to :data:`REGISTRY`. Every create is ``dryRun=All``.
 """
 
 from __future__ import annotations
@@ -28,14 +30,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._admission.addon_secrets import (
-    render_addon_externalsecret_policy,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._admission.hostnames import (
+from ansible_collections.platykus.platform.plugins.module_utils._admission.addon_secrets import render_addon_policies
+from ansible_collections.platykus.platform.plugins.module_utils._admission.hostname_probes import (
     hostname_attacks,
     hostname_controls,
-    render_hostname_policy,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._admission.hostnames import render_hostname_policy
 from ansible_collections.platykus.platform.plugins.module_utils._admission.workloads import (
     priority_attacks,
     priority_controls,
@@ -43,23 +43,16 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.workl
     render_service_policy,
     service_attacks,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._audit.admission import (
-    ADMISSION_API_VERSION,
-    RoleIdentity,
-    dry_run_create,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._audit.hostnames import (
-    CHECK_ID as HOSTNAME_CHECK_ID,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._audit.hostnames import (
-    DESCRIPTION as HOSTNAME_DESCRIPTION,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._audit.hostnames import pair_problems
+from ansible_collections.platykus.platform.plugins.module_utils._audit.admission import RoleIdentity, dry_run_create
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient, Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    ADDON_EXTERNALSECRET_POLICY_NAME,
+    ADDON_LABEL,
+    ADDON_SECRET_POLICY_NAME,
     ADDON_SECRET_PREFIX,
+    ADMISSION_API_VERSION,
     AUDIT_LABEL,
     TENANT_ROLES,
 )
@@ -81,6 +74,11 @@ class PolicyEntry:
     # Optional: objects the policy must admit (same signature), tried as the audit's own identity,
     # so that a policy refusing everything (a CEL error under failurePolicy Fail) does not pass.
     controls: Attacks | None = None
+    # Optional: the as-configured check under an id and words of its own (ADDON-1 reads both add-on
+    # policies, ADDON-2 proves the ExternalSecret one at work), and what it says when it passes.
+    config_id: str | None = None
+    config_description: str | None = None
+    in_force: str | None = None
 
 
 def addon_externalsecret_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -100,13 +98,26 @@ def addon_externalsecret_attacks(namespace: str, domains: list[str]) -> list[tup
 
 
 REGISTRY: tuple[PolicyEntry, ...] = (
-    PolicyEntry(HOSTNAME_CHECK_ID, HOSTNAME_DESCRIPTION, render_hostname_policy, hostname_attacks, hostname_controls),
-    # ADDON-1 (_admission.addon_secrets) compares both add-on policies; this one proves the ExternalSecret half at work.
+    PolicyEntry(
+        "HOST-1",
+        "an admission policy refuses hostnames and certificates outside the tenant's domains",
+        render_hostname_policy,
+        hostname_attacks,
+        hostname_controls,
+    ),
+    # The Secret policy matches only UPDATE and DELETE, which a dry-run create cannot try: ADDON-1
+    # compares both policies, ADDON-2 tries the ExternalSecret one (tests/integration/test_addons_local.py
+    # updates and deletes an add-on Secret as the tenant).
     PolicyEntry(
         "ADDON-2",
         "an admission policy refuses ExternalSecrets that write add-on connection Secrets",
-        render_addon_externalsecret_policy,
+        render_addon_policies,
         addon_externalsecret_attacks,
+        config_id="ADDON-1",
+        config_description="admission policies refuse tenant changes to add-on connection Secrets and their "
+        "ExternalSecrets",
+        in_force="%s denies tenant UPDATE and DELETE of Secrets labelled %s; %s keeps tenants off add-on ExternalSecrets"
+        % (ADDON_SECRET_POLICY_NAME, ADDON_LABEL, ADDON_EXTERNALSECRET_POLICY_NAME),
     ),
     PolicyEntry(
         "SCHED-1",
@@ -125,6 +136,72 @@ REGISTRY: tuple[PolicyEntry, ...] = (
 
 
 # -- 1. the policies as configured ------------------------------------------------------------------
+def _rules(rules: list | None) -> list[tuple]:
+    """Resource rules without the API server's defaults (scope)."""
+    keys = ("apiGroups", "apiVersions", "operations", "resources")
+    return sorted(tuple(tuple(sorted(rule.get(key) or [])) for key in keys) for rule in rules or [])
+
+
+def _rules_text(rules: list) -> str:
+    """``UPDATE and DELETE of secrets``: what a policy's rules match, for a problem's text."""
+    return "; ".join("%s of %s" % (" and ".join(rule["operations"]), ", ".join(rule["resources"])) for rule in rules)
+
+
+def binding_problems(spec: dict, want: dict) -> list[str]:
+    """What keeps a policy binding from denying in every tenant namespace (``want``: the rendered spec)."""
+    match = spec.get("matchResources") or {}
+    problems = []
+    if spec.get("policyName") != want["policyName"]:
+        problems.append("the binding names policy %s, not %s" % (spec.get("policyName"), want["policyName"]))
+    if "Deny" not in (spec.get("validationActions") or []):
+        problems.append("validationActions %s do not include Deny" % (spec.get("validationActions") or []))
+    if match.get("namespaceSelector") != want["matchResources"]["namespaceSelector"]:
+        problems.append("the binding does not select every tenant namespace (%s)" % match.get("namespaceSelector"))
+    if match.get("objectSelector") or match.get("excludeResourceRules"):
+        problems.append("the binding leaves objects out (objectSelector or excludeResourceRules)")
+    return problems
+
+
+def policy_problems(policy: dict | None, want: dict) -> list[str]:
+    """What keeps a served ValidatingAdmissionPolicy from being the rendered ``want``."""
+    name = want["metadata"]["name"]
+    if policy is None:
+        return ["ValidatingAdmissionPolicy %s does not exist" % name]
+    spec, wanted = policy.get("spec") or {}, want["spec"]
+    problems = [
+        "ValidatingAdmissionPolicy %s does not hold the platform's %s" % (name, key)
+        for key in ("variables", "validations", "matchConditions")
+        # The API server omits an empty list: absent and [] are the same rule.
+        if (spec.get(key) or None) != (wanted.get(key) or None)
+    ]
+    match = spec.get("matchConstraints") or {}
+    wanted_rules = wanted["matchConstraints"]["resourceRules"]
+    if _rules(match.get("resourceRules")) != _rules(wanted_rules):
+        problems.append(
+            "ValidatingAdmissionPolicy %s does not match %s, the platform's resource rules"
+            % (name, _rules_text(wanted_rules))
+        )
+    if match.get("objectSelector") or match.get("namespaceSelector") or match.get("excludeResourceRules"):
+        problems.append("ValidatingAdmissionPolicy %s leaves objects out (a selector or excludeResourceRules)" % name)
+    failure = spec.get("failurePolicy", "Fail")
+    if failure != "Fail":
+        problems.append(
+            "ValidatingAdmissionPolicy %s has failurePolicy %s, not Fail: while its failurePolicy is %s, "
+            "a policy error would admit the object" % (name, failure, failure)
+        )
+    return problems
+
+
+def pair_problems(policy: dict | None, binding: dict | None, want_policy: dict, want_binding: dict) -> list[str]:
+    """Both halves: the policy as rendered, the binding denying in every tenant namespace."""
+    problems = policy_problems(policy, want_policy)
+    if binding is None:
+        problems.append("ValidatingAdmissionPolicyBinding %s does not exist" % want_binding["metadata"]["name"])
+    else:
+        problems += binding_problems(binding.get("spec") or {}, want_binding["spec"])
+    return problems
+
+
 def _pairs(rendered: list[dict[str, Any]]) -> list[tuple[dict, dict]]:
     policies = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "ValidatingAdmissionPolicy"}
     bindings = [o for o in rendered if o["kind"] == "ValidatingAdmissionPolicyBinding"]
@@ -154,8 +231,9 @@ def policy_config_checks(
     for entry in registry:
         problems = config_problems(client, entry)
         names = ", ".join(p["metadata"]["name"] for p, _b in _pairs(entry.render()))
-        detail = summarize(problems) or "%s in force and bound in every tenant namespace" % names
-        checks += [Scope(t.name).check(entry.check_id, entry.description, not problems, detail) for t in tenants]
+        detail = summarize(problems) or entry.in_force or "%s in force and bound in every tenant namespace" % names
+        check_id, description = entry.config_id or entry.check_id, entry.config_description or entry.description
+        checks += [Scope(t.name).check(check_id, description, not problems, detail) for t in tenants]
     return checks
 
 

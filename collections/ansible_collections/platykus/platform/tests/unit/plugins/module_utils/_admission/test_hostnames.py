@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The rendered hostname and certificate policy. Its CEL runs on the lab's real API server
 (tests/integration/test_lab_cert_policy.py); here: what it matches, that it spells the one
-hostname rule of _core.domains, and that the audit's attacks are shaped to be refused by it alone."""
+hostname rule of _core.domains (the audit's attacks: test_hostname_probes.py)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,12 @@ import pytest
 from ansible_collections.platykus.platform.plugins.module_utils._admission import hostnames as policy_module
 from ansible_collections.platykus.platform.plugins.module_utils._admission.hostnames import (
     CERTIFICATE_FORBIDDEN_FIELDS,
-    FOREIGN_HOST,
     GATEWAY_GROUP,
     LEAF_USAGES,
-    _spelling_tricks,
-    hostname_attacks,
     render_hostname_policy,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.domains import (
-    HOST_PATTERN,
-    covered,
-    hostname_problem,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import AUDIT_LABEL, TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._core.domains import HOST_PATTERN
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import TENANT_LABEL
 
 POLICY, BINDING = render_hostname_policy()
 OWN = "acme.apps.example.com"
@@ -125,39 +118,5 @@ def test_the_cel_rule_is_the_validators_pattern():
     assert "replace('*.'" not in expressions()
 
 
-@pytest.mark.parametrize("what,host", _spelling_tricks(OWN))
-def test_the_validator_refuses_the_spelling_tricks_the_audit_tries(what, host):
-    assert hostname_problem(host, wildcard=True) is not None or not covered(host, [OWN]), what
-
-
-@pytest.mark.parametrize("host", ["shop.%s" % OWN, "*.%s" % OWN, OWN])
-def test_the_validator_accepts_own_hosts(host):
-    assert hostname_problem(host, wildcard=True) is None and covered(host, [OWN])
-
-
-def test_attacks_are_dry_run_shaped_and_name_no_own_host_alone():
-    attacks = hostname_attacks("acme-dev", [OWN])
-    whats = [what for what, _obj in attacks]
-    assert len(whats) == len(set(whats))
-    for what, obj in attacks:
-        meta = obj["metadata"]
-        assert meta["namespace"] == "acme-dev" and meta["generateName"] and meta["labels"] == {AUDIT_LABEL: "true"}, (
-            what
-        )
-    kinds = {obj["kind"] for _w, obj in attacks}
-    assert kinds >= {"Certificate", "CertificateRequest", "Ingress", "Service", "Pod", "Gateway", "HTTPRoute"}
-    assert any(FOREIGN_HOST in str(obj) for _w, obj in attacks)
-
-
-def test_attacks_without_domains_still_render():
-    assert hostname_attacks("x", [])
-
-
 def test_messages_hold_no_quote_that_would_end_a_cel_string():
     assert "'" not in policy_module._MESSAGE + policy_module._FIELDS_MESSAGE
-
-
-def test_controls_are_own_names_only():
-    controls = policy_module.hostname_controls("acme-dev", [OWN])
-    assert controls and not any(FOREIGN_HOST in str(obj) for _w, obj in controls)
-    assert policy_module.hostname_controls("acme-dev", []) == []

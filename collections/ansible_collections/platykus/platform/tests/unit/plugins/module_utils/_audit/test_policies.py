@@ -2,7 +2,8 @@
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The tenant admission policy audit kit against a fake API server that serves the registered
-policy and refuses (or not) its attacks, as the real one does (the lab's test: test_lab_cert_policy)."""
+policy and refuses (or not) its attacks, as the real one does (the lab's test: test_lab_cert_policy);
+and its comparisons on the platform's own policies (HOST-1, ADDON-1 and its two policies)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,28 @@ import copy
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils._admission.addon_secrets import (
+    render_addon_externalsecret_policy,
+    render_addon_secret_policy,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._admission.hostnames import render_hostname_policy
 from ansible_collections.platykus.platform.plugins.module_utils._audit.admission import RoleIdentity
 from ansible_collections.platykus.platform.plugins.module_utils._audit.policies import (
     REGISTRY,
     PolicyEntry,
+    pair_problems,
     policy_attack_checks,
     policy_config_checks,
     prime,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Scope
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, Response
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    ADDON_EXTERNALSECRET_POLICY_NAME,
+    ADDON_SECRET_POLICY_NAME,
+    TENANT_LABEL,
+)
 
 ADMISSION = "admissionregistration.k8s.io/v1"
 DISCOVERY = {
@@ -248,3 +259,149 @@ def test_controls_are_tried_as_the_audits_identity(admitted):
     [control] = [c for c in checks if c.role == "-"]
     assert (control.id, control.namespace, control.result) == ("WID-1", "acme-dev", "pass" if admitted else "fail")
     assert admitted or "small widget refused" in control.detail
+
+
+# -- HOST-1 and ADDON-1: the comparisons, on the platform's own policies as the API server serves them
+
+
+def host_served(obj):
+    """As the API server returns it: defaults filled in."""
+    out = copy.deepcopy(obj)
+    if out["kind"].endswith("Binding"):
+        out["spec"]["matchResources"].update(matchPolicy="Equivalent", objectSelector={})
+    return out
+
+
+def addon_served(obj):
+    """As the API server returns it: defaults filled in (on the policy's rules too)."""
+    out = host_served(obj)
+    if not out["kind"].endswith("Binding"):
+        match = out["spec"]["matchConstraints"]
+        match.update(matchPolicy="Equivalent", namespaceSelector={}, objectSelector={})
+        for rule in match["resourceRules"]:
+            rule["scope"] = "*"
+    return out
+
+
+HOST_POLICY, HOST_BINDING = render_hostname_policy()
+ADDON_POLICY, ADDON_BINDING = render_addon_secret_policy()
+ES_POLICY, ES_BINDING = render_addon_externalsecret_policy()
+[ADDON] = [e for e in REGISTRY if e.config_id == "ADDON-1"]
+
+
+def test_the_platforms_hostname_policy_passes():
+    assert pair_problems(host_served(HOST_POLICY), host_served(HOST_BINDING), HOST_POLICY, HOST_BINDING) == []
+
+
+def test_missing_hostname_objects_are_named():
+    assert pair_problems(None, None, HOST_POLICY, HOST_BINDING) == [
+        "ValidatingAdmissionPolicy platykus-tenant-hostnames does not exist",
+        "ValidatingAdmissionPolicyBinding platykus-tenant-hostnames does not exist",
+    ]
+
+
+def test_a_weakened_hostname_policy_or_binding_fails():
+    policy = host_served(HOST_POLICY)
+    policy["spec"]["validations"] = policy["spec"]["validations"][:1]
+    binding = host_served(HOST_BINDING)
+    binding["spec"]["validationActions"] = ["Audit"]
+    binding["spec"]["matchResources"]["objectSelector"] = {"matchLabels": {"checked": "yes"}}
+    problems = pair_problems(policy, binding, HOST_POLICY, HOST_BINDING)
+    assert any("does not hold the platform's validations" in p for p in problems)
+    assert any("do not include Deny" in p for p in problems)
+    assert any("leaves objects out" in p for p in problems)
+
+
+def test_the_addon_externalsecret_policy_is_compared_too():
+    assert pair_problems(addon_served(ES_POLICY), addon_served(ES_BINDING), ES_POLICY, ES_BINDING) == []
+    widened = addon_served(ES_POLICY)
+    widened["spec"]["variables"][1]["expression"] = "false"
+    assert pair_problems(widened, addon_served(ES_BINDING), ES_POLICY, ES_BINDING) == [
+        "ValidatingAdmissionPolicy %s does not hold the platform's variables" % ADDON_EXTERNALSECRET_POLICY_NAME
+    ]
+
+
+def test_the_platforms_addon_policy_as_served_passes():
+    assert pair_problems(addon_served(ADDON_POLICY), addon_served(ADDON_BINDING), ADDON_POLICY, ADDON_BINDING) == []
+
+
+def test_missing_addon_objects_are_named():
+    assert pair_problems(None, None, ADDON_POLICY, ADDON_BINDING) == [
+        "ValidatingAdmissionPolicy %s does not exist" % ADDON_SECRET_POLICY_NAME,
+        "ValidatingAdmissionPolicyBinding %s does not exist" % ADDON_SECRET_POLICY_NAME,
+    ]
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (
+            lambda p, b: p["spec"]["validations"][0].update(expression="true"),
+            "does not hold the platform's validations",
+        ),
+        (lambda p, b: p["spec"].update(matchConditions=[]), "does not hold the platform's matchConditions"),
+        (
+            lambda p, b: p["spec"]["matchConstraints"]["resourceRules"][0].update(operations=["UPDATE"]),
+            "does not match UPDATE and DELETE of secrets",
+        ),
+        (lambda p, b: p["spec"].update(failurePolicy="Ignore"), "failurePolicy is Ignore"),
+        (lambda p, b: b["spec"].update(validationActions=["Audit"]), "do not include Deny"),
+        (
+            lambda p, b: b["spec"]["matchResources"].update(objectSelector={"matchLabels": {"x": "y"}}),
+            "leaves objects out",
+        ),
+        (
+            lambda p, b: b["spec"]["matchResources"].update(namespaceSelector={"matchLabels": {"x": "y"}}),
+            "does not select every tenant namespace",
+        ),
+    ],
+)
+def test_a_weakened_addon_policy_or_binding_fails(change, words):
+    policy, binding = addon_served(ADDON_POLICY), addon_served(ADDON_BINDING)
+    change(policy, binding)
+    problems = pair_problems(policy, binding, ADDON_POLICY, ADDON_BINDING)
+    assert any(words in p for p in problems), problems
+
+
+class GetClient:
+    def __init__(self, objects, error=None):
+        self.objects, self.error = objects, error
+
+    def get(self, api_version, kind, name, namespace=None, missing="none"):
+        if self.error:
+            raise self.error
+        return copy.deepcopy(self.objects.get((kind, name)))
+
+
+class Named:
+    def __init__(self, name):
+        self.name = name
+
+
+def test_addon_audit_rows_per_tenant():
+    client = GetClient({("ValidatingAdmissionPolicy", ADDON_SECRET_POLICY_NAME): addon_served(ADDON_POLICY)})
+    checks = policy_config_checks(client, [Named("acme"), Named("globex")], [ADDON])
+    assert [(c.id, c.tenant, c.result) for c in checks] == [("ADDON-1", "acme", "fail"), ("ADDON-1", "globex", "fail")]
+    assert "ValidatingAdmissionPolicyBinding %s does not exist" % ADDON_SECRET_POLICY_NAME in checks[0].detail
+    served_all = {
+        (o["kind"], o["metadata"]["name"]): addon_served(o)
+        for o in (ADDON_POLICY, ADDON_BINDING, ES_POLICY, ES_BINDING)
+    }
+    ok = policy_config_checks(GetClient(served_all), [Named("acme")], [ADDON])
+    assert ok[0].result == "pass" and ADDON_SECRET_POLICY_NAME in ok[0].detail
+    del served_all[("ValidatingAdmissionPolicyBinding", ADDON_EXTERNALSECRET_POLICY_NAME)]
+    missing = policy_config_checks(GetClient(served_all), [Named("acme")], [ADDON])
+    assert missing[0].result == "fail" and ADDON_EXTERNALSECRET_POLICY_NAME in missing[0].detail
+
+
+def test_addon_audit_reports_a_read_error():
+    error = KubeApiError("get", "ValidatingAdmissionPolicy", 403, "forbidden")
+    checks = policy_config_checks(GetClient({}, error), [Named("acme")], [ADDON])
+    assert checks[0].result == "fail" and "403" in checks[0].detail
+
+
+def test_each_family_is_checked_as_configured_under_its_documented_id():
+    # ADDON-1 compares both add-on policies; ADDON-2 is the ExternalSecret attack (docs/tenants.md)
+    assert [e.config_id or e.check_id for e in REGISTRY] == ["HOST-1", "ADDON-1", "SCHED-1", "SVC-1"]
+    names = {p["metadata"]["name"] for p in ADDON.render() if p["kind"] == "ValidatingAdmissionPolicy"}
+    assert names == {ADDON_SECRET_POLICY_NAME, ADDON_EXTERNALSECRET_POLICY_NAME}
