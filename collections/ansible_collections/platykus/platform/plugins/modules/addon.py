@@ -157,7 +157,8 @@ import traceback
 from ansible_collections.platykus.platform.plugins.module_utils._addons.local import load_servers
 from ansible_collections.platykus.platform.plugins.module_utils._addons.ops import ensure_addons, remove_addons
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 ARGUMENT_SPEC = dict(

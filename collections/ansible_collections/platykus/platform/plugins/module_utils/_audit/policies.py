@@ -57,7 +57,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.hostnames
 from ansible_collections.platykus.platform.plugins.module_utils._audit.hostnames import pair_problems
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError, Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_SECRET_PREFIX,
     AUDIT_LABEL,

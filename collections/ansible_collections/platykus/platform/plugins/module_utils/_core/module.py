@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import (
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
 )

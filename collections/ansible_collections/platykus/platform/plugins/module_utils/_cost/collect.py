@@ -20,7 +20,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
     validate_catalog,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._core.redact import url_secrets
 from ansible_collections.platykus.platform.plugins.module_utils._cost.addons import (

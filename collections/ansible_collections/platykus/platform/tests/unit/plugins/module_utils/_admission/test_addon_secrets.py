@@ -20,7 +20,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.addon_sec
     addon_policy_checks,
     addon_policy_problems,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_EXTERNALSECRET_POLICY_NAME,
     ADDON_LABEL,

@@ -20,7 +20,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.policies 
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Scope
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import TENANT_LABEL
 
 ADMISSION = "admissionregistration.k8s.io/v1"
