@@ -132,10 +132,8 @@ report:
       type: dict
 """
 
-import traceback
-
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube
 from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import (
     USAGE_ARGUMENT_SPEC,
     usage_module,
@@ -145,10 +143,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.collect im
 
 def main():
     module = usage_module(USAGE_ARGUMENT_SPEC)
-    try:
-        report = usage_report(module.params, client_factory(module.params))
-    except PlatykusError as err:
-        module.fail_json(msg="Failed to report usage: %s" % err, exception=traceback.format_exc())
+    report = call_kube(
+        module, lambda: usage_report(module.params, client_factory(module.params)), failure="Failed to report usage"
+    )
     module.exit_json(changed=False, report=report)
 
 

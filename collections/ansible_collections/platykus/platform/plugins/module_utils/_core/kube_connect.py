@@ -20,11 +20,14 @@ try:
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
     TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (urllib3.exceptions.HTTPError, OSError)
+    # What the client library itself may raise (KubeClient turns both into KubeApiError).
+    CLIENT_ERRORS: tuple[type[BaseException], ...] = (ApiException, urllib3.exceptions.HTTPError)
 except ImportError as _import_error:  # pragma: no cover - reported through missing_required_lib
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = _import_error
     ApiException = Exception
     TRANSPORT_ERRORS = (OSError,)
+    CLIENT_ERRORS = ()
 
 # The connection options every module takes (documented by the platykus.platform.kubeconfig fragment).
 KUBE_ARGUMENT_SPEC = dict(
