@@ -35,12 +35,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.aws_costs 
     read_costs,
     validate_aws_costs,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
-    Grid,
-    History,
-    history_queries,
-    parse_step,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import History
 from ansible_collections.platykus.platform.plugins.module_utils._cost.objects import (
     Usage,
     usage_from_pod_metrics,
@@ -56,6 +52,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus
     prometheus_range,
     window_queries,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import history_queries, parse_step
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import Window, make_window
 
 USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(
