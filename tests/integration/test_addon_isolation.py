@@ -49,10 +49,10 @@ from test_addons_local import (
 from test_lab_kafka import consume_one, produce
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_acl as _redis_acl
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import (
     client_config as kafka_client_config,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import desired_acls
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import desired_acls
 from platykus_lab import kafka as lab_kafka
 from platykus_lab import redis_acl as lab_redis_acl
 
