@@ -34,7 +34,6 @@ FILE_LINES_MAX = 500
 # Files still over the limit, each to be split; the list may only shrink.
 OVER_LIMIT: dict[str, int] = {
     "_addons/catalog.py": 579,
-    "_addons/redis_acl.py": 514,
     "_admission/hostnames.py": 546,
     "_apps/spec.py": 537,
     "_tenants/aws_onboard.py": 525,
