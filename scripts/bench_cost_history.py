@@ -46,17 +46,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "collections")]
 
 from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (  # noqa: E402
-    Grid,
-    History,
-    history_queries,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import History  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus import (  # noqa: E402
     PrometheusEndpoint,
     http_fetch,
     prometheus_range,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import history_queries  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window  # noqa: E402
 
 STEP = 3600

@@ -49,10 +49,11 @@ from test_addons_local import (
 from test_lab_kafka import consume_one, produce
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_acl as _redis_acl
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_commands as _redis_commands
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import (
     client_config as kafka_client_config,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import desired_acls
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import desired_acls
 from platykus_lab import kafka as lab_kafka
 from platykus_lab import redis_acl as lab_redis_acl
 
@@ -223,8 +224,8 @@ def test_redis_acl_is_what_the_running_server_derives_and_existing_users_get_it(
     admin = _redis_admin(lab)
     # The checked-in list is what the rules derive from this server (python -m platykus_lab.redis_acl --write).
     derived = _redis_acl.derive(lab_redis_acl.server_commands(_redis_admin(lab)))
-    assert derived == _redis_acl.COMMANDS, set(derived) ^ set(_redis_acl.COMMANDS)
-    assert lab_redis_acl.server_description(admin, derived) == _redis_acl.DESCRIBED
+    assert derived == _redis_commands.COMMANDS, set(derived) ^ set(_redis_commands.COMMANDS)
+    assert lab_redis_acl.server_description(admin, derived) == _redis_commands.DESCRIBED
     # Each exception of the rules still holds on this server: CLIENT TRACKING BCAST reveals others' key names.
     probe, password = "platykus-test-probe", uuid.uuid4().hex
     server = _admin(lab, "redis")

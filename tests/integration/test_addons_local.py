@@ -24,7 +24,7 @@ from test_lab_kafka import create_topic as kafka_create_topic
 from test_lab_kafka import produce as kafka_produce
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import KafkaLocalProvider
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import (
     client_config as kafka_client_config,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_quotas import QuotaClient

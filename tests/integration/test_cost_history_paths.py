@@ -26,11 +26,8 @@ import yaml
 from conftest import SHARED_VARS
 
 from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
-    Grid,
-    History,
-    history_queries,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import History
 from ansible_collections.platykus.platform.plugins.module_utils._cost.index import PodRun
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus import (
@@ -38,6 +35,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus
     http_fetch,
     prometheus_range,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import history_queries
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
 from platykus_lab import controller_build

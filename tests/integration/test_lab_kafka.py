@@ -20,11 +20,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from conftest import LAB_INVENTORY, ROOT, wait_for
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
-    KafkaLocalProvider,
-    client_config,
-    desired_acls,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import KafkaLocalProvider
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import client_config, desired_acls
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
 from platykus_lab import controller_run
 from platykus_lab import kafka as lab_kafka

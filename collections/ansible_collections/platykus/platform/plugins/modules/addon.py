@@ -152,13 +152,12 @@ deleted:
 """
 
 import os
-import traceback
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.local import load_servers
 from ansible_collections.platykus.platform.plugins.module_utils._addons.ops import ensure_addons, remove_addons
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -180,29 +179,28 @@ def main() -> None:
     )
     params = module.params
     connect = client_factory(params)
-    try:
+
+    def run() -> dict:
         servers = load_servers(params["servers"] or os.environ.get("PLATYKUS_DATA_SERVICES"))
         for record in servers.values():
             module.no_log_values.add(str(record.get("password", "")))
         if params["state"] == "absent":
-            result = remove_addons(
+            return remove_addons(
                 connect, params["addons"], servers, tenant=params["tenant"], check_mode=module.check_mode
             )
-        else:
-            result = ensure_addons(
-                connect,
-                params["addons"],
-                params["catalog"],
-                servers,
-                rotate=params["rotate"],
-                check_mode=module.check_mode,
-                diff=module._diff,
-                secret_sink=module.no_log_values.add,
-                apps=params["apps"],
-            )
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+        return ensure_addons(
+            connect,
+            params["addons"],
+            params["catalog"],
+            servers,
+            rotate=params["rotate"],
+            check_mode=module.check_mode,
+            diff=module._diff,
+            secret_sink=module.no_log_values.add,
+            apps=params["apps"],
+        )
+
+    module.exit_json(**call_kube(module, run))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,6 @@ refreshed:
 """
 
 import time
-import traceback
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.aws_delivery import (
     check,
@@ -115,9 +114,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.aws_deli
     refresh,
     remove,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -133,21 +132,18 @@ def main() -> None:
     module = platykus_module(ARGUMENT_SPEC)
     params = module.params
     connect = client_factory(params)
-    try:
+
+    def run() -> dict:
         if params["state"] == "absent":
-            result = remove(connect, params["addons"], params["catalog"], check_mode=module.check_mode)
-        elif params["refresh"]:
+            return remove(connect, params["addons"], params["catalog"], check_mode=module.check_mode)
+        if params["refresh"]:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            result = refresh(connect, params["addons"], params["catalog"], stamp, check_mode=module.check_mode)
-        elif params["validate_only"]:
-            result = check(connect, params["addons"], params["catalog"])
-        else:
-            result = deliver(
-                connect, params["addons"], params["catalog"], check_mode=module.check_mode, diff=module._diff
-            )
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+            return refresh(connect, params["addons"], params["catalog"], stamp, check_mode=module.check_mode)
+        if params["validate_only"]:
+            return check(connect, params["addons"], params["catalog"])
+        return deliver(connect, params["addons"], params["catalog"], check_mode=module.check_mode, diff=module._diff)
+
+    module.exit_json(**call_kube(module, run))
 
 
 if __name__ == "__main__":

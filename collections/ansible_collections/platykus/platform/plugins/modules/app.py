@@ -196,8 +196,6 @@ deleted:
   elements: str
 """
 
-import traceback
-
 from ansible_collections.platykus.platform.plugins.module_utils._apps.batch import deploy_apps
 from ansible_collections.platykus.platform.plugins.module_utils._apps.ops import (
     APP_ARGUMENT_SPEC,
@@ -205,9 +203,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._apps.ops import
     deploy_app,
     destroy_app,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 
 
 def main() -> None:
@@ -220,18 +217,17 @@ def main() -> None:
     )  # fmt: skip
     params = module.params
     connect = client_factory(params)
-    try:
+
+    def run() -> dict:
         if params["specs"] is not None:
             settings = {k: v for k, v in app_params(params).items() if k != "spec"}
             apps = deploy_apps(connect, params["specs"], check_mode=module.check_mode, diff=module._diff, **settings)
-            result = {"changed": any(app["changed"] for app in apps), "apps": apps}
-        elif params["state"] == "absent":
-            result = destroy_app(connect, check_mode=module.check_mode, confirm=params["confirm"], **app_params(params))
-        else:
-            result = deploy_app(connect, check_mode=module.check_mode, diff=module._diff, **app_params(params))
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+            return {"changed": any(app["changed"] for app in apps), "apps": apps}
+        if params["state"] == "absent":
+            return destroy_app(connect, check_mode=module.check_mode, confirm=params["confirm"], **app_params(params))
+        return deploy_app(connect, check_mode=module.check_mode, diff=module._diff, **app_params(params))
+
+    module.exit_json(**call_kube(module, run))
 
 
 if __name__ == "__main__":

@@ -83,21 +83,15 @@ exists:
   type: bool
 """
 
-import traceback
-
 from ansible_collections.platykus.platform.plugins.module_utils._apps.status import app_status
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 
 
 def main() -> None:
     module = platykus_module(dict(spec=dict(type="dict", required=True), **KUBE_ARGUMENT_SPEC))
-    try:
-        result = app_status(client_factory(module.params), module.params["spec"])
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+    module.exit_json(**call_kube(module, lambda: app_status(client_factory(module.params), module.params["spec"])))
 
 
 if __name__ == "__main__":

@@ -116,13 +116,12 @@ certificate:
   type: str
 """
 
-import traceback
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._platform.ca import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     HAS_CRYPTOGRAPHY,
@@ -147,7 +146,8 @@ def main() -> None:
     if not HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params
-    try:
+
+    def run() -> dict:
         spec = render_spec(
             params["namespace"],
             params["secret_name"],
@@ -157,10 +157,9 @@ def main() -> None:
             params["validity_days"],
             params["renew_before_days"],
         )
-        result = ensure_platform_ca(client_factory(params), spec, check_mode=module.check_mode)
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
-    module.exit_json(**result)
+        return ensure_platform_ca(client_factory(params), spec, check_mode=module.check_mode)
+
+    module.exit_json(**call_kube(module, run))
 
 
 if __name__ == "__main__":

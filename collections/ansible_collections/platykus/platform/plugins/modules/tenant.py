@@ -201,11 +201,8 @@ blockers:
   elements: str
 """
 
-import traceback
-
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
@@ -235,9 +232,10 @@ def main() -> None:
     )
     params = module.params
     connect = client_factory(params)
-    try:
+
+    def run() -> dict:
         if params["state"] == "absent":
-            result = offboard_tenant(
+            return offboard_tenant(
                 connect,
                 tenant=params["tenant"],
                 confirm=params["confirm"],
@@ -245,18 +243,17 @@ def main() -> None:
                 platform_namespaces=params["platform_namespaces"],
                 check_mode=module.check_mode,
             )
-        else:
-            result = apply_tenants(
-                connect,
-                **tenant_set_params(params),
-                **capacity_params(params),
-                ingress_namespace=params["ingress_namespace"] or None,
-                unmanaged_rbac=params["unmanaged_rbac"],
-                check_mode=module.check_mode,
-                diff=module._diff,
-            )
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
+        return apply_tenants(
+            connect,
+            **tenant_set_params(params),
+            **capacity_params(params),
+            ingress_namespace=params["ingress_namespace"] or None,
+            unmanaged_rbac=params["unmanaged_rbac"],
+            check_mode=module.check_mode,
+            diff=module._diff,
+        )
+
+    result = call_kube(module, run)
     for warning in result.get("capacity_warnings", []):
         module.warn(warning)
     module.exit_json(**result)

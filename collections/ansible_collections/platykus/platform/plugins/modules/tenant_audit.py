@@ -170,9 +170,8 @@ table:
 """
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit.run import audit_tenants, render_table
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.ops import (
     TENANT_SET_ARGUMENT_SPEC,
     tenant_set_params,
@@ -190,10 +189,10 @@ def main() -> None:
     )
     params = module.params
     connect = client_factory(params)
-    try:
-        report = audit_tenants(connect, aws=params["aws"], kubernetes=params["kubernetes"], **tenant_set_params(params))
-    except PlatykusError as err:
-        module.fail_json(msg=str(err))
+    report = call_kube(
+        module,
+        lambda: audit_tenants(connect, aws=params["aws"], kubernetes=params["kubernetes"], **tenant_set_params(params)),
+    )
     result = report.to_dict()
     if report.failed and params["fail_on_violation"]:
         module.fail_json(

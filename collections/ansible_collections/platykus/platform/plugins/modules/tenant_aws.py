@@ -195,7 +195,8 @@ import traceback
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import (
     ARGUMENT_SPEC,

@@ -149,12 +149,11 @@ report:
 """
 
 import copy
-import traceback
 from functools import partial
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube
 from ansible_collections.platykus.platform.plugins.module_utils._cost.budget_run import run_budgets
 from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import USAGE_ARGUMENT_SPEC, usage_module
 
@@ -189,17 +188,18 @@ def argument_spec():
 
 def main():
     module = usage_module(argument_spec())
-    try:
-        result = run_budgets(
+    result = call_kube(
+        module,
+        lambda: run_budgets(
             module.params,
             client_factory(module.params),
             check_mode=module.check_mode,
             diff=module._diff,
             warn=module.warn,
             aws_connect=partial(clients, module),
-        )
-    except PlatykusError as err:
-        module.fail_json(msg="Failed to evaluate tenant budgets: %s" % err, exception=traceback.format_exc())
+        ),
+        failure="Failed to evaluate tenant budgets",
+    )
     module.exit_json(**result)
 
 

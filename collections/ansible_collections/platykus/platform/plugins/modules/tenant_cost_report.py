@@ -75,11 +75,9 @@ changed_objects:
   elements: str
 """
 
-import traceback
-
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._cost.publish import publish
 
 
@@ -91,17 +89,18 @@ def main():
         metrics_namespace=dict(type="str", default="platykus-monitoring"),
     )
     module = platykus_module(spec)
-    try:
-        result = publish(
+    result = call_kube(
+        module,
+        lambda: publish(
             module.params["report"],
             client_factory(module.params),
             module.params["metrics_format"],
             module.params["metrics_namespace"],
             check_mode=module.check_mode,
             diff=module._diff,
-        )
-    except PlatykusError as err:
-        module.fail_json(msg="Failed to publish the tenants' cost: %s" % err, exception=traceback.format_exc())
+        ),
+        failure="Failed to publish the tenants' cost",
+    )
     module.exit_json(**result)
 
 

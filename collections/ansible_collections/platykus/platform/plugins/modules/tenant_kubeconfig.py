@@ -64,12 +64,11 @@ user:
 """
 
 import json
-import traceback
 
 from ansible_collections.platykus.platform.plugins.module_utils._apps.identity import write_tenant_kubeconfig
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 
 
 def main() -> None:
@@ -84,14 +83,14 @@ def main() -> None:
     params = module.params
     if module.check_mode:
         module.exit_json(changed=True, path=params["dest"])
-    try:
-        result = write_tenant_kubeconfig(
+    result = call_kube(
+        module,
+        lambda: write_tenant_kubeconfig(
             client_factory(params), params["namespace"], params["dest"], params["duration"], json.dumps
-        )
-    except (PlatykusError, OSError) as err:
-        module.fail_json(
-            msg="Failed to write a kubeconfig for %s: %s" % (params["namespace"], err), exception=traceback.format_exc()
-        )
+        ),
+        failure="Failed to write a kubeconfig for %s" % params["namespace"],
+        also=(OSError,),
+    )
     module.exit_json(**result)
 
 

@@ -125,11 +125,8 @@ capacity_warnings:
   elements: str
 """
 
-import traceback
-
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube, platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
@@ -143,16 +140,16 @@ def main() -> None:
     module = platykus_module(dict(TENANT_SET_ARGUMENT_SPEC, **CAPACITY_ARGUMENT_SPEC))
     params = module.params
     connect = client_factory(params)
-    try:
-        result = apply_tenant_quotas(
+    result = call_kube(
+        module,
+        lambda: apply_tenant_quotas(
             connect,
             **tenant_set_params(params),
             **capacity_params(params),
             check_mode=module.check_mode,
             diff=module._diff,
-        )
-    except PlatykusError as err:
-        module.fail_json(msg=str(err), exception=traceback.format_exc())
+        ),
+    )
     for warning in result["capacity_warnings"]:
         module.warn(warning)
     module.exit_json(**result)

@@ -133,12 +133,11 @@ report:
       type: dict
 """
 
-import traceback
 from functools import partial
 
 from ansible_collections.platykus.platform.plugins.module_utils._aws.module import clients
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import call_kube
 from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import (
     USAGE_ARGUMENT_SPEC,
     usage_module,
@@ -148,10 +147,11 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.collect im
 
 def main():
     module = usage_module(USAGE_ARGUMENT_SPEC)
-    try:
-        report = usage_report(module.params, client_factory(module.params), aws_connect=partial(clients, module))
-    except PlatykusError as err:
-        module.fail_json(msg="Failed to report usage: %s" % err, exception=traceback.format_exc())
+    report = call_kube(
+        module,
+        lambda: usage_report(module.params, client_factory(module.params), aws_connect=partial(clients, module)),
+        failure="Failed to report usage",
+    )
     module.exit_json(changed=False, report=report)
 
 

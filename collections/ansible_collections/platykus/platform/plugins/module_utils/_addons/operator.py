@@ -19,7 +19,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
     DEFAULT_KAFKA_TOPICS,
     kafka_limits,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import topic_config
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import topic_config
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (

@@ -37,12 +37,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.provider
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons.registry import PROVIDERS_LOADED
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import (
-    BatchSummary,
-    KubeClient,
-    normalize,
-    object_key,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import BatchSummary, KubeClient, object_key
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import normalize
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_LABEL,
     ADDON_PLAN_ANNOTATION,

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     AUTHENTICATION_API_VERSION,
     CI_SERVICE_ACCOUNT,

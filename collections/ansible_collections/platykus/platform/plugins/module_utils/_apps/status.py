@@ -12,7 +12,8 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import names
 from ansible_collections.platykus.platform.plugins.module_utils._apps.releases import load_history, public
 from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, app_ref
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     APP_LABEL,
     APPS_API_VERSION,

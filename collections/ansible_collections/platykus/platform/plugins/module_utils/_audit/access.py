@@ -25,7 +25,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
     summarize,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     AUTHORIZATION_API_VERSION,
     CI_SERVICE_ACCOUNT,

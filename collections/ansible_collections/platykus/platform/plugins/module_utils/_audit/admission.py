@@ -29,7 +29,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.report im
     summarize,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADMISSION_API_VERSION,
     AUDIT_LABEL,

@@ -24,7 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Check, Scope
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     CERT_MANAGER_API_VERSION,
     EXTERNAL_SECRETS_API_VERSION,

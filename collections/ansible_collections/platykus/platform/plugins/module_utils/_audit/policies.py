@@ -46,7 +46,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.workl
 from ansible_collections.platykus.platform.plugins.module_utils._audit.admission import RoleIdentity, dry_run_create
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Check, Scope, fetched, summarize
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError, Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_EXTERNALSECRET_POLICY_NAME,
     ADDON_LABEL,

@@ -21,7 +21,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
 )
 from ansible_collections.platykus.platform.plugins.module_utils._aws.module import AWS_CREDENTIALS_SPEC, AwsConnect
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import METRICS_API_VERSION
 from ansible_collections.platykus.platform.plugins.module_utils._core.redact import url_secrets
@@ -37,12 +37,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.aws_costs 
     read_costs,
     validate_aws_costs,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
-    Grid,
-    History,
-    history_queries,
-    parse_step,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import History
 from ansible_collections.platykus.platform.plugins.module_utils._cost.objects import (
     Usage,
     usage_from_pod_metrics,
@@ -58,6 +54,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus
     prometheus_range,
     window_queries,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import history_queries, parse_step
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import Window, make_window
 
 USAGE_ARGUMENT_SPEC: dict[str, Any] = dict(

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.domains import hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, describe
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import describe
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     CERT_MANAGER_API_VERSION,
     MANAGED_BY_LABEL,

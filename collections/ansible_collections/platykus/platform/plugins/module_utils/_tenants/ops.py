@@ -17,13 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import (
-    KUBE_ARGUMENT_SPEC,
-    BatchSummary,
-    KubeApiError,
-    KubeClient,
-    object_key,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import BatchSummary, KubeClient, object_key
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADOPTED_ANNOTATION,
     BUDGET_ORIGINAL_PODS_ANNOTATION,

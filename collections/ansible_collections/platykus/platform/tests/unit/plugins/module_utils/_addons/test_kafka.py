@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons import kafka
+from ansible_collections.platykus.platform.plugins.module_utils._addons import kafka, kafka_plans
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef, factory
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 
@@ -21,7 +21,7 @@ def addon(tenant="acme", name="events"):
 
 
 def test_desired_acls_cover_only_the_addons_prefix():
-    acls = kafka.desired_acls("acme_events_1a2b3c4d")
+    acls = kafka_plans.desired_acls("acme_events_1a2b3c4d")
     assert acls == sorted(acls)
     assert {acl.name for acl in acls} == {"acme_events_1a2b3c4d."}
     assert {acl.principal for acl in acls} == {"User:acme_events_1a2b3c4d"}
@@ -42,7 +42,7 @@ def test_acl_bindings_render_as_prefixed_allow_bindings_and_read_back_equal():
     pytest.importorskip("confluent_kafka")
     from confluent_kafka.admin import AclBinding, AclBindingFilter, AclOperation, ResourcePatternType, ResourceType
 
-    acl = kafka.desired_acls("acme_events_1a2b3c4d")[0]
+    acl = kafka_plans.desired_acls("acme_events_1a2b3c4d")[0]
     binding = kafka._binding(acl)
     assert isinstance(binding, AclBinding)
     assert (binding.restype, binding.name, binding.resource_pattern_type) == (
@@ -66,30 +66,30 @@ def test_acl_bindings_render_as_prefixed_allow_bindings_and_read_back_equal():
 )
 def test_acl_changes_keep_exactly_the_desired_ones(desired, actual, expected):
     def make(names):
-        return [kafka.Acl("TOPIC", "p.", "User:p", op) for op in names]
+        return [kafka_plans.Acl("TOPIC", "p.", "User:p", op) for op in names]
 
-    assert kafka.acl_changes(make(desired), make(actual)) == tuple(make(names) for names in expected)
+    assert kafka_plans.acl_changes(make(desired), make(actual)) == tuple(make(names) for names in expected)
 
 
 def test_a_stray_acl_of_another_kind_is_not_mistaken_for_a_desired_one():
-    desired = kafka.desired_acls("p_q_12345678")
-    literal = kafka.Acl("TOPIC", "p_q_12345678.", "User:p_q_12345678", "READ", pattern="LITERAL")
-    deny = kafka.Acl("TOPIC", "p_q_12345678.", "User:p_q_12345678", "READ", permission="DENY")
-    create, delete = kafka.acl_changes(desired, [*desired, literal, deny])
+    desired = kafka_plans.desired_acls("p_q_12345678")
+    literal = kafka_plans.Acl("TOPIC", "p_q_12345678.", "User:p_q_12345678", "READ", pattern="LITERAL")
+    deny = kafka_plans.Acl("TOPIC", "p_q_12345678.", "User:p_q_12345678", "READ", permission="DENY")
+    create, delete = kafka_plans.acl_changes(desired, [*desired, literal, deny])
     assert create == [] and delete == sorted([literal, deny])
 
 
 @pytest.mark.parametrize("user", ["", "Acme", "a.b", "a-b", "_a", "a" * 49, "a b", "a=b", "a,b", None])
 def test_bad_user_names_are_refused_with_the_field(user):
     with pytest.raises(PlatykusError) as err:
-        kafka.validate_user(user)
+        kafka_plans.validate_user(user)
     assert err.value.field == "name"
     assert "1-48 characters" in str(err.value)
 
 
 def test_owned_names_are_those_under_the_dotted_prefix():
     names = ["acme_ev_1.orders", "acme_ev_1x.orders", "acme_ev_1", "other.acme_ev_1.x", "acme_ev_1.a"]
-    assert kafka.owned(names, "acme_ev_1") == ["acme_ev_1.a", "acme_ev_1.orders"]
+    assert kafka_plans.owned(names, "acme_ev_1") == ["acme_ev_1.a", "acme_ev_1.orders"]
 
 
 def test_credentials_need_no_broker_and_quote_the_password():
@@ -110,10 +110,10 @@ def test_credentials_need_no_broker_and_quote_the_password():
 
 
 def test_client_config_prefers_the_records_bootstrap():
-    config = kafka.client_config({**SERVER, "bootstrap": "127.0.0.1:1"}, "u", "p")
+    config = kafka_plans.client_config({**SERVER, "bootstrap": "127.0.0.1:1"}, "u", "p")
     assert config["bootstrap.servers"] == "127.0.0.1:1"
     assert (config["sasl.mechanism"], config["security.protocol"]) == ("SCRAM-SHA-512", "SASL_PLAINTEXT")
-    assert kafka.client_config(SERVER, "u", "p")["bootstrap.servers"] == "127.0.0.1:19092"
+    assert kafka_plans.client_config(SERVER, "u", "p")["bootstrap.servers"] == "127.0.0.1:19092"
 
 
 @pytest.mark.parametrize("missing", ["host", "port", "user", "password"])

@@ -17,7 +17,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog 
     validate_catalog,
     validate_requests,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_plans import (
     desired_quotas,
     desired_topics,
     topic_changes,

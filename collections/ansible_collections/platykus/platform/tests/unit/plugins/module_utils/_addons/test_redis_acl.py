@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_acl as acl
+from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_commands
 
 
 def entry(name, categories, keys=False, subs=()):
@@ -92,7 +93,7 @@ def test_docs_parsed_by_a_client_as_dicts_give_the_same_verdicts():
      "shutdown", "save", "bgsave", "migrate", "sort", "object|help", "memory|stats", "cluster|nodes", "time"],
 )  # fmt: skip
 def test_the_checked_in_list_denies_server_wide_commands(name):
-    assert name not in acl.COMMANDS
+    assert name not in redis_commands.COMMANDS
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_the_checked_in_list_denies_server_wide_commands(name):
      "client|setname", "sscan", "hscan", "zscan"],
 )  # fmt: skip
 def test_the_checked_in_list_keeps_what_an_app_uses(name):
-    assert name in acl.COMMANDS
+    assert name in redis_commands.COMMANDS
 
 
 def test_rules_render_deny_all_then_each_command_and_the_prefix():
@@ -113,7 +114,7 @@ def test_rules_render_deny_all_then_each_command_and_the_prefix():
     assert [
         r for r in default if r.startswith("+@") or r in ("allkeys", "allchannels", "allcommands", "~*", "&*")
     ] == []
-    assert default[7:] == ["+%s" % name for name in acl.COMMANDS]
+    assert default[7:] == ["+%s" % name for name in redis_commands.COMMANDS]
 
 
 DIGEST = "ab" * 32
@@ -122,7 +123,7 @@ DIGEST = "ab" * 32
 def user(**over):
     base = {
         "flags": ["on", "sanitize-payload"], "passwords": [DIGEST], "keys": "~acme:*", "channels": "&acme:*",
-        "commands": " ".join(reversed(acl.DESCRIBED)), "selectors": [],
+        "commands": " ".join(reversed(redis_commands.DESCRIBED)), "selectors": [],
     }  # fmt: skip
     base.update(over)
     return base
@@ -134,8 +135,8 @@ def user(**over):
         ({}, True),  # in any order
         ({"keys": ["~acme:*"], "channels": ["&acme:*"]}, True),  # lists, as other versions answer
         # redis-py's acl_getuser splits the rules into commands and categories
-        ({"commands": [t for t in acl.DESCRIBED if "@" not in t],
-          "categories": [t for t in acl.DESCRIBED if "@" in t]}, True),
+        ({"commands": [t for t in redis_commands.DESCRIBED if "@" not in t],
+          "categories": [t for t in redis_commands.DESCRIBED if "@" in t]}, True),
         ({"commands": "-@all +@read +@write +@pubsub +@connection +@transaction +@scripting -@dangerous -@admin"}, False),
         ({"commands": user()["commands"] + " +flushall"}, False),
         ({"commands": " ".join(user()["commands"].split()[:-1])}, False),

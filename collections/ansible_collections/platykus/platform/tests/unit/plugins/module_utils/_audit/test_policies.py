@@ -27,7 +27,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.policies 
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.report import Scope
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeApiError, KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import KubeApiError, Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     ADDON_EXTERNALSECRET_POLICY_NAME,
     ADDON_SECRET_POLICY_NAME,

@@ -17,7 +17,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._audit.admission
 )
 from ansible_collections.platykus.platform.plugins.module_utils._audit.run import render_table, run_audit
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, Response
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import Response
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import SA_TOKEN_POLICY_NAME, TENANT_LABEL
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects import (
     SA_TOKEN_SECRET_TYPE,

@@ -18,12 +18,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._cost.addons imp
     charge_addons,
     unsampled_addons,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
-    METRIC_PROFILES,
-    Grid,
-    History,
-    history_queries,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import History
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import METRIC_PROFILES, history_queries
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 
 START = datetime(2024, 6, 1, tzinfo=UTC)

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import ApplyResult, object_key
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import object_key
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import ApplyResult
 from ansible_collections.platykus.platform.plugins.module_utils._cost.budget_run import run_budgets
 from ansible_collections.platykus.platform.plugins.modules import tenant_budget
 

@@ -13,19 +13,17 @@ import pytest
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate
 from ansible_collections.platykus.platform.plugins.module_utils._cost.aws_costs import read_costs, window_days
+from ansible_collections.platykus.platform.plugins.module_utils._cost.grid import Grid, matrix, samples
 from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
-    METRIC_PROFILES,
-    Grid,
     History,
-    history_queries,
-    matrix,
-    parse_step,
-    pod_runs,
-    samples,
     service_objects,
     volume_objects,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._cost.pod_steps import pod_runs
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._cost.promql import (
+    history_queries,
+)
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
 
@@ -145,37 +143,6 @@ def test_missing_capacity_names_the_query():
     data["node_capacity"] = []
     with pytest.raises(PlatykusError, match="node_capacity"):
         report(FakePrometheus(data))
-
-
-@pytest.mark.parametrize("step, seconds", [("60s", 60), ("5m", 300), ("1h", 3600), ("10", 10)])
-def test_steps(step, seconds):
-    assert parse_step(step) == seconds
-
-
-@pytest.mark.parametrize("step", ["7m", "0s", "1d", "", None, "abc"])
-def test_bad_steps_name_the_field(step):
-    with pytest.raises(PlatykusError, match="prometheus_step: .* divid"):
-        parse_step(step)
-
-
-def test_profiles_have_every_query_and_overrides_are_checked():
-    for profile in METRIC_PROFILES:
-        assert set(history_queries(profile, None, 60)) == {
-            "nodes",
-            "node_capacity",
-            "pod_requests",
-            "pod_cpu_usage",
-            "pod_memory_usage",
-            "volumes",
-            "loadbalancers",
-            "addon_labels",
-            "addon_annotations",
-        }
-    assert "[300s]" in history_queries("scheduler", None, 300)["pod_cpu_usage"]
-    with pytest.raises(PlatykusError, match="prometheus_queries.pods: not a query"):
-        history_queries("scheduler", {"pods": "up"}, 60)
-    with pytest.raises(PlatykusError, match="prometheus_metrics: 'ksm' is not one of"):
-        history_queries("ksm", None, 60)
 
 
 def test_error_answer_names_the_query():
@@ -303,16 +270,6 @@ def test_volume_and_service_objects_split_runs_and_clip_to_the_window():
             "spec": {"type": "LoadBalancer"},
         }
     ]
-
-
-def test_whole_steps():
-    window = make_window(datetime.fromtimestamp(T0 + 1200, UTC), datetime.fromtimestamp(T0 + 5 * HOUR + 600, UTC))
-    grid = Grid(window, HOUR)
-    assert grid.points(window.start, window.end) == (T0, T0 + 5 * HOUR)
-    assert grid.whole == (T0 + HOUR, T0 + 4 * HOUR)
-    short = make_window(datetime.fromtimestamp(T0 + 60, UTC), datetime.fromtimestamp(T0 + 120, UTC))
-    first, last = Grid(short, HOUR).whole
-    assert first > last
 
 
 # -- the float reading against the Decimal-per-sample reading it replaced ------------------------------

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.kube import ApplyResult
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube_types import ApplyResult
 from ansible_collections.platykus.platform.plugins.module_utils._cost.publish import (
     desired_objects,
     publish,
