@@ -172,8 +172,11 @@ def stack_spec() -> dict:
     """The stack the inventory describes (the same filter the playbook runs)."""
     import yaml
 
-    from ansible_collections.platykus.platform.plugins.module_utils._aws_stack import stack_spec as spec
-    from ansible_collections.platykus.platform.plugins.module_utils._services import resolve_parameters, service_plan
+    from ansible_collections.platykus.platform.plugins.module_utils._platform.aws_stack import stack_spec as spec
+    from ansible_collections.platykus.platform.plugins.module_utils._platform.services import (
+        resolve_parameters,
+        service_plan,
+    )
 
     group_vars = {}
     for path in sorted((ROOT / "inventories/aws/group_vars/all").glob("*.yml")):

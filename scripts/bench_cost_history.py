@@ -13,7 +13,7 @@ Then times, side by side, ``--repeat`` times each:
 
 * the floor: the very range queries the report makes (same PromQL, same chunks, 1h step), each
   answer fetched and read whole over HTTP, nothing decoded;
-* the report: ``_usage.allocate`` with the ``History`` reader over the same endpoint (queries,
+* the report: ``_cost.allocate.allocate`` with the ``History`` reader over the same endpoint (queries,
   JSON decoding, the allocation one day at a time, the report).
 
     .venv/bin/python scripts/bench_cost_history.py [--pods 10000] [--namespaces 200] [--days 30] \\
@@ -45,19 +45,19 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "collections")]
 
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._prometheus import (  # noqa: E402
-    PrometheusEndpoint,
-    http_fetch,
-    prometheus_range,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (  # noqa: E402
     Grid,
     History,
     history_queries,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus import (  # noqa: E402
+    PrometheusEndpoint,
+    http_fetch,
+    prometheus_range,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window  # noqa: E402
 
 STEP = 3600
 NODE_TYPE = "m5.4xlarge"

@@ -26,8 +26,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "lab"), str(ROOT / "collections")]
 
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import render_tenant  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._tenants import validate_tenants  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects import render_tenant  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import validate_tenants  # noqa: E402
 from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, parse_node_pools  # noqa: E402
 

@@ -7,7 +7,7 @@ kwok marks them Running without waiting for the scheduler) in 200 namespaces lab
 then times, in the same run, several repetitions each of:
 
 * ``kubectl get pods -A -o json`` (the baseline: one paged LIST of the same pods, decoded);
-* the module's logic called directly (``_usage_collect.usage_report`` with a ``KubeClient``);
+* the module's logic called directly (``_cost.collect.usage_report`` with a ``KubeClient``);
 * the module through Ansible (``ansible localhost -m platykus.platform.usage_report``).
 
 Prints a Markdown table of the medians and ratios.
@@ -33,8 +33,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "lab"), str(ROOT / "collections")]
 
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient, client_factory  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import usage_report  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, client_factory  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import usage_report  # noqa: E402
 from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, parse_node_pools  # noqa: E402
 

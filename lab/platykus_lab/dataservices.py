@@ -5,7 +5,7 @@ from Debian's packages, each a shared server on 127.0.0.1 with its data under th
 the data folder on first start, then runs the server as its child until SIGTERM (forwarded as the
 server's fast shutdown). The admin credentials are made once per lab and kept in
 `<lab>/controllers/<name>/admin.json` (mode 0600): host, port, user, password; the collection's
-`_addon_local.load_servers` reads them (PLATYKUS_DATA_SERVICES, exported by `platykus-lab env`).
+`_addons.local.load_servers` reads them (PLATYKUS_DATA_SERVICES, exported by `platykus-lab env`).
 
 PostgreSQL refuses to run as root: as root, the server runs in a user namespace where the lab's
 uid is an ordinary one (`unshare --user --map-user`), so it still owns its folder inside the lab.

@@ -2,7 +2,7 @@
 the lab's AWS Secrets Manager.
 
 The controller holds no AWS identity of its own: each tenant's SecretStore authenticates as the
-tenant's IAM identity (module_utils/_tenant_aws.py). CRDs from the module's deploy/crds, RBAC
+tenant's IAM identity (module_utils/_tenants/aws.py). CRDs from the module's deploy/crds, RBAC
 from its chart, bound to the ServiceAccount the chart creates.
 """
 

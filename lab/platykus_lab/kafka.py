@@ -1,6 +1,6 @@
 """Apache Kafka on the lab: one KRaft node (broker and controller in one JVM) on loopback ports.
 
-The `local` add-on provider's Kafka (module_utils/_addon_kafka.py): each add-on gets a SCRAM user
+The `local` add-on provider's Kafka (module_utils/_addons/kafka.py): each add-on gets a SCRAM user
 whose ACLs cover only its own topic and group prefix, so the broker authenticates every client
 (SASL_PLAINTEXT, SCRAM-SHA-512) and authorizes every request (KRaft's StandardAuthorizer; nothing
 is allowed without an ACL, the lab's admin is the only super user).

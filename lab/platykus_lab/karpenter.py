@@ -20,7 +20,7 @@ from .config import LAB_DIR, NodePool, node_pools_from_inventory
 from .controllers import Context, Identity, Runner, chart_objects, http_check, register, yaml_objects
 
 sys.path.insert(0, str(LAB_DIR.parent / "collections"))
-from ansible_collections.platykus.platform.plugins.module_utils._prices import PriceCatalog, validate_prices  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import PriceCatalog, validate_prices  # noqa: E402
 
 NAMESPACE = "platykus-system"  # the catalog's namespace for the karpenter release
 RELEASE = "karpenter"

@@ -2,7 +2,7 @@
 
 `python -m platykus_lab.redis_acl [--admin-file PATH] [--write]` reads ``COMMAND`` and
 ``COMMAND DOCS`` from the server as its admin, applies the rules of the collection's
-module_utils/_redis_acl.py (``derive``), prints every denied command with the rule that denies it,
+module_utils/_addons/redis_acl.py (``derive``), prints every denied command with the rule that denies it,
 and compares the result with the checked-in ``COMMANDS``; ``--write`` rewrites that list. The
 admin record defaults to ``$PLATYKUS_DATA_SERVICES/redis/admin.json`` (`platykus-lab env`).
 Exit status 1 when the checked-in list differs (without --write).
@@ -21,7 +21,7 @@ from pathlib import Path
 from .config import LAB_DIR
 
 sys.path.insert(0, str(LAB_DIR.parent / "collections"))
-from ansible_collections.platykus.platform.plugins.module_utils import _redis_acl  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_acl as _redis_acl  # noqa: E402
 
 MODULE = Path(_redis_acl.__file__)
 

@@ -48,9 +48,11 @@ from test_addons_local import (
 )
 from test_lab_kafka import consume_one, produce
 
-from ansible_collections.platykus.platform.plugins.module_utils import _redis_acl
-from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import client_config as kafka_client_config
-from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import desired_acls
+from ansible_collections.platykus.platform.plugins.module_utils._addons import redis_acl as _redis_acl
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+    client_config as kafka_client_config,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import desired_acls
 from platykus_lab import kafka as lab_kafka
 from platykus_lab import redis_acl as lab_redis_acl
 
@@ -197,7 +199,7 @@ def test_redis_addon_user_reaches_no_server_wide_state_nor_the_other_addon(lab):
 
 def _tracking_leak(host: str, port: int, user: str, password: str, admin: redis.Redis, key: str) -> bytes:
     """What a RESP3 connection of ``user`` with CLIENT TRACKING ON BCAST receives when the admin
-    writes ``key`` (b"" when nothing): the attack behind _redis_acl.UNCHECKED."""
+    writes ``key`` (b"" when nothing): the attack behind _addons.redis_acl.UNCHECKED."""
 
     def send(sock, *args):
         sock.sendall(b"".join([b"*%d\r\n" % len(args), *(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args)]))

@@ -23,10 +23,12 @@ from test_lab_kafka import consume_one as kafka_consume_one
 from test_lab_kafka import create_topic as kafka_create_topic
 from test_lab_kafka import produce as kafka_produce
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import KafkaLocalProvider
-from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import client_config as kafka_client_config
-from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
-from ansible_collections.platykus.platform.plugins.module_utils._kafka_quotas import QuotaClient
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import KafkaLocalProvider
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
+    client_config as kafka_client_config,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka_quotas import QuotaClient
+from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
 from platykus_lab import kafka as lab_kafka
 
 pytestmark = pytest.mark.lab

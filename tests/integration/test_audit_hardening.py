@@ -15,9 +15,9 @@ import pytest
 import yaml
 from test_tenant_lifecycle import onboarded  # noqa: F401  (the fixture: onboard the lab tenants in this module)
 
-from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL, TENANT_LABEL
-from ansible_collections.platykus.platform.plugins.module_utils._names import SA_TOKEN_POLICY_NAME as POLICY
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_objects import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import AUDIT_LABEL, TENANT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import SA_TOKEN_POLICY_NAME as POLICY
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects import (
     SA_TOKEN_SECRET_TYPE as TOKEN_TYPE,
 )
 

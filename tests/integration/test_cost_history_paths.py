@@ -25,20 +25,20 @@ import pytest
 import yaml
 from conftest import LAB_INVENTORY
 
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._prometheus import (
-    PrometheusEndpoint,
-    http_fetch,
-    prometheus_range,
-)
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._usage_history import (
+from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
     Grid,
     History,
     history_queries,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._usage_index import PodRun
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.plugins.module_utils._cost.index import PodRun
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prometheus import (
+    PrometheusEndpoint,
+    http_fetch,
+    prometheus_range,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.history_reference import reference_runs
 from platykus_lab import controllers
 

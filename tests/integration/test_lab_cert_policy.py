@@ -2,7 +2,7 @@
 real API server, cert-manager, external-dns and Route53 (moto).
 
 Every attack is made as acme's developer with kubectl (the same objects the audit's HOST-1
-probes dry-run as each role: _app_policy.hostname_attacks), and must be refused by the policy
+probes dry-run as each role: _admission.hostnames.hostname_attacks), and must be refused by the policy
 (or, for CertificateRequests, by RBAC); a legitimate leaf for an own host is still issued by the
 real cert-manager and is no CA; foreign names never reach Route53; the audit names HOST-1 when
 the policy or its binding goes and passes again once onboarding restores them.
@@ -26,7 +26,7 @@ from cryptography import x509
 from test_lab_dns_volumes import platform_zone, records, route53, zone_id  # noqa: F401  (fixtures)
 from test_lab_tls_secrets import issued, platform_ca, ready, tenants_onboarded, wait_for  # noqa: F401  (fixtures)
 
-from ansible_collections.platykus.platform.plugins.module_utils._app_policy import (
+from ansible_collections.platykus.platform.plugins.module_utils._admission.hostnames import (
     CERTIFICATE_CHECKED_FIELDS,
     CERTIFICATE_FORBIDDEN_FIELDS,
     CERTIFICATE_FREE_FIELDS,
@@ -35,8 +35,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._app_policy impo
     TARGET_ANNOTATION,
     hostname_attacks,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._names import AUDIT_LABEL
-from ansible_collections.platykus.platform.plugins.module_utils._names import HOSTNAME_POLICY_NAME as POLICY
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import AUDIT_LABEL
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import HOSTNAME_POLICY_NAME as POLICY
 
 pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("tenants_onboarded")]
 

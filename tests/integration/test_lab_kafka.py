@@ -20,12 +20,12 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from conftest import LAB_INVENTORY, ROOT, wait_for
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_kafka import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons.kafka import (
     KafkaLocalProvider,
     client_config,
     desired_acls,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._addon_providers import AddonRef
+from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
 from platykus_lab import controllers as lab_controllers
 from platykus_lab import kafka as lab_kafka
 

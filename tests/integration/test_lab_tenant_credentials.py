@@ -24,7 +24,7 @@ import yaml
 from botocore.exceptions import ClientError
 from conftest import LAB_INVENTORY, wait_for
 
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
     cluster_store_name,

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from conftest import ROOT, run_module
 from cryptography import x509
 
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import (
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import (
     ACCESS_KEY_ID_KEY,
     SECRET_ACCESS_KEY_KEY,
     TenantAws,

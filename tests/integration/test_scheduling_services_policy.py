@@ -17,20 +17,20 @@ import pytest
 import yaml
 from test_tenant_lifecycle import onboarded  # noqa: F401  (the fixture: onboard the lab tenants in this module)
 
-from ansible_collections.platykus.platform.plugins.module_utils._names import (
+from ansible_collections.platykus.platform.plugins.module_utils._admission.workloads import (
+    pod_spec,
+    priority_attacks,
+    render_priority_policy,
+    service_attacks,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     PRIORITY_CLASSES_ANNOTATION,
     PRIORITY_POLICY_NAME,
     PRIORITY_QUOTA_NAME,
     SERVICE_POLICY_NAME,
     TENANT_PRIORITY_CLASSES,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._quantity import parse_quantity
-from ansible_collections.platykus.platform.plugins.module_utils._workload_policy import (
-    pod_spec,
-    priority_attacks,
-    render_priority_policy,
-    service_attacks,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import parse_quantity
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 promtool is built by the lab from the same Prometheus pin as the lab's Prometheus (lab/controllers.yml,
 entry promtool; scripts/setup.sh builds it). The per-tenant cost rules usage_report publishes
-(_cost_publish.recording_rules) must load (`promtool check rules`), give each tenant's figures with
+(_cost.publish.recording_rules) must load (`promtool check rules`), give each tenant's figures with
 the tenant and currency labels (`promtool test rules`), and feed the platform's budget alert
 together with kube-state-metrics' namespace annotation; a wrong expectation must fail the run.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.platykus.platform.plugins.module_utils._alerts import platform_rules
-from ansible_collections.platykus.platform.plugins.module_utils._cost_publish import COST_RULES_NAME, rules_object
+from ansible_collections.platykus.platform.plugins.module_utils._cost.publish import COST_RULES_NAME, rules_object
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.alerts import platform_rules
 from platykus_lab import controllers
 
 REPORT = {

@@ -147,7 +147,7 @@ options:
         type: str
       tag_key:
         description: The cost allocation tag naming a tenant; by default the one Platykus tags tenants' AWS resources with,
-          C(platykus:tenant) (_names.AWS_TENANT_TAG).
+          C(platykus:tenant) (_core.names.AWS_TENANT_TAG).
         type: str
       metric:
         description: The Cost Explorer metric.

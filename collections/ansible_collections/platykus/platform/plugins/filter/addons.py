@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The aws provider's plan for add-on requests (logic in module_utils/_addon_aws.py)."""
+"""The aws provider's plan for add-on requests (logic in module_utils/_addons/aws.py)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_aws import aws_plan
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._addons.aws import aws_plan
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 
 DOCUMENTATION = r"""
 name: addon_aws_plan

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for the platform's tenant alerts (logic in module_utils/_alerts.py)."""
+"""Filters for the platform's tenant alerts (logic in module_utils/_tenants/alerts.py)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,12 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils._alerts import alertmanager_config, platform_rules
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._tenants import validate_tenants
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.alerts import (
+    alertmanager_config,
+    platform_rules,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import validate_tenants
 
 
 def _alertmanager_config(tenants, plans, platform_namespaces=None, smtp=None, timing=None):

@@ -1,22 +1,22 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn the AWS inventory into the stack spec and IRSA trust (logic in module_utils/_aws_stack.py)."""
+"""Filters that turn the AWS inventory into the stack spec and IRSA trust (logic in module_utils/_platform/aws_stack.py)."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import audit as isolation_audit
-from ansible_collections.platykus.platform.plugins.module_utils._aws_isolation import entries as isolation_entries
-from ansible_collections.platykus.platform.plugins.module_utils._aws_stack import (
+from ansible_collections.platykus.platform.plugins.module_utils._audit.aws import audit as isolation_audit
+from ansible_collections.platykus.platform.plugins.module_utils._audit.aws import entries as isolation_entries
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._platform.aws_stack import (
     irsa_trust,
     service_trust,
     stack_spec,
     tenant_identity,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws import TenantAws, tenant_policy
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import TenantAws, tenant_policy
 
 DOCUMENTATION = r"""
 name: aws_stack

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters for the lab provider's stages (logic in module_utils/_lab_autoscaling.py)."""
+"""Filters for the lab provider's stages (logic in module_utils/_platform/lab_autoscaling.py)."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._lab_autoscaling import lab_nodepools
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._platform.lab_autoscaling import lab_nodepools
 
 
 def _lab_nodepools(pools, consolidate_after="30s", priced=None):

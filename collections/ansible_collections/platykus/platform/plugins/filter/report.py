@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils import _report_render
+from ansible_collections.platykus.platform.plugins.module_utils._cost import report_render
 
 
 def _check(report, name):
@@ -20,19 +20,19 @@ def _check(report, name):
 
 
 def report_json(report):
-    return _report_render.to_json(_check(report, "report_json"))
+    return report_render.to_json(_check(report, "report_json"))
 
 
 def report_csv(report):
-    return _report_render.to_csv(_check(report, "report_csv"))
+    return report_render.to_csv(_check(report, "report_csv"))
 
 
 def report_markdown(report):
-    return _report_render.to_markdown(_check(report, "report_markdown"))
+    return report_render.to_markdown(_check(report, "report_markdown"))
 
 
 def report_html(report, title=None):
-    return _report_render.to_html(_check(report, "report_html"), title=title)
+    return report_render.to_html(_check(report, "report_html"), title=title)
 
 
 class FilterModule:

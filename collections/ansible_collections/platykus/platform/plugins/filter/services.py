@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters that turn the platform service catalog into releases (logic in module_utils/_services.py)."""
+"""Filters that turn the platform service catalog into releases (logic in module_utils/_platform/services.py)."""
 
 from __future__ import annotations
 
@@ -66,8 +66,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._services import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._platform.services import (
     namespace_pod_security,
     resolve_parameters,
     service_plan,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Lookup reading the spec files tenants write: tenants, apps, add-ons (logic in module_utils/_spec_files.py)."""
+"""Lookup reading the spec files tenants write: tenants, apps, add-ons (logic in module_utils/_core/spec_files.py)."""
 
 from __future__ import annotations
 
@@ -63,8 +63,8 @@ import os
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._spec_files import load_specs
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.spec_files import load_specs
 
 
 class LookupModule(LookupBase):

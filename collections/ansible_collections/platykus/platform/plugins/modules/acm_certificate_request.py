@@ -119,8 +119,8 @@ actions:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_acm import ensure_certificate
-from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
+from ansible_collections.platykus.platform.plugins.module_utils._aws.acm import ensure_certificate
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, clients
 
 
 def main() -> None:

@@ -154,11 +154,11 @@ deleted:
 import os
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_local import load_servers
-from ansible_collections.platykus.platform.plugins.module_utils._addon_ops import ensure_addons, remove_addons
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._addons.local import load_servers
+from ansible_collections.platykus.platform.plugins.module_utils._addons.ops import ensure_addons, remove_addons
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),

@@ -109,15 +109,15 @@ refreshed:
 import time
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_aws_delivery import (
+from ansible_collections.platykus.platform.plugins.module_utils._addons.aws_delivery import (
     check,
     deliver,
     refresh,
     remove,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"),

@@ -59,8 +59,8 @@ described:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._addon_aws_found import describe, find_addons
-from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
+from ansible_collections.platykus.platform.plugins.module_utils._addons.aws_found import describe, find_addons
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, clients
 
 
 def main() -> None:

@@ -198,16 +198,16 @@ deleted:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._app_batch import deploy_apps
-from ansible_collections.platykus.platform.plugins.module_utils._app_ops import (
+from ansible_collections.platykus.platform.plugins.module_utils._apps.batch import deploy_apps
+from ansible_collections.platykus.platform.plugins.module_utils._apps.ops import (
     APP_ARGUMENT_SPEC,
     app_params,
     deploy_app,
     destroy_app,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 
 def main() -> None:

@@ -85,10 +85,10 @@ exists:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._app_status import app_status
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._apps.status import app_status
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 
 def main() -> None:

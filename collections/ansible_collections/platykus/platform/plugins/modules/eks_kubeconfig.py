@@ -75,8 +75,8 @@ import os
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
-from ansible_collections.platykus.platform.plugins.module_utils._eks_auth import exec_user, render_kubeconfig
+from ansible_collections.platykus.platform.plugins.module_utils._aws.eks_auth import exec_user, render_kubeconfig
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, clients
 
 
 def _read(path: str) -> tuple[bool, dict | None]:

@@ -88,8 +88,8 @@ actions:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients
-from ansible_collections.platykus.platform.plugins.module_utils._aws_oidc import cluster_issuer, ensure_provider
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, clients
+from ansible_collections.platykus.platform.plugins.module_utils._aws.oidc import cluster_issuer, ensure_provider
 
 
 def main() -> None:

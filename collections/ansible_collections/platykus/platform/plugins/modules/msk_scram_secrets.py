@@ -86,8 +86,8 @@ bootstrap:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._aws_addon_api import ensure_scram_secrets
-from ansible_collections.platykus.platform.plugins.module_utils._aws_module import call_aws, clients, diff_result
+from ansible_collections.platykus.platform.plugins.module_utils._addons.aws_api import ensure_scram_secrets
+from ansible_collections.platykus.platform.plugins.module_utils._aws.module import call_aws, clients, diff_result
 
 
 def main() -> None:

@@ -169,11 +169,11 @@ table:
   type: str
 """
 
-from ansible_collections.platykus.platform.plugins.module_utils._audit import audit_tenants, render_table
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
+from ansible_collections.platykus.platform.plugins.module_utils._audit.run import audit_tenants, render_table
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.ops import (
     TENANT_SET_ARGUMENT_SPEC,
     tenant_set_params,
 )

@@ -200,10 +200,10 @@ unchanged:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_onboard import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import (
     ARGUMENT_SPEC,
     boto3_clients,
     run,

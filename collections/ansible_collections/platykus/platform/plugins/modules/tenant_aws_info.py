@@ -60,9 +60,9 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_offboard import leftover_identities
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_aws_onboard import boto3_clients
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_offboard import leftover_identities
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws_onboard import boto3_clients
 
 
 def main() -> None:

@@ -150,10 +150,10 @@ report:
 import copy
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._budget_run import run_budgets
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import USAGE_ARGUMENT_SPEC, usage_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._cost.budget_run import run_budgets
+from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import USAGE_ARGUMENT_SPEC, usage_module
 
 
 def argument_spec():

@@ -77,10 +77,10 @@ changed_objects:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._cost_publish import publish
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._cost.publish import publish
 
 
 def main():

@@ -66,10 +66,10 @@ user:
 import json
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._app_identity import write_tenant_kubeconfig
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KUBE_ARGUMENT_SPEC, client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._apps.identity import write_tenant_kubeconfig
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC, client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
 
 
 def main() -> None:

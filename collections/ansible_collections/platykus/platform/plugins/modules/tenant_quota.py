@@ -127,10 +127,10 @@ capacity_warnings:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._module import platykus_module
-from ansible_collections.platykus.platform.plugins.module_utils._tenant_ops import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.ops import (
     CAPACITY_ARGUMENT_SPEC,
     TENANT_SET_ARGUMENT_SPEC,
     apply_tenant_quotas,

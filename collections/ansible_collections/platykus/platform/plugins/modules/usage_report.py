@@ -134,9 +134,9 @@ report:
 
 import traceback
 
-from ansible_collections.platykus.platform.plugins.module_utils._errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._kube import client_factory
-from ansible_collections.platykus.platform.plugins.module_utils._usage_collect import (
+from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import client_factory
+from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import (
     USAGE_ARGUMENT_SPEC,
     usage_module,
     usage_report,

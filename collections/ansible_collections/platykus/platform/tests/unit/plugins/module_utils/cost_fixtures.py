@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.platykus.platform.plugins.module_utils._prices import validate_prices
-from ansible_collections.platykus.platform.plugins.module_utils._usage import allocate
-from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import usage_from_pod_metrics
-from ansible_collections.platykus.platform.plugins.module_utils._usage_time import make_window
+from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate
+from ansible_collections.platykus.platform.plugins.module_utils._cost.objects import usage_from_pod_metrics
+from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import validate_prices
+from ansible_collections.platykus.platform.plugins.module_utils._cost.times import make_window
 
 WINDOW = ("2024-06-10T08:00:00Z", "2024-06-10T18:00:00Z")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from kubernetes.client.rest import ApiException
 
-from ansible_collections.platykus.platform.plugins.module_utils._kube import KubeClient
+from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
 
 # (apiVersion, kind) -> (plural, namespaced)
 KINDS = {

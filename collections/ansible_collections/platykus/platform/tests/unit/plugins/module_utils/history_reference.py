@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from ansible_collections.platykus.platform.plugins.module_utils._usage_objects import GIB
+from ansible_collections.platykus.platform.plugins.module_utils._cost.objects import GIB
 
 
 def reference_runs(requests, cpu, memory, grid):
