@@ -31,7 +31,9 @@ fi
 # Debian packages the lab's controllers come from (lab/controllers.yml: Alertmanager). RUNLEVEL=1:
 # their packages' services must not start; the lab runs them itself.
 missing=""
-for package in $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers --debian-packages); do
+# The real nodes' runtime too (lab/platykus_lab/node.py: containerd, runc, CNI plugins, iptables).
+for package in $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.controllers --debian-packages) \
+  $(PYTHONPATH=lab .venv/bin/python -m platykus_lab.node --debian-packages); do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
 done
 if [ -n "$missing" ]; then

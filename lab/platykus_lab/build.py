@@ -13,7 +13,9 @@ from pathlib import Path
 
 from .config import GO_MODULE_DIR, LabConfigError, bin_dir, load_pins
 
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+# The real nodes' components (lab/platykus_lab/node.py).
+NODE_COMMANDS = ("kubelet", "kube-proxy")
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", *NODE_COMMANDS)
 BINARIES = ("etcd", *KUBERNETES_COMMANDS, "kwok", "helm")
 GO_INSTALLS = {"kwok": "sigs.k8s.io/kwok/cmd/kwok", "helm": "helm.sh/helm/v3/cmd/helm"}
 

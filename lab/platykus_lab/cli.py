@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from . import aws, controllers, kafka
+from . import aws, controllers, images, kafka
 from .build import build, missing_binaries
 from .cluster import Lab, LabError
 from .config import LabConfigError, bin_dir, node_pools_from_inventory
@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_status.add_argument("--json", action="store_true")
     sub.add_parser("env", parents=[lab_options], help='print shell exports for the lab (eval "$(platykus-lab env)")')
+    p_image = sub.add_parser("image", help="load OCI image archives into the lab's real nodes, or list their images")
+    image_sub = p_image.add_subparsers(dest="action", required=True)
+    p_load = image_sub.add_parser("load", parents=[lab_options], help="import OCI archives into every real node")
+    p_load.add_argument("archives", nargs="+", help="OCI archives (platykus_lab.images.write_oci_archive)")
+    image_sub.add_parser("list", parents=[lab_options], help="the images of the lab's real nodes")
     return parser
 
 
@@ -121,7 +126,16 @@ def _env(lab: Lab, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"up": _up, "down": _down, "status": _status, "env": _env}
+def _image(lab: Lab, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        print("\n".join(images.list_images(lab)))
+        return 0
+    for archive in args.archives:
+        print(f"{archive}: loaded {', '.join(images.load(lab, Path(archive)))}")
+    return 0
+
+
+COMMANDS = {"up": _up, "down": _down, "status": _status, "env": _env, "image": _image}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +147,6 @@ def main(argv: list[str] | None = None) -> int:
             controllers.build_all(force=args.force)
             return 0
         return COMMANDS[args.command](_lab(args), args)
-    except (LabError, LabConfigError, controllers.ControllerError) as err:
+    except (LabError, LabConfigError, controllers.ControllerError, images.ImageError) as err:
         print(f"platykus-lab: {err}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from . import controllers, pki
+from . import node as realnode
 from .config import (
     LAB_DIR,
     NodePool,
@@ -229,6 +230,8 @@ class Lab:
                 # ResourceQuota, ...) stays on; NodeRestriction is added as kubeadm does.
                 "--enable-admission-plugins=NodeRestriction",
                 "--allow-privileged=true",
+                # logs/exec/port-forward: dial a real node at its IP, not its name (no DNS for it).
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 # The `kubernetes` Service would point at 127.0.0.1, which Endpoints refuse.
                 "--endpoint-reconciler-type=none",
                 f"--cert-dir={self.home / 'apiserver-certs'}",
@@ -406,6 +409,19 @@ class Lab:
             timeout,
             component="kwok",
         )
+        # Real nodes (kubelet, containerd, kube-proxy) beside the kwok ones: lab/platykus_lab/node.py.
+        try:
+            wanted |= set(
+                realnode.RealNodes(self).up(
+                    realnode.real_nodes_from_inventory(inventory),
+                    ports["apiserver"],
+                    timeout,
+                    log,
+                    restart="kube-apiserver" in restarted,
+                )
+            )
+        except (realnode.NodeError, OSError) as err:
+            raise LabError(f"real nodes: {err}") from err
         try:
             controllers.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
         except controllers.ControllerError as err:
@@ -500,7 +516,8 @@ class Lab:
 
     def down(self, purge: bool = False, log=print) -> list[str]:
         """Stop every component (newest first); with purge, delete the lab's state as well."""
-        stopped = controllers.down(self) + [c for c in reversed(COMPONENTS) if self._stop(c)]
+        stopped = controllers.down(self) + realnode.RealNodes(self).down(log)
+        stopped += [c for c in reversed(COMPONENTS) if self._stop(c)]
         if purge and self.home.exists():
             import shutil
 
@@ -529,6 +546,7 @@ class Lab:
         problems = [f"{name}: {info['problem']}" for name, info in components.items() if info["problem"]]
         problems += [f"node {name} is NotReady" for name, ready in sorted(node_states.items()) if ready != "Ready"]
         extra = controllers.status(self) if components["kube-apiserver"]["healthy"] else {}
+        extra.update(realnode.RealNodes(self).status())
         problems += [f"{name}: {info['problem']}" for name, info in extra.items() if info["problem"]]
         return {
             "name": self.name,

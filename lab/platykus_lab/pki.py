@@ -284,3 +284,24 @@ def ensure_client(pki_dir: Path, stem: str, common_name: str, organizations: tup
         _write_key(key_path, key)
         _write_cert(cert_path, cert)
     return cert_path, key_path
+
+
+def ensure_server(
+    pki_dir: Path, stem: str, common_name: str, dns_names: tuple[str, ...] = (), ip_addresses: tuple[str, ...] = ()
+) -> tuple[Path, Path]:
+    """A serving certificate from the lab CA (a real node's kubelet, say); reused while valid and
+    naming the same addresses. Returns (certificate, key) paths."""
+    ca_key, ca_cert = _load_key(pki_dir / "ca.key"), load_cert(pki_dir / "ca.crt")
+    cert_path, key_path = pki_dir / f"{stem}.crt", pki_dir / f"{stem}.key"
+    wanted = {*dns_names, *ip_addresses}
+    fresh = not needs_renewal(cert_path, ca_cert) and key_path.exists()
+    if fresh:
+        sans = load_cert(cert_path).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        fresh = {str(v) for v in sans.get_values_for_type(x509.DNSName)} | {
+            str(v) for v in sans.get_values_for_type(x509.IPAddress)
+        } == wanted
+    if not fresh:
+        key, cert = issue(ca_key, ca_cert, common_name, server=True, dns_names=dns_names, ip_addresses=ip_addresses)
+        _write_key(key_path, key)
+        _write_cert(cert_path, cert)
+    return cert_path, key_path

@@ -103,7 +103,8 @@ def _pod(name, **spec_overrides):
 
 
 def test_simulated_nodes_are_ready_with_inventory_labels(lab):
-    nodes = lab.get_json("nodes")["items"]
+    # The inventory's five kwok nodes; the real node (test_lab_real_node.py) is not simulated.
+    nodes = lab.get_json("nodes", "-l", "type=kwok")["items"]
     assert len(nodes) == 5
     for node in nodes:
         assert Lab.node_ready(node), node["metadata"]["name"]
@@ -344,7 +345,8 @@ def test_two_labs_side_by_side_and_clean_stop(lab):
         started = platykus_lab("up", "--inventory", str(inventory), *side)
         assert started.returncode == 0, started.stdout + started.stderr
         status = json.loads(platykus_lab("status", "--json", *side).stdout)
-        assert status["ready"] and status["nodes"] == {"tiny-0": "Ready"}, status["problems"]
+        # Its own real node too, beside the session lab's: both labs' real-0 run side by side.
+        assert status["ready"] and status["nodes"] == {"tiny-0": "Ready", "real-0": "Ready"}, status["problems"]
         assert f"export KUBECONFIG={home / 'kubeconfig'}" in platykus_lab("env", *side).stdout
         assert set(other.state()["ports"].values()).isdisjoint(lab.lab.state()["ports"].values())
         pids = [other.pid(c) for c in COMPONENTS]
