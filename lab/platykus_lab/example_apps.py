@@ -40,7 +40,9 @@ def image_specs(path: Path = IMAGES_FILE) -> list[dict]:
 def _go_version() -> str:
     proc = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=False)
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise images.ImageError("go is not on PATH: the example apps build with the lab's Go toolchain (scripts/setup.sh)")
+        raise images.ImageError(
+            "go is not on PATH: the example apps build with the lab's Go toolchain (scripts/setup.sh)"
+        )
     return proc.stdout.strip()
 
 
@@ -90,7 +92,9 @@ def build(source: Path = EXAMPLES_DIR, log=print) -> list[Path]:
             for program, package in spec["programs"].items():
                 built = partial / "bin" / Path(package).name
                 if not built.is_file():
-                    raise images.ImageError(f"{source / 'images.yml'}: {spec['name']}: no program {package} in {source}")
+                    raise images.ImageError(
+                        f"{source / 'images.yml'}: {spec['name']}: no program {package} in {source}"
+                    )
                 binaries[f"{APP_DIR}/bin/{program}"] = (built.read_bytes(), 0o755)
             images.write_oci_archive(
                 partial / archive_name(spec["name"]),
