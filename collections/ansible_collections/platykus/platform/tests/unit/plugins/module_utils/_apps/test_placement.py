@@ -38,7 +38,7 @@ def render(catalog):
 
 def test_every_pod_of_the_app_carries_the_catalogs_placement():
     pods = list(pod_specs(render({**CATALOG, "placement": PLACEMENT})))
-    assert {kind for kind, _ in pods} == {"Deployment", "Job", "CronJob"}
+    assert {kind for kind, _pod in pods} == {"Deployment", "Job", "CronJob"}
     for _kind, pod in pods:
         assert pod["nodeSelector"] == {"platykus.io/node-kind": "real"}
         assert pod["tolerations"] == [{"key": "platykus.io/real-node", "operator": "Exists", "effect": "NoSchedule"}]
