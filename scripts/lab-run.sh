@@ -90,6 +90,33 @@ echo "Add-ons (their Secrets in the tenant namespaces; the apps read the URLs fr
 kubectl get secrets --all-namespaces -l platykus.io/data-service -o custom-columns='NAMESPACE:.metadata.namespace,SECRET:.metadata.name,TYPE:.metadata.labels.platykus\.io/data-service'
 kubectl get deployments --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{range .spec.template.spec.containers[0].env[?(@.valueFrom.secretKeyRef)]}  {.name} <- Secret {.valueFrom.secretKeyRef.name}{"\n"}{end}{end}' | sort -u
 echo
+echo "== The example apps, running for real on the real node (examples/apps; what each process did)"
+# Per app: its web process's answer through its Service (kube-proxy, asked from a pod of the app),
+# the tail of each process's log, and its add-ons reached from inside the pod with its Secrets' URLs.
+kubectl get pods --all-namespaces -l platykus.io/app -o wide --field-selector=status.phase!=Succeeded
+kubectl get deployments --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{.metadata.namespace} {.metadata.labels.platykus\.io/app} {.metadata.labels.platykus\.io/process}{"\n"}{end}' |
+  while read -r ns app process; do
+    pod="$(kubectl get pods -n "$ns" -l "platykus.io/app=$app,platykus.io/process=$process" --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)"
+    echo "-- $ns/$app $process (pod ${pod:-none running})"
+    [ -n "$pod" ] || continue
+    if [ "$process" = web ]; then
+      ip="$(kubectl get service "$app-web" -n "$ns" -o jsonpath='{.spec.clusterIP}')"
+      echo "   answer of http://$ip/ (Service $app-web):"
+      kubectl exec -n "$ns" "$pod" -- /app/bin/check http "http://$ip/" 2>&1 | sed 's/^/     /' || true
+      if kubectl get pod "$pod" -n "$ns" -o jsonpath='{.spec.containers[0].env[*].valueFrom.secretKeyRef.name}' | grep -q .; then
+        echo "   add-ons, from inside the pod:"
+        kubectl exec -n "$ns" "$pod" -- /app/bin/check addons 2>&1 | sed 's/^/     /' || true
+      fi
+    fi
+    echo "   log tail:"
+    kubectl logs -n "$ns" "$pod" --tail=3 2>&1 | sed 's/^/     /'
+  done
+for job in $(kubectl get jobs --all-namespaces -l platykus.io/app -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name}{" "}{end}'); do
+  echo "-- release Job $job:"
+  kubectl logs -n "${job%%/*}" "job/${job#*/}" --tail=2 2>&1 | sed 's/^/     /'
+done
+
+echo
 echo "Reach it with:  eval \"\$(bin/platykus-lab env${PLATYKUS_LAB:+ --name $PLATYKUS_LAB})\"   then kubectl / helm / ansible-playbook"
 bin/platykus-lab status
 echo "main job done in $((SECONDS - started))s"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from . import controller_run, netpol, pki
+from . import controller_run, example_apps, images, netpol, pki
 from . import node as realnode
 from .config import (
     LAB_DIR,
@@ -422,6 +422,13 @@ class Lab:
             )
         except (realnode.NodeError, OSError) as err:
             raise LabError(f"real nodes: {err}") from err
+        if realnode.RealNodes(self).nets():
+            # The example apps' images (examples/apps), built once per source digest, by the names
+            # inventories/lab/apps/ gives them: apps deployed on this lab run them for real.
+            try:
+                example_apps.load(self, log=log)
+            except images.ImageError as err:
+                raise LabError(f"example app images: {err}") from err
         try:
             controller_run.up(self, inventory, timeout, log, api_restarted="kube-apiserver" in restarted)
             # NetworkPolicy enforced on each real node (lab/platykus_lab/netpol.py).

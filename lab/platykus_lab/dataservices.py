@@ -7,6 +7,11 @@ server's fast shutdown). The admin credentials are made once per lab and kept in
 `<lab>/controllers/<name>/admin.json` (mode 0600): host, port, user, password; the collection's
 `_addons.local.load_servers` reads them (PLATYKUS_DATA_SERVICES, exported by `platykus-lab env`).
 
+With real nodes (lab/platykus_lab/node.py), each server also listens on the machine's end of the
+first real node's link (10.252.<slot>.1, a local address of the machine that every pod routes to),
+and the admin record's `host` is that address: add-on URLs made from it work from inside pods and
+from the machine alike. Without real nodes, 127.0.0.1 only, as before.
+
 PostgreSQL refuses to run as root: as root, the server runs in a user namespace where the lab's
 uid is an ordinary one (`unshare --user --map-user`), so it still owns its folder inside the lab.
 """
@@ -39,13 +44,23 @@ def admin_record(workdir: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def pod_host(ctx: Context) -> str | None:
+    """The address pods reach the machine at (the first real node's machine end), if the lab has one."""
+    from .node import RealNodes
+
+    nets = RealNodes(ctx.lab).nets()
+    return nets[0].host_ip if nets else None
+
+
 def _write_admin(ctx: Context, kind: str) -> None:
-    """Keep the password, record today's port; readable by the lab's user only."""
+    """Keep the password, record today's port and addresses; readable by the lab's user only."""
     record = admin_record(ctx.workdir)
+    reachable = pod_host(ctx)
     record.update(
         {
             "kind": kind,
-            "host": HOST,
+            "host": reachable or HOST,
+            "bind": [HOST, reachable] if reachable else [HOST],
             "port": ctx.own["server"],
             "user": ADMIN_USER,
             "password": record.get("password") or secrets.token_urlsafe(24),
@@ -56,6 +71,10 @@ def _write_admin(ctx: Context, kind: str) -> None:
     with os.fdopen(fd, "w") as handle:
         json.dump(record, handle)
     os.chmod(path, 0o600)
+
+
+def _binds(record: dict) -> list[str]:
+    return list(record.get("bind") or [HOST])
 
 
 def _args(kind: str):
@@ -78,7 +97,7 @@ def _health(kind: str):
         try:
             _login(kind, record)
         except Exception as err:  # noqa: BLE001 - any client error means "not ready yet", reported as text
-            return f"{kind} on {HOST}:{ctx.own.get('server')} does not accept the admin login yet: {type(err).__name__}"
+            return f"{kind} on {record.get('host', HOST)}:{ctx.own.get('server')} does not accept the admin login yet: {type(err).__name__}"
         return None
 
     return check
@@ -133,6 +152,19 @@ def _as_ordinary_user(cmd: list[str]) -> list[str]:
     raise SystemExit("PostgreSQL cannot run as root and neither a postgres nor a nobody account exists")
 
 
+# Where pods' connections come from when the server listens for them (lab/platykus_lab/node.py):
+# the nodes' links 10.252.<slot>.0/24 and pod ranges 10.<248+i>.<slot>.0/24.
+POD_SOURCES = ("10.252.0.0/16", "10.248.0.0/14")
+
+
+def _allow_pods(hba: Path, record: dict) -> None:
+    """pg_hba.conf (initdb allows loopback only) also lets pods log in, by password, when they can reach it."""
+    lines = [line for line in hba.read_text().splitlines() if not line.endswith("# platykus-lab pods")]
+    if len(_binds(record)) > 1:
+        lines += [f"host all all {net} scram-sha-256  # platykus-lab pods" for net in POD_SOURCES]
+    hba.write_text("\n".join(lines) + "\n")
+
+
 def _postgresql(workdir: Path, port: int, record: dict) -> tuple[list[str], int]:
     data = workdir / "data"
     if not (data / "PG_VERSION").exists():
@@ -150,8 +182,9 @@ def _postgresql(workdir: Path, port: int, record: dict) -> tuple[list[str], int]
             )  # fmt: skip
         finally:
             pwfile.unlink(missing_ok=True)
+    _allow_pods(data / "pg_hba.conf", record)
     cmd = [
-        str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-h", HOST,
+        str(PG_BIN / "postgres"), "-D", str(data), "-p", str(port), "-h", ",".join(_binds(record)),
         "-c", "unix_socket_directories=", "-c", "max_connections=200",
         "-c", "password_encryption=scram-sha-256", "-c", "fsync=off",
     ]  # fmt: skip
@@ -178,7 +211,7 @@ def _mariadb(workdir: Path, port: int, record: dict) -> tuple[list[str], int]:
             "DELETE FROM mysql.global_priv WHERE User='';\nFLUSH PRIVILEGES;\n"
         )
     cmd = [
-        "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={data}", f"--port={port}", f"--bind-address={HOST}",
+        "/usr/sbin/mariadbd", "--no-defaults", f"--datadir={data}", f"--port={port}", f"--bind-address={','.join(_binds(record))}",
         f"--socket={workdir / 'mysqld.sock'}", f"--pid-file={workdir / 'mysqld.pid'}", "--user=root",
         f"--init-file={init}", "--skip-name-resolve", f"--log-error={workdir / 'error.log'}",
         "--innodb-buffer-pool-size=32M", "--performance-schema=OFF",
@@ -199,7 +232,7 @@ def _redis(workdir: Path, port: int, record: dict) -> tuple[list[str], int]:
         handle.write("\n".join(["user default off", admin, *keep]) + "\n")
     conf = workdir / "redis.conf"
     conf.write_text(
-        f"port {port}\nbind {HOST}\nprotected-mode yes\ndir {data}\naclfile {acl}\n"
+        f"port {port}\nbind {' '.join(_binds(record))}\nprotected-mode yes\ndir {data}\naclfile {acl}\n"
         'daemonize no\nsave 60 1\nappendonly no\nlogfile ""\n'
     )
     return ["/usr/bin/redis-server", str(conf)], signal.SIGTERM

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.placement import Placement
 from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, Process
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     APP_LABEL,
@@ -62,6 +63,8 @@ class RenderOptions:
     external_secrets: bool = True
     # cert-manager's Certificates are served: the app's hosts get theirs from the platform issuer.
     certificates: bool = True
+    # The catalog's node selector and tolerations, on every pod of the app.
+    placement: Placement = Placement()
 
 
 def names(app: App) -> dict[str, str]:
@@ -182,6 +185,7 @@ def pod_template(
             for v in app.volumes
             if v.process == process.name
         ],
+        **opts.placement.pod_fields(),
     }
     if restart == "Always":
         spec["topologySpreadConstraints"] = [

@@ -26,6 +26,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._apps.objects im
     release_job_name,
     render_app,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._apps.placement import from_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.quota import check_fits, current_usage
 from ansible_collections.platykus.platform.plugins.module_utils._apps.releases import (
     History,
@@ -212,6 +213,7 @@ def _render(
         rollout_timeout=settings.get("rollout_timeout") or 300,
         external_secrets="ExternalSecret" in served,
         certificates="Certificate" in served,
+        placement=from_catalog(settings.get("catalog")),
     )
     return render_app(app, opts) + [render_releases(app, history)]
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import from_app
+from ansible_collections.platykus.platform.plugins.module_utils._apps.placement import Placement, validate_placement
 from ansible_collections.platykus.platform.plugins.module_utils._core.domains import covered, hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import ADDON_SECRET_PREFIX
@@ -37,7 +38,7 @@ PROCESS_KEYS = ("command", "size", "replicas", "autoscale", "port", "health_path
 AUTOSCALE_KEYS = ("min", "max", "cpu_percent")
 VOLUME_KEYS = ("size", "storage_class", "mount", "process")
 SIZE_KEYS = ("cpu", "memory", "limits_cpu", "limits_memory")
-CATALOG_KEYS = ("sizes", "registries")
+CATALOG_KEYS = ("sizes", "registries", "placement")
 # Names get suffixes (-web, -release-<n>, -releases): keep room under the 63 of a DNS label.
 APP_NAME_MAX = 30
 PROCESS_NAME_MAX = 15
@@ -136,6 +137,7 @@ class App:
 class Catalog:
     sizes: dict[str, Size]
     registries: tuple[str, ...]
+    placement: Placement = Placement()
 
 
 # -- the catalog --------------------------------------------------------------------------------
@@ -169,6 +171,7 @@ def validate_catalog(raw: Any) -> Catalog:
     problems = _Problems()
     sizes: dict[str, Size] = {}
     registries: tuple[str, ...] = ()
+    placement = Placement()
     if _is_mapping(
         problems, "catalog", raw, "{sizes: {basic: {cpu: 100m, memory: 256Mi}}, registries: [registry.example.com/]}"
     ):
@@ -181,19 +184,16 @@ def validate_catalog(raw: Any) -> Catalog:
             if size:
                 sizes[str(name)] = size
         raw_registries = raw.get("registries")
-        if (
-            not isinstance(raw_registries, list)
-            or not raw_registries
-            or not all(isinstance(r, str) and r for r in raw_registries)
-        ):
+        if isinstance(raw_registries, list) and raw_registries and all(isinstance(r, str) for r in raw_registries):
+            registries = tuple(raw_registries)
+        if not registries or not all(registries):
             problems.add(
                 "catalog.registries",
                 "%r is not a list of registry prefixes; write it like [registry.example.com/]" % (raw_registries,),
             )
-        else:
-            registries = tuple(raw_registries)
+        placement = validate_placement(problems, raw.get("placement"))
     problems.raise_if_any("the app catalog")
-    return Catalog(sizes=sizes, registries=registries)
+    return Catalog(sizes=sizes, registries=registries, placement=placement)
 
 
 # -- processes ----------------------------------------------------------------------------------
