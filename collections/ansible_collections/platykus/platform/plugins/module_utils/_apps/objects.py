@@ -31,8 +31,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     RELEASE_ANNOTATION,
     TENANT_LABEL,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import format_quantity
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import secret_store_ref
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import format_quantity
 
 EXTERNAL_SECRET_API = "external-secrets.io/v1"
 CERTIFICATE_API = "cert-manager.io/v1"

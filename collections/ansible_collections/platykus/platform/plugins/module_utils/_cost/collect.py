@@ -14,11 +14,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import (
-    HELD_SELECTOR,
-    Catalog,
-    validate_catalog,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import Catalog, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import HELD_SELECTOR
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KUBE_ARGUMENT_SPEC
 from ansible_collections.platykus.platform.plugins.module_utils._core.module import platykus_module

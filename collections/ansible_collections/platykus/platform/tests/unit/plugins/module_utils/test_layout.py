@@ -33,15 +33,12 @@ IMPORT = re.compile(r"^\s*from %s(_\w+)(?:\.(\w+))? import" % re.escape(PREFIX),
 FILE_LINES_MAX = 500
 # Files still over the limit, each to be split; the list may only shrink.
 OVER_LIMIT: dict[str, int] = {
-    "_addons/catalog.py": 579,
     "_addons/kafka.py": 529,
     "_addons/redis_acl.py": 514,
     "_admission/hostnames.py": 546,
-    "_apps/spec.py": 537,
     "_core/kube.py": 664,
     "_cost/history.py": 659,
     "_tenants/aws_onboard.py": 525,
-    "_tenants/spec.py": 999,
 }
 
 
