@@ -210,9 +210,7 @@ def floor_run(url: str, win) -> tuple[float, int]:
 
 
 def report_run(url: str, win, args: argparse.Namespace) -> tuple[float, dict]:
-    catalog = validate_prices(
-        yaml.safe_load((ROOT / "inventories/lab/group_vars/all/prices.yml").read_text())["platykus_prices"]
-    )
+    catalog = validate_prices(yaml.safe_load((ROOT / "vars/prices.yml").read_text())["platykus_prices"])
     namespaces = [
         {"metadata": {"name": "ns-%03d" % i, "labels": {"platykus.io/tenant": "t-%03d" % (i // 4)}}}
         for i in range(args.namespaces)

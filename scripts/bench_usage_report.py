@@ -39,6 +39,7 @@ from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, parse_node_pools  # noqa: E402
 
 LAB_INVENTORY = ROOT / "inventories" / "lab"
+SHARED_VARS = ROOT / "vars"  # what every inventory shares (the shared_defaults vars plugin)
 NODES = 20
 POOL = {
     "name": "bench",
@@ -148,7 +149,7 @@ def main() -> int:
     try:
         client = KubeClient.from_kubeconfig(kubeconfig)
         populate(client, args.pods, args.namespaces)
-        prices = yaml.safe_load((LAB_INVENTORY / "group_vars/all/prices.yml").read_text())["platykus_prices"]
+        prices = yaml.safe_load((SHARED_VARS / "prices.yml").read_text())["platykus_prices"]
         now = datetime.now(UTC).replace(microsecond=0)
         end = (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         # Reported as if an hour from now (the pods keep running): a window may not end after `now`.

@@ -27,6 +27,7 @@ from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir, node_pools_from_inventory  # noqa: E402
 
 LAB_INVENTORY = ROOT / "inventories" / "lab"
+SHARED_VARS = ROOT / "vars"  # what every inventory shares (read by the shared_defaults vars plugin)
 ADHOC_RE = re.compile(r"^localhost \| (\w+)(?:!)? => (\{.*\})\s*$", re.M | re.S)
 RECAP_RE = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 

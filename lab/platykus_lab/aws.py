@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-import yaml
-
+from .config import inventory_vars
 from .controllers import Context, Runner, register
 from .health import http_request
 
@@ -387,12 +386,10 @@ def env_exports(lab) -> dict[str, str]:
 
 
 def inventory_setting(inventory: Path | None, key: str, default: str) -> str:
-    """A collection-wide setting from an inventory's group_vars/all/*.yml (plain values only)."""
-    folder = inventory / "group_vars" / "all" if inventory else None
-    for path in sorted(folder.glob("*.yml")) if folder and folder.is_dir() else []:
-        value = (yaml.safe_load(path.read_text()) or {}).get(key)
-        if isinstance(value, str) and value and "{{" not in value:
-            return value
+    """A collection-wide setting from an inventory's variables (plain values only)."""
+    value, _path = inventory_vars(inventory).get(key, (None, None)) if inventory else (None, None)
+    if isinstance(value, str) and value and "{{" not in value:
+        return value
     return default
 
 

@@ -156,19 +156,33 @@ def parse_node_pools(raw: object, source: str = "platykus_lab_node_pools") -> tu
     return tuple(pools)
 
 
+SHARED_VARS = LAB_DIR.parent / "vars"
+
+
+def inventory_vars(inventory: Path | None) -> dict[str, tuple[object, Path]]:
+    """The ``all`` group's variables as Ansible reads them for ``inventory``: the shared ``vars/``
+    folder (the shared_defaults vars plugin) first, then the inventory's group_vars/all (a folder
+    of files or one file), which win. Each value with the file it came from; Jinja left unrendered."""
+    folders = [SHARED_VARS] + ([inventory / "group_vars" / "all"] if inventory is not None else [])
+    files = [path for folder in folders if folder.is_dir() for path in sorted(folder.glob("*.yml"))]
+    if inventory is not None and (inventory / "group_vars" / "all.yml").is_file():
+        files.append(inventory / "group_vars" / "all.yml")
+    found: dict[str, tuple[object, Path]] = {}
+    for path in files:
+        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
+            found[key] = (value, path)
+    return found
+
+
 def node_pools_from_inventory(inventory: Path | None) -> tuple[NodePool, ...]:
-    """Read ``platykus_lab_node_pools`` from an inventory's group_vars/all (files or a file)."""
+    """Read ``platykus_lab_node_pools`` from an inventory's variables (see :func:`inventory_vars`)."""
     if inventory is None:
         return DEFAULT_NODE_POOLS
-    group_vars = inventory / "group_vars" / "all"
-    files = sorted(group_vars.glob("*.yml")) if group_vars.is_dir() else [inventory / "group_vars" / "all.yml"]
-    for path in files:
-        if not path.exists():
-            continue
-        data = yaml.safe_load(path.read_text()) or {}
-        if "platykus_lab_node_pools" in data:
-            return parse_node_pools(data["platykus_lab_node_pools"], f"{path}: platykus_lab_node_pools")
-    return DEFAULT_NODE_POOLS
+    found = inventory_vars(inventory).get("platykus_lab_node_pools")
+    if found is None:
+        return DEFAULT_NODE_POOLS
+    value, path = found
+    return parse_node_pools(value, f"{path}: platykus_lab_node_pools")
 
 
 def resource_metrics_path(node: str) -> str:

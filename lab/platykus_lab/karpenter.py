@@ -14,9 +14,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import yaml
-
-from .config import LAB_DIR, NodePool, node_pools_from_inventory
+from .config import LAB_DIR, NodePool, inventory_vars, node_pools_from_inventory
 from .controllers import Context, Identity, Runner, chart_objects, http_check, register, yaml_objects
 
 sys.path.insert(0, str(LAB_DIR.parent / "collections"))
@@ -32,14 +30,14 @@ RBAC_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "Ro
 
 
 def price_catalog(inventory: Path | None) -> PriceCatalog | None:
-    """The inventory's platykus_prices (group_vars/all/*.yml), validated; None when it has none."""
+    """The inventory's platykus_prices (shared vars/ or its group_vars), validated; None when it has none."""
     if inventory is None:
         return None
-    for path in sorted((inventory / "group_vars" / "all").glob("*.yml")):
-        data = yaml.safe_load(path.read_text()) or {}
-        if "platykus_prices" in data:
-            return validate_prices(data["platykus_prices"], f"{path}: platykus_prices")
-    return None
+    found = inventory_vars(inventory).get("platykus_prices")
+    if found is None:
+        return None
+    value, path = found
+    return validate_prices(value, f"{path}: platykus_prices")
 
 
 def _linux_entries(upstream: list[dict]) -> dict[str, dict]:

@@ -20,7 +20,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from conftest import LAB_INVENTORY, ROOT, run_module
+from conftest import LAB_INVENTORY, ROOT, SHARED_VARS, run_module
 
 pytestmark = pytest.mark.lab
 
@@ -40,7 +40,7 @@ RESTRICTED_CONTAINER = {"allowPrivilegeEscalation": False, "capabilities": {"dro
 
 # -- inputs ---------------------------------------------------------------------------------------
 def prices() -> dict:
-    return yaml.safe_load((LAB_INVENTORY / "group_vars/all/prices.yml").read_text())["platykus_prices"]
+    return yaml.safe_load((SHARED_VARS / "prices.yml").read_text())["platykus_prices"]
 
 
 def tenants(**budgets: float) -> list[dict]:

@@ -24,7 +24,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
-from conftest import LAB_INVENTORY, wait_for
+from conftest import LAB_INVENTORY, SHARED_VARS, wait_for
 
 from platykus_lab import aws as lab_aws
 
@@ -51,7 +51,7 @@ RESTRICTED = {
 
 
 def prices() -> dict:
-    return yaml.safe_load((LAB_INVENTORY / "group_vars/all/prices.yml").read_text())["platykus_prices"]
+    return yaml.safe_load((SHARED_VARS / "prices.yml").read_text())["platykus_prices"]
 
 
 def prometheus(lab) -> str:

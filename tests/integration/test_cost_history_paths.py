@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LAB_INVENTORY
+from conftest import SHARED_VARS
 
 from ansible_collections.platykus.platform.plugins.module_utils._cost.allocate import allocate
 from ansible_collections.platykus.platform.plugins.module_utils._cost.history import (
@@ -203,9 +203,7 @@ def test_float_reading_equals_the_decimal_reading_pod_by_pod(prometheus, step):
 
 
 def test_the_report_is_the_same_to_the_cent(prometheus):
-    catalog = validate_prices(
-        yaml.safe_load((LAB_INVENTORY / "group_vars/all/prices.yml").read_text())["platykus_prices"]
-    )
+    catalog = validate_prices(yaml.safe_load((SHARED_VARS / "prices.yml").read_text())["platykus_prices"])
     namespaces = [
         {"metadata": {"name": ns, "labels": {"platykus.io/tenant": ns.split("-")[0]}}}
         for ns in ("acme-dev", "acme-prod", "globex-prod")

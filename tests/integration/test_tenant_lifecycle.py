@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LAB_INVENTORY, run_module
+from conftest import LAB_INVENTORY, SHARED_VARS, run_module
 
 pytestmark = pytest.mark.lab
 
@@ -25,7 +25,7 @@ def _load_tenants(inventory: Path) -> list[dict]:
 
 
 def _plans() -> dict:
-    return yaml.safe_load((LAB_INVENTORY / "group_vars/all/tenants.yml").read_text())["platykus_tenant_plans"]
+    return yaml.safe_load((SHARED_VARS / "tenants.yml").read_text())["platykus_tenant_plans"]
 
 
 def _cluster_vars() -> dict:

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one interface every add-on provider implements, and where each (provider, type) is found.
 
-An add-on (see _addons.catalog/catalog.py) is served by a provider chosen per inventory and per type
+An add-on (see _addons/catalog.py) is served by a provider chosen per inventory and per type
 (``platykus_addons.providers``): ``local`` (shared servers the lab runs on 127.0.0.1), ``operator``
 (operator objects in the tenant's namespace) or ``aws`` (RDS, ElastiCache, S3). The addon module
 asks a provider only these questions, so a new type or provider plugs in by registering a factory:

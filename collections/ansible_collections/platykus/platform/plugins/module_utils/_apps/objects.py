@@ -148,7 +148,7 @@ def _container(app: App, process: Process, opts: RenderOptions) -> dict[str, Any
         container["ports"] = [{"name": "http", "containerPort": process.port, "protocol": "TCP"}]
         container["readinessProbe"] = {"httpGet": {"path": process.health_path, "port": "http"}, "periodSeconds": 5}
     for variable, secret in app.addon_env:
-        # The add-on's connection URL (DATABASE_URL, REDIS_URL...) from its Secret (see _addons.catalog/catalog.py).
+        # The add-on's connection URL (DATABASE_URL, REDIS_URL...) from its Secret (see _addons/catalog.py).
         ref = {"secretKeyRef": {"name": secret, "key": "url"}}
         container.setdefault("env", []).append({"name": variable, "valueFrom": ref})
     return container

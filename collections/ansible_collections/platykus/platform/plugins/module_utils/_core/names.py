@@ -21,10 +21,10 @@ DATA_SERVICE_LABEL = "platykus.io/data-service"
 SERVICE_LABEL = "platykus.io/service"
 AUDIT_LABEL = "platykus.io/audit"
 PLATFORM_LABEL = "platykus.io/platform"
-# Apps (see _apps.spec/spec.py): every object of an app carries APP_LABEL, its pods also PROCESS_LABEL.
+# Apps (see _apps/spec.py): every object of an app carries APP_LABEL, its pods also PROCESS_LABEL.
 APP_LABEL = "platykus.io/app"
 PROCESS_LABEL = "platykus.io/process"
-# Add-ons (see _addons.catalog/catalog.py): their Secret, Service and operator objects carry DATA_SERVICE_LABEL
+# Add-ons (see _addons/catalog.py): their Secret, Service and operator objects carry DATA_SERVICE_LABEL
 # (value: the type) and ADDON_LABEL (value: the add-on's name).
 ADDON_LABEL = "platykus.io/addon"
 # -- AWS tag keys: one scheme on every AWS resource (Kubernetes labels above are platykus.io/<key>,
