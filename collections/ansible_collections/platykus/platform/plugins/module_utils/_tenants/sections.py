@@ -67,6 +67,7 @@ def _parse_monthly(problems: Problems, path: str, raw: Any) -> Decimal | None:
 
 
 def check_budget(problems: Problems, path: str, budget: Any) -> Budget | None:
+    """``budget: {monthly, currency}``: the Budget, or None (absent, or a problem added)."""
     if budget is None:
         return None
     if not is_mapping(problems, path, budget, "{monthly: 2500, currency: EUR}"):
@@ -133,6 +134,7 @@ def check_alerts(problems: Problems, path: str, alerts: Any) -> Alerts | None:
 
 
 def check_network(problems: Problems, path: str, network: Any) -> tuple[bool, tuple[str, ...]]:
+    """``network: {allow_from_ingress, egress_cidrs}``: the flag and the distinct CIDRs (bad ones reported)."""
     if network is None:
         return True, ()
     if not is_mapping(problems, path, network, "{allow_from_ingress: true, egress_cidrs: [10.20.0.0/16]}"):
@@ -166,6 +168,7 @@ def check_network(problems: Problems, path: str, network: Any) -> tuple[bool, tu
 
 
 def check_labels(problems: Problems, path: str, labels: Any) -> dict[str, str]:
+    """``labels``: the good ones (a key under a platform prefix is refused)."""
     if labels is None:
         return {}
     if not is_mapping(problems, path, labels, "{team: payments}"):
