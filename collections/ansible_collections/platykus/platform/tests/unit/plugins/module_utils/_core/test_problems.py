@@ -76,7 +76,7 @@ def test_a_quantity_or_a_problem_at_its_path():
     assert check_quantity(problems, "size", "512Mi") == Decimal(512 * 2**20)
     assert check_quantity(problems, "size", "lots") is None
     assert check_quantity(problems, "size", "1e99") is None
-    assert [path for path, _ in problems.items] == ["size", "size"]
+    assert [item[0] for item in problems.items] == ["size", "size"]
     assert problems.items[0][1].startswith("size: 'lots' is not a Kubernetes quantity")
     assert "larger than Kubernetes can store" in problems.items[1][1]
 
