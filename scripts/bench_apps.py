@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT / "collections"))
 sys.path.insert(0, str(ROOT / "lab"))
 
 from ansible_collections.platykus.platform.plugins.module_utils._apps.batch import deploy_apps  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._apps.identity import write_tenant_kubeconfig  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import RenderOptions, render_app  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._apps.releases import History, render_releases  # noqa: E402
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog  # noqa: E402
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app  # noqa: E402
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient  # noqa: E402
 from platykus_lab.cluster import Lab  # noqa: E402
 from platykus_lab.config import bin_dir  # noqa: E402

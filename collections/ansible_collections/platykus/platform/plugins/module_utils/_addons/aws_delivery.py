@@ -23,8 +23,6 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._addons.aws import render_external_secret
 from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import (
     Addon,
-    Held,
-    check_quota,
     validate_catalog,
     validate_requests,
 )
@@ -33,6 +31,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.ops impo
     _summary,
     held_addons,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import Held, check_held, check_quota
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
@@ -43,7 +42,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     EXTERNAL_SECRETS_API_VERSION,
     TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import _Problems
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import Problems
 
 Connect = Callable[[], KubeClient]
 ES_KIND = "ExternalSecret"
@@ -82,25 +81,13 @@ def check(connect: Connect, requests: Any, catalog_raw: Any) -> dict[str, Any]:
     if not addons:
         return {"changed": False, "checked": []}
     client = connect()
-    problems = _Problems()
+    problems = Problems()
     plans = _namespace_plans(client, addons, problems)
     held = held_for(client, (a.tenant for a in addons))
     for addon in addons:
-        path = "addons.%s/%s" % (addon.tenant, addon.name)
         for item, obj in held:
-            if (item.tenant, item.name) != (addon.tenant, addon.name):
-                continue
-            where = (obj.get("metadata") or {}).get("namespace")
-            if item.type != addon.type:
-                problems.add(
-                    "%s.type" % path,
-                    "the add-on is a %s add-on; a type cannot change: destroy it and create another" % item.type,
-                )
-            if where and where != addon.namespace:
-                problems.add(
-                    "%s.environment" % path,
-                    "the add-on lives in '%s'; an add-on cannot move: destroy it and create another" % where,
-                )
+            if (item.tenant, item.name) == (addon.tenant, addon.name):
+                check_held(problems, addon, item.type, (obj.get("metadata") or {}).get("namespace"))
     problems.raise_if_any("the add-on requests")
     check_quota(addons, [h for h, _o in held], plans, catalog)
     return {"changed": False, "checked": ["%s/%s" % (a.tenant, a.name) for a in addons]}

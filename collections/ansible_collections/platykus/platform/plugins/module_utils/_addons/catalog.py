@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Add-ons (data services on request): the catalog, the requests, the quota, the price.
+"""Add-ons (data services on request): the catalog and the requests (the quota and the price: :mod:`_addons.quota`).
 
 The catalog is ``platykus_addons`` in the inventory's group_vars::
 
@@ -22,27 +22,21 @@ Every function collects every problem (field path and fix) before anything is wr
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef
-from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
-    ADDON_LABEL,
-    ADDON_PLAN_ANNOTATION,
-    ADDON_PROVIDER_ANNOTATION,
     ADDON_SECRET_PREFIX,
-    DATA_SERVICE_LABEL,
-    TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import parse_quantity
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
-    _check_keys,
-    _is_mapping,
-    _Problems,
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import (
+    Problems,
+    check_keys,
+    check_quantity,
     dns_label_problem,
+    is_mapping,
 )
 
 TYPES = ("postgresql", "mysql", "redis", "kafka", "bucket")
@@ -128,7 +122,7 @@ class Addon:
 # -- catalog ------------------------------------------------------------------------------------
 
 
-def _money(problems: _Problems, path: str, raw: Any) -> Decimal | None:
+def _money(problems: Problems, path: str, raw: Any) -> Decimal | None:
     try:
         value = Decimal(str(raw)) if not isinstance(raw, bool) and raw is not None else None
     except InvalidOperation:
@@ -141,15 +135,7 @@ def _money(problems: _Problems, path: str, raw: Any) -> Decimal | None:
     return value
 
 
-def _quantity(problems: _Problems, path: str, raw: Any) -> Decimal | None:
-    try:
-        return parse_quantity(raw, path)
-    except PlatykusError as err:
-        problems.add(path, str(err).split(": ", 1)[1])
-        return None
-
-
-def _flag(problems: _Problems, path: str, raw: Any) -> bool:
+def _flag(problems: Problems, path: str, raw: Any) -> bool:
     if raw is None:
         return False
     if not isinstance(raw, bool):
@@ -158,21 +144,21 @@ def _flag(problems: _Problems, path: str, raw: Any) -> bool:
     return raw
 
 
-def _plan(problems: _Problems, path: str, addon_type: str, name: str, raw: Any) -> Plan | None:
+def _plan(problems: Problems, path: str, addon_type: str, name: str, raw: Any) -> Plan | None:
     example = "{version: '15', memory: 1Gi, storage: 10Gi, connections: 20, monthly: 50}"
-    if not _is_mapping(problems, path, raw, example):
+    if not is_mapping(problems, path, raw, example):
         return None
-    _check_keys(problems, path, raw, PLAN_KEYS + (KAFKA_LIMIT_KEYS if addon_type == "kafka" else ()))
+    check_keys(problems, path, raw, PLAN_KEYS + (KAFKA_LIMIT_KEYS if addon_type == "kafka" else ()))
     problem = dns_label_problem(name, 30)
     if problem:
         problems.add(path, "plan name: %s" % problem)
     version = raw.get("version")
     if not isinstance(version, (str, int, float)) or isinstance(version, bool) or str(version) == "":
         problems.add("%s.version" % path, "%r is not a version; write it like '15' (quoted)" % (version,))
-    storage = _quantity(problems, "%s.storage" % path, raw.get("storage", "0"))
+    storage = check_quantity(problems, "%s.storage" % path, raw.get("storage", "0"))
     monthly = _money(problems, "%s.monthly" % path, raw.get("monthly"))
-    memory = _quantity(problems, "%s.memory" % path, raw["memory"]) if "memory" in raw else None
-    cpu = _quantity(problems, "%s.cpu" % path, raw["cpu"]) if "cpu" in raw else None
+    memory = check_quantity(problems, "%s.memory" % path, raw["memory"]) if "memory" in raw else None
+    cpu = check_quantity(problems, "%s.cpu" % path, raw["cpu"]) if "cpu" in raw else None
     connections = raw.get("connections")
     if connections is not None and (
         isinstance(connections, bool) or not isinstance(connections, int) or connections < 1
@@ -190,11 +176,11 @@ def _plan(problems: _Problems, path: str, addon_type: str, name: str, raw: Any) 
     return Plan(addon_type, name, str(version), storage, monthly, memory, cpu, connections, ha, backups, dict(raw))
 
 
-def _positive(problems: _Problems, path: str, raw: Any, quantity: bool) -> Decimal | None:
+def _positive(problems: Problems, path: str, raw: Any, quantity: bool) -> Decimal | None:
     """A whole number of 1 or more (with ``quantity``: also a size like 1Mi)."""
     value: Decimal | None
     if quantity and isinstance(raw, str):
-        value = _quantity(problems, path, raw)
+        value = check_quantity(problems, path, raw)
         if value is None:
             return None
     elif isinstance(raw, int) and not isinstance(raw, bool):
@@ -211,7 +197,7 @@ def _positive(problems: _Problems, path: str, raw: Any, quantity: bool) -> Decim
 
 def kafka_limits(raw: Mapping[str, Any]) -> dict[str, int]:
     """A (validated) Kafka plan's limits as whole numbers; keys absent from the plan are absent."""
-    problems = _Problems()
+    problems = Problems()
     out = {}
     for key in KAFKA_LIMIT_KEYS:
         if key in raw:
@@ -222,7 +208,7 @@ def kafka_limits(raw: Mapping[str, Any]) -> dict[str, int]:
     return out
 
 
-def _kafka_plan(problems: _Problems, path: str, raw: Mapping[str, Any], storage: Decimal) -> None:
+def _kafka_plan(problems: Problems, path: str, raw: Mapping[str, Any], storage: Decimal) -> None:
     """The limits are whole numbers, and the most the topics may keep (max_partitions x retention_bytes)
     fits the plan's storage."""
     values = {}
@@ -237,11 +223,11 @@ def _kafka_plan(problems: _Problems, path: str, raw: Mapping[str, Any], storage:
         problems.add(
             "%s.retention_bytes" % path,
             "max_partitions x retention_bytes (%s GiB) is more than the plan's storage (%s GiB); lower one of them"
-            % (_gib(most * keep), _gib(storage)),
+            % (gib(most * keep), gib(storage)),
         )
 
 
-def _topics(problems: _Problems, path: str, raw: Any, addon_type: str, plan: Plan) -> tuple[str, ...]:
+def _topics(problems: Problems, path: str, raw: Any, addon_type: str, plan: Plan) -> tuple[str, ...]:
     """A Kafka add-on's topic names (default: events), within the plan's max_partitions."""
     if raw is None and addon_type != "kafka":
         return ()
@@ -276,9 +262,9 @@ def _topics(problems: _Problems, path: str, raw: Any, addon_type: str, plan: Pla
     return tuple(names)
 
 
-def _providers(problems: _Problems, raw: Any) -> dict[str, str]:
+def _providers(problems: Problems, raw: Any) -> dict[str, str]:
     out: dict[str, str] = {}
-    if not _is_mapping(problems, "platykus_addons.providers", raw, "{postgresql: local, redis: local}"):
+    if not is_mapping(problems, "platykus_addons.providers", raw, "{postgresql: local, redis: local}"):
         return out
     for addon_type, provider in raw.items():
         path = "platykus_addons.providers.%s" % addon_type
@@ -291,20 +277,20 @@ def _providers(problems: _Problems, raw: Any) -> dict[str, str]:
     return out
 
 
-def _quota(problems: _Problems, raw: Any) -> dict[str, Quota]:
+def _quota(problems: Problems, raw: Any) -> dict[str, Quota]:
     out: dict[str, Quota] = {}
-    if not _is_mapping(problems, "platykus_addons.quota", raw, "{small: {addons: 4, storage: 40Gi, monthly: 300}}"):
+    if not is_mapping(problems, "platykus_addons.quota", raw, "{small: {addons: 4, storage: 40Gi, monthly: 300}}"):
         return out
     for tenant_plan, spec in raw.items():
         path = "platykus_addons.quota.%s" % tenant_plan
-        if not _is_mapping(problems, path, spec, "{addons: 4, storage: 40Gi, monthly: 300}"):
+        if not is_mapping(problems, path, spec, "{addons: 4, storage: 40Gi, monthly: 300}"):
             continue
-        _check_keys(problems, path, spec, QUOTA_KEYS)
+        check_keys(problems, path, spec, QUOTA_KEYS)
         count = spec.get("addons")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             problems.add("%s.addons" % path, "%r is not a whole number of add-ons, 0 or more" % (count,))
             continue
-        storage = _quantity(problems, "%s.storage" % path, spec.get("storage"))
+        storage = check_quantity(problems, "%s.storage" % path, spec.get("storage"))
         monthly = _money(problems, "%s.monthly" % path, spec["monthly"]) if "monthly" in spec else None
         if storage is not None:
             out[str(tenant_plan)] = Quota(count, storage, monthly)
@@ -313,21 +299,21 @@ def _quota(problems: _Problems, raw: Any) -> dict[str, Quota]:
 
 def validate_catalog(raw: Any) -> Catalog:
     """``platykus_addons``: every problem at once, or the catalog."""
-    problems = _Problems()
+    problems = Problems()
     providers: dict[str, str] = {}
     plans: dict[str, dict[str, Plan]] = {}
     quota: dict[str, Quota] = {}
-    if _is_mapping(problems, "platykus_addons", raw, "{providers: {...}, plans: {...}, quota: {...}}"):
-        _check_keys(problems, "platykus_addons", raw, CATALOG_KEYS)
+    if is_mapping(problems, "platykus_addons", raw, "{providers: {...}, plans: {...}, quota: {...}}"):
+        check_keys(problems, "platykus_addons", raw, CATALOG_KEYS)
         providers = _providers(problems, raw.get("providers") or {})
         raw_plans = raw.get("plans") or {}
-        if _is_mapping(problems, "platykus_addons.plans", raw_plans, "{postgresql: {standard-0: {...}}}"):
+        if is_mapping(problems, "platykus_addons.plans", raw_plans, "{postgresql: {standard-0: {...}}}"):
             for addon_type, entries in raw_plans.items():
                 path = "platykus_addons.plans.%s" % addon_type
                 if addon_type not in TYPES:
                     problems.add(path, "unknown type; types are %s" % ", ".join(TYPES))
                     continue
-                if not _is_mapping(problems, path, entries, "{standard-0: {...}}"):
+                if not is_mapping(problems, path, entries, "{standard-0: {...}}"):
                     continue
                 found = {
                     str(n): _plan(problems, "%s.%s" % (path, n), addon_type, str(n), e) for n, e in entries.items()
@@ -341,12 +327,12 @@ def validate_catalog(raw: Any) -> Catalog:
 # -- requests -----------------------------------------------------------------------------------
 
 
-def _request(problems: _Problems, path: str, raw: Any, catalog: Catalog) -> Addon | None:
-    if not _is_mapping(
+def _request(problems: Problems, path: str, raw: Any, catalog: Catalog) -> Addon | None:
+    if not is_mapping(
         problems, path, raw, "{name: orders-db, tenant: acme, environment: dev, type: postgresql, plan: standard-0}"
     ):
         return None
-    _check_keys(problems, path, raw, REQUEST_KEYS)
+    check_keys(problems, path, raw, REQUEST_KEYS)
     ok = True
     for key, limit in (("name", ADDON_NAME_MAX), ("tenant", 40), ("environment", 22)):
         problem = dns_label_problem(raw.get(key), limit)
@@ -380,7 +366,7 @@ def _request(problems: _Problems, path: str, raw: Any, catalog: Catalog) -> Addo
 
 def validate_requests(raw: Any, catalog: Catalog) -> list[Addon]:
     """Validate a list of add-on requests; names are unique per tenant."""
-    problems = _Problems()
+    problems = Problems()
     if not isinstance(raw, list):
         problems.add("addons", "%r is not a list of add-on requests" % (raw,))
         problems.raise_if_any("the add-on requests")
@@ -411,7 +397,7 @@ def from_app(app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, st
     ``name`` defaults to ``<app>-<type>``; ``as`` defaults to the type in capitals (DATABASE for
     postgresql and mysql, REDIS, KAFKA, BUCKET). Problems are raised with the app's field paths.
     """
-    problems = _Problems()
+    problems = Problems()
     raw = app.get("addons") or []
     requests: list[dict[str, Any]] = []
     env: dict[str, str] = {}
@@ -422,9 +408,9 @@ def from_app(app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, st
         raw = []
     for index, item in enumerate(raw):
         path = "addons[%d]" % index
-        if not _is_mapping(problems, path, item, "{type: postgresql, plan: standard-0, as: DATABASE}"):
+        if not is_mapping(problems, path, item, "{type: postgresql, plan: standard-0, as: DATABASE}"):
             continue
-        _check_keys(problems, path, item, APP_ADDON_KEYS)
+        check_keys(problems, path, item, APP_ADDON_KEYS)
         addon_type = item.get("type")
         name = item.get("name") or "%s-%s" % (app.get("name"), addon_type)
         alias = item.get("as") or {"postgresql": "DATABASE", "mysql": "DATABASE"}.get(
@@ -459,121 +445,6 @@ def from_app(app: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, st
     return requests, env
 
 
-# -- quota and price ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Held:
-    """An add-on the API server already holds (read from its Secret's labels and annotations)."""
-
-    tenant: str
-    name: str
-    type: str
-    plan: str
-    provider: str = ""
-    created: str = ""  # the Secret's creationTimestamp: when the add-on was made
-
-
-# Every add-on's Secret carries both labels (the selector derives from the label constants).
-HELD_SELECTOR = DATA_SERVICE_LABEL + "," + ADDON_LABEL
-
-
-def held_from_secret(secret: Mapping[str, Any]) -> Held | None:
-    """The add-on a Secret stands for (its labels and annotations only), or None when it is not an add-on's."""
-    meta = secret.get("metadata") or {}
-    labels, notes = meta.get("labels") or {}, meta.get("annotations") or {}
-    if not str(meta.get("name", "")).startswith(ADDON_SECRET_PREFIX) or ADDON_LABEL not in labels:
-        return None
-    return Held(
-        labels.get(TENANT_LABEL, ""),
-        labels[ADDON_LABEL],
-        labels.get(DATA_SERVICE_LABEL, ""),
-        notes.get(ADDON_PLAN_ANNOTATION, ""),
-        notes.get(ADDON_PROVIDER_ANNOTATION, ""),
-        str(meta.get("creationTimestamp") or ""),
-    )
-
-
-def check_quota(
-    addons: Iterable[Addon], held: Iterable[Held], tenant_plans: Mapping[str, str], catalog: Catalog
-) -> None:
-    """Refuse, naming the field, when a tenant's add-ons would pass its plan's add-on quota.
-
-    Counts what the tenant holds and what is requested (a request for a held add-on replaces it:
-    a resize counts the new plan only). ``tenant_plans`` maps tenant → its plan (namespace label).
-    """
-    problems = _Problems()
-    wanted: dict[str, dict[str, tuple[Plan, str]]] = {}
-    for item in held:
-        plan = (catalog.plans.get(item.type) or {}).get(item.plan)
-        if plan is not None:
-            wanted.setdefault(item.tenant, {})[item.name] = (plan, "held")
-    for addon in addons:
-        wanted.setdefault(addon.tenant, {})[addon.name] = (addon.plan, "requested")
-    requested = {(a.tenant, a.name): a for a in addons}
-    for tenant, items in sorted(wanted.items()):
-        mine = [a for (t, _n), a in requested.items() if t == tenant]
-        if not mine:
-            continue
-        path = "addons.%s/%s.plan" % (tenant, mine[-1].name)
-        tenant_plan = tenant_plans.get(tenant)
-        if tenant_plan is None:
-            problems.add(
-                "addons.%s/%s.tenant" % (tenant, mine[-1].name),
-                "tenant '%s' has no onboarded namespace for this environment; onboard it first" % tenant,
-            )
-            continue
-        quota = catalog.quota.get(tenant_plan)
-        if quota is None:
-            problems.add(
-                path, "tenant plan '%s' has no add-on quota; add platykus_addons.quota.%s" % (tenant_plan, tenant_plan)
-            )
-            continue
-        count = len(items)
-        storage = sum((plan.storage for plan, _origin in items.values()), Decimal(0))
-        monthly = sum((plan.monthly for plan, _origin in items.values()), Decimal(0))
-        where = "tenant '%s' (plan %s)" % (tenant, tenant_plan)
-        if count > quota.addons:
-            problems.add(
-                "addons.%s/%s.name" % (tenant, mine[-1].name),
-                "would give %s %d add-ons, over its quota of %d; destroy one or raise platykus_addons.quota.%s.addons"
-                % (where, count, quota.addons, tenant_plan),
-            )
-        if storage > quota.storage:
-            problems.add(
-                path,
-                "would give %s %s GiB of add-on storage, over its quota of %s GiB; choose a smaller plan or raise "
-                "platykus_addons.quota.%s.storage" % (where, _gib(storage), _gib(quota.storage), tenant_plan),
-            )
-        if quota.monthly is not None and monthly > quota.monthly:
-            problems.add(
-                path,
-                "would bring %s's add-ons to %s a month, over its quota of %s; choose a cheaper plan or raise "
-                "platykus_addons.quota.%s.monthly" % (where, monthly, quota.monthly, tenant_plan),
-            )
-    problems.raise_if_any("the add-on quota")
-
-
-def _gib(value: Decimal) -> str:
+def gib(value: Decimal) -> str:
+    """Bytes as GiB, for messages (``1.5``)."""
     return format((value / Decimal(2**30)).normalize(), "f")
-
-
-def cost_lines(held: Iterable[Held], catalog: Catalog, hours: Decimal | None = None) -> list[dict[str, Any]]:
-    """One line per add-on for the usage report: tenant, add-on, type, plan, monthly price, and the
-    price for ``hours`` (prorated over 730 hours a month) when given."""
-    lines = []
-    for item in sorted(held, key=lambda h: (h.tenant, h.name)):
-        plan = (catalog.plans.get(item.type) or {}).get(item.plan)
-        if plan is None:
-            continue
-        line: dict[str, Any] = {
-            "tenant": item.tenant,
-            "addon": item.name,
-            "type": item.type,
-            "plan": item.plan,
-            "monthly": str(plan.monthly),
-        }
-        if hours is not None:
-            line["cost"] = str((plan.monthly * hours / Decimal(730)).quantize(Decimal("0.0001")))
-        lines.append(line)
-    return lines

@@ -19,13 +19,9 @@ from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons import operator
 from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import (
-    HELD_SELECTOR,
     Addon,
     Catalog,
-    Held,
-    check_quota,
     from_app,
-    held_from_secret,
     validate_catalog,
     validate_requests,
 )
@@ -34,6 +30,13 @@ from ansible_collections.platykus.platform.plugins.module_utils._addons.provider
     AddonRef,
     factory,
     server_record,
+)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import (
+    HELD_SELECTOR,
+    Held,
+    check_held,
+    check_quota,
+    held_from_secret,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons.registry import PROVIDERS_LOADED
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
@@ -49,7 +52,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     PLAN_LABEL,
     TENANT_LABEL,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import _Problems, dns_label_problem
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import Problems, dns_label_problem
 
 Connect = Callable[[], KubeClient]
 HIDDEN = "(hidden)"
@@ -153,7 +156,7 @@ def _summary(results: list, diff: bool) -> dict[str, Any]:
     return out
 
 
-def _namespace_plans(client: KubeClient, addons: Iterable[Addon], problems: _Problems) -> dict[str, str]:
+def _namespace_plans(client: KubeClient, addons: Iterable[Addon], problems: Problems) -> dict[str, str]:
     plans: dict[str, str] = {}
     for addon in addons:
         ns = client.get("v1", "Namespace", addon.namespace)
@@ -171,7 +174,7 @@ def _namespace_plans(client: KubeClient, addons: Iterable[Addon], problems: _Pro
 
 
 def _providers(
-    addons: list[Addon], servers: Mapping[str, Any], problems: _Problems
+    addons: list[Addon], servers: Mapping[str, Any], problems: Problems
 ) -> dict[str, tuple[AddonProvider | None, Mapping | None]]:
     """Each request's provider (local: with its server's admin record), problems collected."""
     found: dict[str, tuple[AddonProvider | None, Mapping | None]] = {}
@@ -209,24 +212,14 @@ def ensure_addons(
     ]
     addons = validate_requests(requests, catalog)
     client = connect()
-    problems = _Problems()
+    problems = Problems()
     tenant_plans = _namespace_plans(client, addons, problems)
     held = [h for tenant in sorted({a.tenant for a in addons}) for h in held_addons(client, tenant)]
     secrets = {(h.tenant, h.name): s for h, s in held}
     for addon in addons:
         current = next((h for h, _s in held if (h.tenant, h.name) == (addon.tenant, addon.name)), None)
         where = (secrets.get((addon.tenant, addon.name)) or {}).get("metadata", {}).get("namespace")
-        path = "addons.%s/%s" % (addon.tenant, addon.name)
-        if current and current.type != addon.type:
-            problems.add(
-                "%s.type" % path,
-                "the add-on is a %s add-on; a type cannot change: destroy it and create another" % current.type,
-            )
-        if where and where != addon.namespace:
-            problems.add(
-                "%s.environment" % path,
-                "the add-on lives in '%s'; an add-on cannot move: destroy it and create another" % where,
-            )
+        check_held(problems, addon, current.type if current else None, where)
     problems.raise_if_any("the add-on requests")
     check_quota(addons, [h for h, _s in held], tenant_plans, catalog)
     providers = _providers(addons, servers, problems)
@@ -275,7 +268,7 @@ def _describe(addon: Addon) -> dict[str, Any]:
 
 
 def _targets(client: KubeClient, requests: Any, tenant: str | None) -> list[tuple[Held, dict]]:
-    problems = _Problems()
+    problems = Problems()
     if tenant is not None:
         problem = dns_label_problem(tenant, 40)
         if problem:

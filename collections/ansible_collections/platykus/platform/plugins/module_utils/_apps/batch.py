@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import names
 from ansible_collections.platykus.platform.plugins.module_utils._apps.ops import (
     _kinds,
@@ -37,7 +38,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._apps.releases i
     next_release,
     with_release,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import KubeClient, object_key
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import APP_LABEL

@@ -39,8 +39,8 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     RELEASE_ANNOTATION,
     TENANT_LABEL,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import format_quantity
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import secret_store_ref
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import format_quantity
 
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"

@@ -19,6 +19,7 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import Catalog, validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import (
     RenderOptions,
     names,
@@ -42,13 +43,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._apps.rollout im
     wait_deployments,
     wait_job,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import (
-    App,
-    Catalog,
-    app_ref,
-    validate_app,
-    validate_catalog,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, app_ref, validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube import BatchSummary, KubeClient, object_key
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC

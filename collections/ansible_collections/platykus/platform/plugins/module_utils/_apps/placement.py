@@ -15,11 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
-    _check_keys,
-    _is_mapping,
-    _Problems,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import Problems, check_keys, is_mapping
 
 PLACEMENT_KEYS = ("node_selector", "tolerations")
 TOLERATION_KEYS = ("key", "operator", "value", "effect")
@@ -49,9 +45,9 @@ class Placement:
         return out
 
 
-def _node_selector(problems: _Problems, raw: Any) -> tuple[tuple[str, str], ...]:
+def _node_selector(problems: Problems, raw: Any) -> tuple[tuple[str, str], ...]:
     path = "catalog.placement.node_selector"
-    if not _is_mapping(problems, path, raw, "{node-role/apps: 'true'}"):
+    if not is_mapping(problems, path, raw, "{node-role/apps: 'true'}"):
         return ()
     good = []
     for key, value in raw.items():
@@ -64,11 +60,11 @@ def _node_selector(problems: _Problems, raw: Any) -> tuple[tuple[str, str], ...]
     return tuple(sorted(good))
 
 
-def _toleration(problems: _Problems, path: str, raw: Any) -> tuple[tuple[str, str], ...] | None:
-    if not _is_mapping(problems, path, raw, "{key: dedicated, operator: Exists, effect: NoSchedule}"):
+def _toleration(problems: Problems, path: str, raw: Any) -> tuple[tuple[str, str], ...] | None:
+    if not is_mapping(problems, path, raw, "{key: dedicated, operator: Exists, effect: NoSchedule}"):
         return None
     before = len(problems.items)
-    _check_keys(problems, path, raw, TOLERATION_KEYS)
+    check_keys(problems, path, raw, TOLERATION_KEYS)
     operator, key = raw.get("operator", "Equal"), raw.get("key")
     if operator not in OPERATORS:
         problems.add(path + ".operator", "%r is not one of %s" % (operator, ", ".join(OPERATORS)))
@@ -85,13 +81,13 @@ def _toleration(problems: _Problems, path: str, raw: Any) -> tuple[tuple[str, st
     return tuple((k, str(raw[k])) for k in TOLERATION_KEYS if raw.get(k) is not None)
 
 
-def validate_placement(problems: _Problems, raw: Any) -> Placement:
+def validate_placement(problems: Problems, raw: Any) -> Placement:
     """The catalog's ``placement``; absent means no constraint."""
     if raw is None:
         return Placement()
-    if not _is_mapping(problems, "catalog.placement", raw, EXAMPLE):
+    if not is_mapping(problems, "catalog.placement", raw, EXAMPLE):
         return Placement()
-    _check_keys(problems, "catalog.placement", raw, PLACEMENT_KEYS)
+    check_keys(problems, "catalog.placement", raw, PLACEMENT_KEYS)
     selector = _node_selector(problems, raw.get("node_selector") or {})
     raw_tolerations = raw.get("tolerations") or []
     if not isinstance(raw_tolerations, list):
@@ -105,7 +101,7 @@ def validate_placement(problems: _Problems, raw: Any) -> Placement:
 
 def from_catalog(raw: Any) -> Placement:
     """The placement of an already validated catalog (a dict), for rendering."""
-    problems = _Problems()
+    problems = Problems()
     placement = validate_placement(problems, (raw or {}).get("placement") if isinstance(raw, Mapping) else None)
     problems.raise_if_any("the app catalog")
     return placement

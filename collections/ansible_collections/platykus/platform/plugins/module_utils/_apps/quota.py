@@ -18,8 +18,7 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import SURGE
 from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import App, Process
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import parse_quantity
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import format_quantity
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import format_quantity, parse_quantity
 
 # Quota keys the app's needs are compared against, and how each is written.
 _CHECKED = {

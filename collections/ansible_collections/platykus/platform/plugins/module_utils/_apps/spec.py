@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""App specs (Heroku-like) and the platform's app catalog, validated before anything is written.
+"""App specs (Heroku-like), validated against the app catalog (:mod:`_apps.catalog`) before anything is written.
 
 An app spec is a dict as kept in the tenant's repository or in
 ``inventories/<env>/apps/<tenant>/<app>.yml``: name, tenant, environment, image, processes
@@ -20,25 +20,23 @@ from decimal import Decimal
 from typing import Any
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import from_app
-from ansible_collections.platykus.platform.plugins.module_utils._apps.placement import Placement, validate_placement
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import Catalog, Size
 from ansible_collections.platykus.platform.plugins.module_utils._core.domains import covered, hostname_problem
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import ADDON_SECRET_PREFIX
-from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import parse_quantity
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import SECRET_ROOT
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
-    _check_keys,
-    _is_mapping,
-    _Problems,
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import (
+    Problems,
+    check_keys,
+    check_quantity,
     dns_label_problem,
+    is_mapping,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import SECRET_ROOT
 
 APP_KEYS = ("name", "tenant", "environment", "image", "processes", "domains", "config", "secrets", "volumes", "addons")
 PROCESS_KEYS = ("command", "size", "replicas", "autoscale", "port", "health_path", "schedule")
 AUTOSCALE_KEYS = ("min", "max", "cpu_percent")
 VOLUME_KEYS = ("size", "storage_class", "mount", "process")
-SIZE_KEYS = ("cpu", "memory", "limits_cpu", "limits_memory")
-CATALOG_KEYS = ("sizes", "registries", "placement")
 # Names get suffixes (-web, -release-<n>, -releases): keep room under the 63 of a DNS label.
 APP_NAME_MAX = 30
 PROCESS_NAME_MAX = 15
@@ -49,17 +47,6 @@ _IMAGE = re.compile(
 )
 _SCHEDULE = re.compile(r"(@(hourly|daily|weekly|monthly|yearly))|(\S+(\s+\S+){4})")
 _STORAGE_CLASS = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
-
-
-@dataclass(frozen=True)
-class Size:
-    """A catalog size (like a dyno size): requests and limits of one container."""
-
-    name: str
-    cpu: Decimal
-    memory: Decimal
-    limits_cpu: Decimal
-    limits_memory: Decimal
 
 
 @dataclass(frozen=True)
@@ -133,83 +120,20 @@ class App:
         return [p for p in self.processes if p.kind in kinds]
 
 
-@dataclass(frozen=True)
-class Catalog:
-    sizes: dict[str, Size]
-    registries: tuple[str, ...]
-    placement: Placement = Placement()
-
-
-# -- the catalog --------------------------------------------------------------------------------
-
-
-def _quantity(problems: _Problems, path: str, raw: Any) -> Decimal | None:
-    try:
-        return parse_quantity(raw, path)
-    except PlatykusError as err:
-        problems.add(path, str(err).split(": ", 1)[1])
-        return None
-
-
-def _size(problems: _Problems, path: str, name: str, raw: Any) -> Size | None:
-    if not _is_mapping(problems, path, raw, "{cpu: 250m, memory: 512Mi, limits_cpu: '1', limits_memory: 512Mi}"):
-        return None
-    _check_keys(problems, path, raw, SIZE_KEYS)
-    values = {key: _quantity(problems, "%s.%s" % (path, key), raw.get(key)) for key in ("cpu", "memory")}
-    for key, base in (("limits_cpu", "cpu"), ("limits_memory", "memory")):
-        values[key] = _quantity(problems, "%s.%s" % (path, key), raw[key]) if key in raw else values[base]
-    if any(value is None for value in values.values()):
-        return None
-    for key, base in (("limits_cpu", "cpu"), ("limits_memory", "memory")):
-        if values[key] < values[base]:
-            problems.add("%s.%s" % (path, key), "is below %s; a limit must be at least the request" % base)
-    return Size(name=name, **values)
-
-
-def validate_catalog(raw: Any) -> Catalog:
-    """The platform's app catalog: ``sizes`` (name → requests/limits) and allowed image ``registries``."""
-    problems = _Problems()
-    sizes: dict[str, Size] = {}
-    registries: tuple[str, ...] = ()
-    placement = Placement()
-    if _is_mapping(
-        problems, "catalog", raw, "{sizes: {basic: {cpu: 100m, memory: 256Mi}}, registries: [registry.example.com/]}"
-    ):
-        _check_keys(problems, "catalog", raw, CATALOG_KEYS)
-        raw_sizes = raw.get("sizes") or {}
-        if _is_mapping(problems, "catalog.sizes", raw_sizes, "{basic: {cpu: 100m, memory: 256Mi}}") and not raw_sizes:
-            problems.add("catalog.sizes", "is empty; define at least one size")
-        for name, spec in raw_sizes.items() if isinstance(raw_sizes, Mapping) else ():
-            size = _size(problems, "catalog.sizes.%s" % name, str(name), spec)
-            if size:
-                sizes[str(name)] = size
-        raw_registries = raw.get("registries")
-        if isinstance(raw_registries, list) and raw_registries and all(isinstance(r, str) for r in raw_registries):
-            registries = tuple(raw_registries)
-        if not registries or not all(registries):
-            problems.add(
-                "catalog.registries",
-                "%r is not a list of registry prefixes; write it like [registry.example.com/]" % (raw_registries,),
-            )
-        placement = validate_placement(problems, raw.get("placement"))
-    problems.raise_if_any("the app catalog")
-    return Catalog(sizes=sizes, registries=registries, placement=placement)
-
-
 # -- processes ----------------------------------------------------------------------------------
 
 
-def _count(problems: _Problems, path: str, raw: Any, low: int, high: int) -> int | None:
+def _count(problems: Problems, path: str, raw: Any, low: int, high: int) -> int | None:
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
         problems.add(path, "%r is not a whole number from %d to %d" % (raw, low, high))
         return None
     return raw
 
 
-def _autoscale(problems: _Problems, path: str, raw: Any) -> Autoscale | None:
-    if not _is_mapping(problems, path, raw, "{min: 2, max: 6, cpu_percent: 70}"):
+def _autoscale(problems: Problems, path: str, raw: Any) -> Autoscale | None:
+    if not is_mapping(problems, path, raw, "{min: 2, max: 6, cpu_percent: 70}"):
         return None
-    _check_keys(problems, path, raw, AUTOSCALE_KEYS)
+    check_keys(problems, path, raw, AUTOSCALE_KEYS)
     low = _count(problems, "%s.min" % path, raw.get("min", 1), 1, MAX_REPLICAS)
     high = _count(problems, "%s.max" % path, raw.get("max"), 1, MAX_REPLICAS)
     cpu = _count(problems, "%s.cpu_percent" % path, raw.get("cpu_percent", 70), 1, 1000)
@@ -227,7 +151,7 @@ def _kind(name: str, spec: Mapping) -> str:
     return "cron" if "schedule" in spec else "worker"
 
 
-def _command(problems: _Problems, path: str, raw: Any) -> tuple[str, ...]:
+def _command(problems: Problems, path: str, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if isinstance(raw, str):
@@ -238,7 +162,7 @@ def _command(problems: _Problems, path: str, raw: Any) -> tuple[str, ...]:
     return ()
 
 
-def _scaling(problems: _Problems, path: str, kind: str, spec: Mapping) -> tuple[int | None, Autoscale | None]:
+def _scaling(problems: Problems, path: str, kind: str, spec: Mapping) -> tuple[int | None, Autoscale | None]:
     if kind in ("release", "cron"):
         for key in ("replicas", "autoscale"):
             if key in spec:
@@ -256,7 +180,7 @@ def _scaling(problems: _Problems, path: str, kind: str, spec: Mapping) -> tuple[
     return _count(problems, "%s.replicas" % path, spec.get("replicas", 1), 0, MAX_REPLICAS), None
 
 
-def _web_fields(problems: _Problems, path: str, kind: str, spec: Mapping) -> tuple[int | None, str | None]:
+def _web_fields(problems: Problems, path: str, kind: str, spec: Mapping) -> tuple[int | None, str | None]:
     if kind != "web":
         for key in ("port", "health_path"):
             if key in spec:
@@ -269,16 +193,16 @@ def _web_fields(problems: _Problems, path: str, kind: str, spec: Mapping) -> tup
     return port, health
 
 
-def _process(problems: _Problems, path: str, name: Any, spec: Any, catalog: Catalog) -> Process | None:
+def _process(problems: Problems, path: str, name: Any, spec: Any, catalog: Catalog) -> Process | None:
     problem = dns_label_problem(name, PROCESS_NAME_MAX)
     if problem:
         problems.add(path, problem)
         return None
     if spec is None:
         spec = {}
-    if not _is_mapping(problems, path, spec, "{command: bin/web, size: basic, replicas: 2}"):
+    if not is_mapping(problems, path, spec, "{command: bin/web, size: basic, replicas: 2}"):
         return None
-    _check_keys(problems, path, spec, PROCESS_KEYS)
+    check_keys(problems, path, spec, PROCESS_KEYS)
     kind = _kind(name, spec)
     size_name = spec.get("size")
     size = catalog.sizes.get(size_name) if isinstance(size_name, str) else None
@@ -301,11 +225,11 @@ def _process(problems: _Problems, path: str, name: Any, spec: Any, catalog: Cata
     return Process(name, kind, size, command, replicas, autoscale, port, health, schedule if kind == "cron" else None)
 
 
-def _processes(problems: _Problems, path: str, raw: Any, catalog: Catalog) -> tuple[Process, ...]:
+def _processes(problems: Problems, path: str, raw: Any, catalog: Catalog) -> tuple[Process, ...]:
     if raw is None or raw == {}:
         problems.add(path, "is required; declare at least a web or a worker process, like {web: {size: basic}}")
         return ()
-    if not _is_mapping(problems, path, raw, "{web: {size: basic, replicas: 2}, worker: {size: basic}}"):
+    if not is_mapping(problems, path, raw, "{web: {size: basic, replicas: 2}, worker: {size: basic}}"):
         return ()
     found = [_process(problems, "%s.%s" % (path, name), name, spec, catalog) for name, spec in raw.items()]
     good = tuple(p for p in found if p is not None)
@@ -339,7 +263,7 @@ def image_problem(image: Any, catalog: Catalog) -> str | None:
 
 
 def _domains(
-    problems: _Problems, path: str, raw: Any, allowed: tuple[str, ...] | None, has_web: bool
+    problems: Problems, path: str, raw: Any, allowed: tuple[str, ...] | None, has_web: bool
 ) -> tuple[str, ...]:
     if raw is None:
         return ()
@@ -363,10 +287,10 @@ def _domains(
     return tuple(good)
 
 
-def _config(problems: _Problems, path: str, raw: Any) -> dict[str, str]:
+def _config(problems: Problems, path: str, raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
-    if not _is_mapping(problems, path, raw, "{LOG_LEVEL: info, WORKERS: '4'}"):
+    if not is_mapping(problems, path, raw, "{LOG_LEVEL: info, WORKERS: '4'}"):
         return {}
     clean = {}
     for key, value in raw.items():
@@ -382,16 +306,16 @@ def _config(problems: _Problems, path: str, raw: Any) -> dict[str, str]:
     return dict(sorted(clean.items()))
 
 
-def _secret(problems: _Problems, path: str, env: Any, raw: Any, tenant: str) -> SecretRef | None:
+def _secret(problems: Problems, path: str, env: Any, raw: Any, tenant: str) -> SecretRef | None:
     prefix = "%s/%s/" % (SECRET_ROOT, tenant)
     if isinstance(raw, str):
         raw = {"key": raw}
     if not isinstance(env, str) or not _ENV_NAME.fullmatch(env):
         problems.add(path, "is not an environment variable name; use letters, digits and '_'")
         return None
-    if not _is_mapping(problems, path, raw, "{key: %sdb, property: password}" % prefix):
+    if not is_mapping(problems, path, raw, "{key: %sdb, property: password}" % prefix):
         return None
-    _check_keys(problems, path, raw, ("key", "property"))
+    check_keys(problems, path, raw, ("key", "property"))
     key = raw.get("key")
     if not isinstance(key, str) or not key.startswith(prefix) or len(key) == len(prefix) or ".." in key:
         problems.add("%s.key" % path, "%r is outside the tenant's secret prefix; name it %s<name>" % (key, prefix))
@@ -403,8 +327,8 @@ def _secret(problems: _Problems, path: str, env: Any, raw: Any, tenant: str) -> 
     return SecretRef(env=env, key=key, property=prop)
 
 
-def _secrets(problems: _Problems, path: str, raw: Any, tenant: str, config: Mapping[str, str]) -> tuple[SecretRef, ...]:
-    if raw is None or not _is_mapping(
+def _secrets(problems: Problems, path: str, raw: Any, tenant: str, config: Mapping[str, str]) -> tuple[SecretRef, ...]:
+    if raw is None or not is_mapping(
         problems, path, raw, "{DATABASE_PASSWORD: {key: platykus/<tenant>/db, property: password}}"
     ):
         return ()
@@ -415,15 +339,15 @@ def _secrets(problems: _Problems, path: str, raw: Any, tenant: str, config: Mapp
     return tuple(sorted((r for r in refs if r), key=lambda r: r.env))
 
 
-def _volume(problems: _Problems, path: str, name: Any, raw: Any, processes: Mapping[str, Process]) -> Volume | None:
+def _volume(problems: Problems, path: str, name: Any, raw: Any, processes: Mapping[str, Process]) -> Volume | None:
     problem = dns_label_problem(name, 20)
     if problem:
         problems.add(path, problem)
         return None
-    if not _is_mapping(problems, path, raw, "{size: 1Gi, mount: /data, process: worker}"):
+    if not is_mapping(problems, path, raw, "{size: 1Gi, mount: /data, process: worker}"):
         return None
-    _check_keys(problems, path, raw, VOLUME_KEYS)
-    size = _quantity(problems, "%s.size" % path, raw.get("size"))
+    check_keys(problems, path, raw, VOLUME_KEYS)
+    size = check_quantity(problems, "%s.size" % path, raw.get("size"))
     mount = raw.get("mount")
     if not isinstance(mount, str) or not mount.startswith("/") or mount in ("/", "/tmp"):
         problems.add("%s.mount" % path, "%r is not a mount path; write an absolute path like /data" % (mount,))
@@ -450,15 +374,15 @@ def _volume(problems: _Problems, path: str, name: Any, raw: Any, processes: Mapp
     return Volume(str(name), size, str(raw.get("size")), mount, str(process), storage_class)
 
 
-def _volumes(problems: _Problems, path: str, raw: Any, processes: tuple[Process, ...]) -> tuple[Volume, ...]:
-    if raw is None or not _is_mapping(problems, path, raw, "{data: {size: 1Gi, mount: /data, process: worker}}"):
+def _volumes(problems: Problems, path: str, raw: Any, processes: tuple[Process, ...]) -> tuple[Volume, ...]:
+    if raw is None or not is_mapping(problems, path, raw, "{data: {size: 1Gi, mount: /data, process: worker}}"):
         return ()
     by_name = {p.name: p for p in processes}
     found = [_volume(problems, "%s.%s" % (path, name), name, spec, by_name) for name, spec in raw.items()]
     return tuple(v for v in found if v)
 
 
-def _identity(problems: _Problems, spec: Mapping) -> dict[str, Any]:
+def _identity(problems: Problems, spec: Mapping) -> dict[str, Any]:
     out = {}
     for key, limit in (("name", APP_NAME_MAX), ("tenant", 40), ("environment", 22)):
         problem = dns_label_problem(spec.get(key), limit)
@@ -477,13 +401,13 @@ def _identity(problems: _Problems, spec: Mapping) -> dict[str, Any]:
 
 def validate_app(spec: Any, catalog: Catalog, tenant_domains: tuple[str, ...] | None = None) -> App:
     """Validate one app spec; ``tenant_domains`` (from the tenant spec) bounds its domains when known."""
-    problems = _Problems()
+    problems = Problems()
     if not isinstance(spec, Mapping):
         problems.add(
             "app", "%r is not a mapping; write it like {name: shop, tenant: acme, environment: dev, ...}" % (spec,)
         )
         problems.raise_if_any("the app spec")
-    _check_keys(problems, "app", spec, APP_KEYS)
+    check_keys(problems, "app", spec, APP_KEYS)
     ident = _identity(problems, spec)
     problem = image_problem(spec.get("image"), catalog)
     if problem:
@@ -510,7 +434,7 @@ def validate_app(spec: Any, catalog: Catalog, tenant_domains: tuple[str, ...] | 
     )
 
 
-def _addon_env(problems: _Problems, spec: Mapping, config: Mapping[str, str], secrets: tuple[SecretRef, ...]) -> tuple:
+def _addon_env(problems: Problems, spec: Mapping, config: Mapping[str, str], secrets: tuple[SecretRef, ...]) -> tuple:
     """``addons`` as (variable, Secret name) pairs; the add-ons themselves are made by the addon module."""
     try:
         _requests, env = from_app(spec)
@@ -528,7 +452,7 @@ def _addon_env(problems: _Problems, spec: Mapping, config: Mapping[str, str], se
 
 def app_ref(spec: Any) -> App:
     """Only the app's name, tenant and environment (enough to find or remove it), validated."""
-    problems = _Problems()
+    problems = Problems()
     if not isinstance(spec, Mapping):
         problems.add("app", "%r is not a mapping; write it like {name: shop, tenant: acme, environment: dev}" % (spec,))
         problems.raise_if_any("the app spec")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
+
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import Problems
 
 DOMAINS_ANNOTATION = "platykus.io/domains"
 # The one rule for a hostname, here and in the admission policy's CEL (RE2 reads it the same):
@@ -25,10 +27,6 @@ HOST_PATTERN = r"(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{
 MAX_HOST_LENGTH = 253
 _HOST = re.compile(HOST_PATTERN)
 EXAMPLE = "[acme.apps.example.com]"
-
-
-class ProblemSink(Protocol):
-    def add(self, path: str, message: str) -> None: ...
 
 
 def hostname_problem(value: Any, wildcard: bool = False) -> str | None:
@@ -53,7 +51,7 @@ def covered(hostname: str, domains: Iterable[str]) -> bool:
     return any(under(hostname, domain) for domain in domains)
 
 
-def validate_domains(problems: ProblemSink, path: str, raw: Any) -> tuple[str, ...]:
+def validate_domains(problems: Problems, path: str, raw: Any) -> tuple[str, ...]:
     """A tenant spec's ``domains``: a list of distinct DNS names (no wildcards: a domain covers its subnames)."""
     if raw is None:
         return ()
@@ -70,9 +68,7 @@ def validate_domains(problems: ProblemSink, path: str, raw: Any) -> tuple[str, .
     return tuple(clean)
 
 
-def check_overlaps(
-    problems: ProblemSink, path: str, tenant: str, domains: Iterable[str], claimed: dict[str, str]
-) -> None:
+def check_overlaps(problems: Problems, path: str, tenant: str, domains: Iterable[str], claimed: dict[str, str]) -> None:
     """No domain of ``tenant`` may equal, contain or lie under another tenant's; ``claimed`` maps domain → tenant."""
     for domain in domains:
         for other, owner in claimed.items():

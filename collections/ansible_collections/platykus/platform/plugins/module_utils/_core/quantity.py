@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: Platykus engineers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes quantities, parsed with the kubernetes client's own parser."""
+"""Kubernetes quantities: parsed with the kubernetes client's own parser, and written back."""
 
 from __future__ import annotations
 
@@ -45,3 +45,32 @@ def parse_quantity(value: object, field: str) -> Decimal:
     if parsed < 0:
         raise PlatykusError("%s: %r is negative; quantities must be zero or more" % (field, value), field=field)
     return parsed
+
+
+_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+_DECIMAL = (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3))
+
+
+def format_quantity(value: Decimal, kind: str) -> str:
+    """Write a Decimal back as a Kubernetes quantity: ``cpu`` as cores or millicores, ``bytes`` with
+    the suffix (binary or decimal) that gives the shortest exact number."""
+    value = Decimal(value)
+    if kind == "cpu":
+        if value == value.to_integral_value():
+            return str(int(value))
+        milli = value * 1000
+        if milli == milli.to_integral_value():
+            return "%dm" % int(milli)
+        return str(value.normalize())
+    if value != value.to_integral_value():
+        return str(value.normalize())
+    whole = int(value)
+    if whole == 0:
+        return "0"
+    best = str(whole)
+    for suffix, factor in _BINARY + _DECIMAL:
+        if whole % factor == 0:
+            candidate = "%d%s" % (whole // factor, suffix)
+            if len(candidate) < len(best):
+                best = candidate
+    return best

@@ -4,7 +4,7 @@
 """Add-ons in the usage report: each add-on a tenant holds, at its plan's price, over the window.
 
 The source of truth is what exists: the add-on Secrets on the API server (labels and annotations
-only, :func:`_addons.catalog.held_from_secret`), not the requests in the inventory (a request not yet made,
+only, :func:`_addons.quota.held_from_secret`), not the requests in the inventory (a request not yet made,
 or destroyed, costs nothing). Each add-on is charged its plan's ``monthly`` price from the add-on
 catalog (``platykus_addons``) prorated by the hours it existed in each day of the window (from its
 Secret's creationTimestamp), at 730 hours a month (``_cost.prices.HOURS_PER_MONTH``, like every monthly
@@ -36,7 +36,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import Catalog, Held, held_from_secret
+from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import Catalog
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import Held, held_from_secret
 from ansible_collections.platykus.platform.plugins.module_utils._cost.prices import HOURS_PER_MONTH
 from ansible_collections.platykus.platform.plugins.module_utils._cost.times import (
     ZERO,

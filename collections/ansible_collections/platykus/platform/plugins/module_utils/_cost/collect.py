@@ -14,11 +14,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import (
-    HELD_SELECTOR,
-    Catalog,
-    validate_catalog,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import Catalog, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import HELD_SELECTOR
 from ansible_collections.platykus.platform.plugins.module_utils._aws.module import AWS_CREDENTIALS_SPEC, AwsConnect
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.kube_connect import KUBE_ARGUMENT_SPEC

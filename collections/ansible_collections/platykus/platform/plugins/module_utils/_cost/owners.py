@@ -19,7 +19,7 @@ from typing import Any
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import ENVIRONMENT_LABEL, TENANT_LABEL
 from ansible_collections.platykus.platform.plugins.module_utils._cost.objects import metadata
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import validate_budget
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.sections import validate_budget
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     AWS_TENANT_TAG,
     MANAGED_BY_VALUE,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import Problems
 from ansible_collections.platykus.platform.plugins.module_utils._platform.services import IRSA_ANNOTATION
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import (
     IRSA_SERVICE_ACCOUNT,
@@ -49,19 +50,7 @@ _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 _S3_ARN_RE = re.compile(r"^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$")
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, field: str, message: str) -> None:
-        self.items.append("%s: %s" % (field, message))
-
-    def raise_any(self) -> None:
-        if self.items:
-            raise PlatykusError("Invalid AWS inventory, nothing was called: " + "; ".join(self.items))
-
-
-def _cidr(problems: _Problems, field: str, value: Any) -> ipaddress.IPv4Network | None:
+def _cidr(problems: Problems, field: str, value: Any) -> ipaddress.IPv4Network | None:
     try:
         return ipaddress.IPv4Network(str(value), strict=True)
     except ValueError:
@@ -69,7 +58,7 @@ def _cidr(problems: _Problems, field: str, value: Any) -> ipaddress.IPv4Network 
         return None
 
 
-def _check_zones(problems: _Problems, region: str, zones: Any) -> list[str]:
+def _check_zones(problems: Problems, region: str, zones: Any) -> list[str]:
     if not isinstance(zones, list) or len(zones) < 2:
         problems.add("platykus_aws_zones", "EKS needs at least two zones, e.g. [%sa, %sb]" % (region, region))
         return []
@@ -85,7 +74,7 @@ def _check_zones(problems: _Problems, region: str, zones: Any) -> list[str]:
 
 
 def _check_subnets(
-    problems: _Problems, vpc: ipaddress.IPv4Network | None, zones: list[str], settings: Mapping[str, Any]
+    problems: Problems, vpc: ipaddress.IPv4Network | None, zones: list[str], settings: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
     """Public and private subnets, one of each per zone, inside the VPC and not overlapping."""
     subnets: list[dict[str, Any]] = []
@@ -112,7 +101,7 @@ def _check_subnets(
     return subnets
 
 
-def _check_version(problems: _Problems, version: Any) -> str:
+def _check_version(problems: Problems, version: Any) -> str:
     version = str(version)
     if version not in EKS_VERSIONS:
         problems.add(
@@ -137,7 +126,7 @@ def _subnet_entries(cluster: str, eks_name: str, subnets: list[dict[str, Any]], 
     return subnets
 
 
-def network_spec(settings: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+def network_spec(settings: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     cluster = str(settings.get("platykus_cluster_name"))
     eks_name = str(settings.get("platykus_eks_cluster_name") or cluster)
     region = str(settings.get("platykus_aws_region"))
@@ -158,7 +147,7 @@ def network_spec(settings: Mapping[str, Any], problems: _Problems) -> dict[str, 
     }
 
 
-def _pool(settings: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+def _pool(settings: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     pool = dict(settings.get("platykus_eks_system_pool") or {})
     sizes = [pool.get(k) for k in ("min_size", "desired_size", "max_size")]
     if not all(isinstance(s, int) for s in sizes) or not sizes[0] <= sizes[1] <= sizes[2] or sizes[2] < 1:
@@ -170,7 +159,7 @@ def _pool(settings: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
     return pool
 
 
-def cluster_spec(settings: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+def cluster_spec(settings: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     cluster = str(settings.get("platykus_cluster_name"))
     eks_name = str(settings.get("platykus_eks_cluster_name") or cluster)
     return {
@@ -196,7 +185,7 @@ def _service_account(release: Mapping[str, Any]) -> str:
     return str(release["release"])
 
 
-def _catalog_irsa(releases: Iterable[Mapping[str, Any]], wanted: Any, problems: _Problems) -> list[Mapping[str, Any]]:
+def _catalog_irsa(releases: Iterable[Mapping[str, Any]], wanted: Any, problems: Problems) -> list[Mapping[str, Any]]:
     with_irsa = [r for r in releases if r.get("irsa") and r.get("state", "present") == "present"]
     if wanted is None:
         return with_irsa
@@ -214,7 +203,7 @@ def _catalog_irsa(releases: Iterable[Mapping[str, Any]], wanted: Any, problems: 
     return chosen
 
 
-def irsa_spec(settings: Mapping[str, Any], releases: Iterable[Mapping[str, Any]], problems: _Problems) -> list[dict]:
+def irsa_spec(settings: Mapping[str, Any], releases: Iterable[Mapping[str, Any]], problems: Problems) -> list[dict]:
     tags = base_tags(str(settings.get("platykus_cluster_name")), settings.get("platykus_aws_tags"))
     roles = []
     for release in _catalog_irsa(releases, settings.get("platykus_aws_irsa_services"), problems):
@@ -267,7 +256,7 @@ def tenant_identity(tenant: str, cluster: str, account_id: str, region: str, zon
     return _identity(TenantAws(tenant=tenant, cluster=cluster, account_id=account_id, region=region, zone=zone))
 
 
-def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+def tenant_spec(settings: Mapping[str, Any], tenant: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
     scope = TenantAws(
         tenant=str(tenant["name"]),
         cluster=str(settings.get("platykus_cluster_name")),
@@ -294,14 +283,14 @@ def stack_spec(
     settings: Mapping[str, Any], releases: Iterable[Mapping[str, Any]], tenants: Iterable[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The whole stack from the inventory, or a PlatykusError naming every bad variable."""
-    problems = _Problems()
+    problems = Problems()
     if not re.match(r"^\d{12}$", str(settings.get("platykus_aws_account_id"))):
         problems.add("platykus_aws_account_id", "%r must be 12 digits" % settings.get("platykus_aws_account_id"))
     network = network_spec(settings, problems)
     cluster = cluster_spec(settings, problems)
     irsa = irsa_spec(settings, list(releases), problems)
     tenant_specs = [tenant_spec(settings, t, problems) for t in tenants]
-    problems.raise_any()
+    problems.raise_on_one_line("Invalid AWS inventory, nothing was called")
     return {
         "account_id": str(settings["platykus_aws_account_id"]),
         "region": network["region"],

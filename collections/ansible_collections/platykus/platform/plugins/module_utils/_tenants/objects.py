@@ -48,13 +48,10 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     SA_TOKEN_SECRET_TYPE,
     TENANT_LABEL,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import format_quantity
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.aws import TENANT_READ, TENANT_WRITE
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
-    Environment,
-    NamespaceQuota,
-    Tenant,
-    format_quantity,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.plans import NamespaceQuota
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import Environment, Tenant
 
 READ = ("get", "list", "watch")
 WRITE = ("create", "update", "patch", "delete", "deletecollection")

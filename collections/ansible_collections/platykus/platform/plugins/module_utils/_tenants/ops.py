@@ -33,6 +33,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._core.names impo
     TENANT_LABEL,
     tenant_selector,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._core.problems import dns_label_problem
 from ansible_collections.platykus.platform.plugins.module_utils._core.rbac import binding_excess, excess_rules
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.capacity import check_capacity
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects import (
@@ -45,7 +46,6 @@ from ansible_collections.platykus.platform.plugins.module_utils._tenants.objects
 )
 from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
     Tenant,
-    dns_label_problem,
     reserved_reason,
     select_tenants,
     validate_tenants,

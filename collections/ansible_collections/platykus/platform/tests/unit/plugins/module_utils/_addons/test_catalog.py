@@ -12,14 +12,12 @@ import pytest
 import yaml
 
 from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import (
-    Held,
-    check_quota,
-    cost_lines,
     from_app,
     validate_catalog,
     validate_requests,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._addons.providers import AddonRef, factory
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import Held, check_quota, cost_lines
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 
 CATALOG = {
@@ -188,9 +186,9 @@ def test_aws_provider_points_at_its_playbook():
 
 
 def test_an_app_reads_its_addon_urls_from_their_secrets():
+    from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog as app_catalog
     from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import RenderOptions, render_app
     from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
-    from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_catalog as app_catalog
     from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import CATALOG as APPS
     from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import spec
 

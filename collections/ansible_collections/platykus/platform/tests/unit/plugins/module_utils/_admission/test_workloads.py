@@ -21,8 +21,9 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.workl
     render_workload_policies,
     service_attacks,
 )
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.quota import check_fits
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
     DEFAULT_TENANT_PRIORITY_CLASSES,
     PRIORITY_CLASSES_ANNOTATION,

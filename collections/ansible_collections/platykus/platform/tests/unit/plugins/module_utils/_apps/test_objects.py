@@ -8,12 +8,13 @@ import dataclasses
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import (
     RenderOptions,
     config_checksum,
     render_app,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import (
     CATALOG,
     TENANT_DOMAINS,

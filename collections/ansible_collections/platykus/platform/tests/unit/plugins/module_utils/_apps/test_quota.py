@@ -8,8 +8,9 @@ from decimal import Decimal
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.quota import app_needs, check_fits, current_usage
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import CATALOG, spec
 

@@ -8,6 +8,7 @@ import dataclasses
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.releases import (
     RELEASES_KEPT,
     History,
@@ -17,7 +18,7 @@ from ansible_collections.platykus.platform.plugins.module_utils._apps.releases i
     render_releases,
     with_release,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import CATALOG, spec
 

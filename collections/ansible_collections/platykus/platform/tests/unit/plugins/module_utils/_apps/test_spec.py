@@ -8,12 +8,8 @@ import copy
 
 import pytest
 
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import (
-    app_ref,
-    image_problem,
-    validate_app,
-    validate_catalog,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import app_ref, image_problem, validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils._tenants.test_spec import _DELETE, _set  # noqa: E402
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import (

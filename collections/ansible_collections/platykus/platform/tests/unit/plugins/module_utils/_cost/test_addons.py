@@ -14,7 +14,8 @@ import copy
 
 import pytest
 
-from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import HELD_SELECTOR, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._addons.catalog import validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._addons.quota import HELD_SELECTOR
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.plugins.module_utils._cost.addons import charge_addons
 from ansible_collections.platykus.platform.plugins.module_utils._cost.collect import usage_report

@@ -9,12 +9,9 @@ from decimal import Decimal
 import pytest
 
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
-from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import (
-    format_quantity,
-    select_tenants,
-    validate_plans,
-    validate_tenants,
-)
+from ansible_collections.platykus.platform.plugins.module_utils._core.quantity import format_quantity
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.plans import validate_plans
+from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import select_tenants, validate_tenants
 
 
 def _set(path, value):
@@ -182,7 +179,7 @@ def test_nodeports_follow_loadbalancers_unless_set(plans, acme_spec):
 
 
 def test_budget_rule_is_shared(acme_spec):
-    from ansible_collections.platykus.platform.plugins.module_utils._tenants.spec import validate_budget
+    from ansible_collections.platykus.platform.plugins.module_utils._tenants.sections import validate_budget
 
     assert validate_budget({"monthly": 400}, "budget").currency == "USD"
     assert validate_budget(None, "budget") is None
