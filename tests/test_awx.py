@@ -317,8 +317,9 @@ def playbook_variables(playbook: Path) -> tuple[set[str], set[str]]:
 
 
 def inventory_variables() -> set[str]:
+    """What the inventories give: their group_vars/all and the shared vars/ (the shared_defaults plugin)."""
     names: set[str] = set()
-    for path in ROOT.glob("inventories/*/group_vars/all/*.yml"):
+    for path in [*ROOT.glob("inventories/*/group_vars/all/*.yml"), *ROOT.glob("vars/*.yml")]:
         names |= set(yaml.safe_load(path.read_text()) or {})
     return names
 

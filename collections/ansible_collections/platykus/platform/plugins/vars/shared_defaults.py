@@ -9,7 +9,8 @@ DOCUMENTATION = r"""
 name: shared_defaults
 short_description: Variables every inventory shares, from one folder, overridable per inventory
 version_added: 1.1.0
-author: Platykus engineers
+author:
+  - Platykus engineers (@platykus)
 description:
   - Loads every C(.yml)/C(.yaml) file of one folder as variables of the C(all) group, so the plans
     catalog, the tenant-spec loader, the price catalog and the app playbooks' module defaults are

@@ -19,7 +19,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.hostn
     SHIM_USAGES_ANNOTATION,
     TARGET_ANNOTATION,
 )
-from ansible_collections.platykus.platform.plugins.module_utils._core.names import AUDIT_LABEL, PLATFORM_CLUSTER_ISSUER
+from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    AUDIT_LABEL,
+    CERT_MANAGER_API_VERSION,
+    NETWORKING_API_VERSION,
+    PLATFORM_CLUSTER_ISSUER,
+)
 
 # A name no tenant may have (.invalid is reserved, RFC 2606), standing for another tenant's host.
 FOREIGN_HOST = "login.platykus-audit.invalid"
@@ -42,7 +47,7 @@ def _certificate(namespace: str, own: str, **spec: Any) -> dict[str, Any]:
         "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": PLATFORM_CLUSTER_ISSUER},
     }
     return {
-        "apiVersion": "cert-manager.io/v1",
+        "apiVersion": CERT_MANAGER_API_VERSION,
         "kind": "Certificate",
         "metadata": _meta(namespace),
         "spec": {**base, **spec},
@@ -57,7 +62,7 @@ def _ingress(namespace: str, host: str, tls: str | None = None, **annotations: s
     if tls:
         spec["tls"] = [{"hosts": [tls], "secretName": "platykus-audit-tls"}]
     return {
-        "apiVersion": "networking.k8s.io/v1",
+        "apiVersion": NETWORKING_API_VERSION,
         "kind": "Ingress",
         "metadata": _meta(namespace, **annotations),
         "spec": spec,
@@ -170,7 +175,7 @@ def hostname_attacks(namespace: str, domains: list[str]) -> list[tuple[str, dict
         (
             "CertificateRequest isCA",
             {
-                "apiVersion": "cert-manager.io/v1",
+                "apiVersion": CERT_MANAGER_API_VERSION,
                 "kind": "CertificateRequest",
                 "metadata": _meta(namespace),
                 "spec": {

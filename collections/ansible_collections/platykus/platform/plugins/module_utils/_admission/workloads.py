@@ -51,9 +51,12 @@ from ansible_collections.platykus.platform.plugins.module_utils._admission.commo
     resource_rule,
 )
 from ansible_collections.platykus.platform.plugins.module_utils._core.names import (
+    APPS_API_VERSION,
+    BATCH_API_VERSION,
     DEFAULT_TENANT_PRIORITY_CLASSES,
     PRIORITY_CLASSES_ANNOTATION,
     PRIORITY_POLICY_NAME,
+    SCHEDULING_API_VERSION,
     SERVICE_POLICY_NAME,
     TENANT_PRIORITY_CLASSES,
 )
@@ -95,7 +98,7 @@ def render_priority_classes() -> list[dict[str, Any]]:
     """The tenant PriorityClasses (cluster-scoped, made by the platform; ``value`` is immutable)."""
     return [
         {
-            "apiVersion": "scheduling.k8s.io/v1",
+            "apiVersion": SCHEDULING_API_VERSION,
             "kind": "PriorityClass",
             "metadata": {"name": name, "labels": managed_labels()},
             "value": TENANT_PRIORITY_VALUES[name],
@@ -211,14 +214,14 @@ def _workload(namespace: str, kind: str, name: str, spec: dict[str, Any]) -> dic
     if kind == "CronJob":
         job = dict(template, spec=dict(spec, restartPolicy="Never"))
         body: dict[str, Any] = {"schedule": "0 * * * *", "jobTemplate": {"spec": {"template": job}}}
-        api = "batch/v1"
+        api = BATCH_API_VERSION
     elif kind == "Job":
         body = {"template": dict(template, spec=dict(spec, restartPolicy="Never"))}
-        api = "batch/v1"
+        api = BATCH_API_VERSION
     else:
         rc = kind == "ReplicationController"
         body = {"selector": {"app": name} if rc else {"matchLabels": {"app": name}}, "template": template}
-        api = "v1" if rc else "apps/v1"
+        api = "v1" if rc else APPS_API_VERSION
         if kind == "StatefulSet":
             body["serviceName"] = name
     return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": body}

@@ -108,8 +108,6 @@ PRIORITY_QUOTA_NAME = "tenant-quota-priority"
 # cert-manager's API version, and the label on the platform CA's Secret (_platform/ca.py: the root
 # the CA ClusterIssuer signs with, made by the platform with pathlen 0 and name constraints).
 CERT_MANAGER_API_VERSION = "cert-manager.io/v1"
-# The API of ValidatingAdmissionPolicies and their bindings (_admission/, _audit/).
-ADMISSION_API_VERSION = "admissionregistration.k8s.io/v1"
 PLATFORM_CA_LABEL = "platykus.io/platform-ca"
 
 # -- the field manager every server-side apply uses ----------------------------------------------

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.platykus.platform.plugins.module_utils._apps.catalog import validate_catalog
 from ansible_collections.platykus.platform.plugins.module_utils._apps.objects import RenderOptions, render_app
 from ansible_collections.platykus.platform.plugins.module_utils._apps.placement import from_catalog
-from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app, validate_catalog
+from ansible_collections.platykus.platform.plugins.module_utils._apps.spec import validate_app
 from ansible_collections.platykus.platform.plugins.module_utils._core.errors import PlatykusError
 from ansible_collections.platykus.platform.tests.unit.plugins.module_utils.app_fixtures import (
     CATALOG,
