@@ -394,13 +394,14 @@ def _mounts_under(prefixes: list[str]) -> list[str]:
 
 
 def _cgroup_dirs(root: str) -> list[Path]:
+    """The node's cgroup directories in every hierarchy, children before their parents (the order
+    rmdir needs). os.walk skips a directory that vanishes while it is read: the kubelet and
+    containerd remove pod cgroups while ``down`` runs."""
     base = Path("/sys/fs/cgroup")
     dirs = []
     for controller in sorted(base.iterdir()):
         top = controller / root.lstrip("/")
-        if top.is_dir():
-            dirs += sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
-            dirs.append(top)
+        dirs += [Path(directory) for directory, _subdirs, _files in os.walk(top, topdown=False)]
     return dirs
 
 
